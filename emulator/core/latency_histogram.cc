@@ -1,0 +1,67 @@
+// Log-linear latency histogram; see latency_histogram.hh.
+#include "core/latency_histogram.hh"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+
+namespace badlink {
+
+unsigned LatencyHistogram::bucket_of(uint64_t v) {
+  if (v < kSub) {
+    return static_cast<unsigned>(v);
+  }
+  const unsigned msb = 63U - static_cast<unsigned>(std::countl_zero(v));
+  const unsigned shift = msb - (kSubBits - 1);  // keep kSubBits significant bits
+  const unsigned group = shift;                 // 1.. for v >= kSub
+  const auto sub = static_cast<unsigned>((v >> shift) & (kSub / 2 - 1));
+  return kSub + (group - 1) * (kSub / 2) + sub;
+}
+
+uint64_t LatencyHistogram::upper_edge(unsigned bucket) {
+  if (bucket < kSub) {
+    return bucket;
+  }
+  const unsigned group = (bucket - kSub) / (kSub / 2) + 1;
+  const unsigned sub = (bucket - kSub) % (kSub / 2);
+  const uint64_t base = (uint64_t{kSub / 2} + sub) << group;
+  return base + ((uint64_t{1} << group) - 1);
+}
+
+void LatencyHistogram::record(Duration d) {
+  const int64_t ns = std::max<int64_t>(0, d.count());
+  const unsigned b = std::min(bucket_of(static_cast<uint64_t>(ns)), kBuckets - 1);
+  ++counts_[b];
+  ++count_;
+  max_ = std::max(max_, ns);
+  min_ = std::min(min_, ns);
+  sum_ += static_cast<double>(ns);
+}
+
+Duration LatencyHistogram::percentile(double q) const {
+  if (count_ == 0) {
+    return Duration{0};
+  }
+  q = std::clamp(q, 0.0, 1.0);
+  const auto rank = std::max<uint64_t>(1, static_cast<uint64_t>(std::ceil(q * static_cast<double>(count_))));
+  uint64_t seen = 0;
+  for (unsigned b = 0; b < kBuckets; ++b) {
+    seen += counts_[b];
+    if (seen >= rank) {
+      return Duration{std::min<int64_t>(static_cast<int64_t>(upper_edge(b)), max_)};
+    }
+  }
+  return Duration{max_};
+}
+
+void LatencyHistogram::merge(const LatencyHistogram& other) {
+  for (unsigned b = 0; b < kBuckets; ++b) {
+    counts_[b] += other.counts_[b];
+  }
+  count_ += other.count_;
+  max_ = std::max(max_, other.max_);
+  min_ = std::min(min_, other.min_);
+  sum_ += other.sum_;
+}
+
+}  // namespace badlink

@@ -1,0 +1,38 @@
+// Delay percentiles without storing samples: a log-linear histogram (HdrHistogram's layout)
+// over nanoseconds with at most 1.6% relative error, fixed size, no allocation when recording.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "core/time.hh"
+
+namespace badlink {
+
+class LatencyHistogram {
+ public:
+  static constexpr unsigned kSubBits = 7;  // 128 linear sub-buckets per power of two
+  static constexpr unsigned kSub = 1U << kSubBits;
+  static constexpr unsigned kBuckets = (64 - kSubBits + 1) * kSub;
+
+  void record(Duration d);
+  // The value at quantile q in [0, 1] (upper edge of its bucket, never above max()).
+  Duration percentile(double q) const;
+  Duration max() const { return Duration{max_}; }
+  Duration min() const { return Duration{count_ == 0 ? 0 : min_}; }
+  double mean_ns() const { return count_ == 0 ? 0.0 : sum_ / static_cast<double>(count_); }
+  uint64_t count() const { return count_; }
+  void merge(const LatencyHistogram& other);
+
+ private:
+  static unsigned bucket_of(uint64_t v);
+  static uint64_t upper_edge(unsigned bucket);
+
+  std::array<uint64_t, kBuckets> counts_{};
+  uint64_t count_ = 0;
+  int64_t max_ = 0;
+  int64_t min_ = INT64_MAX;
+  double sum_ = 0.0;
+};
+
+}  // namespace badlink

@@ -1,0 +1,70 @@
+// One direction's impairment pipeline. The order is written here and nowhere else:
+//
+//   duplicate -> loss -> corrupt -> rate/queue -> reorder/delay -> timing wheel
+//
+// as netem's enqueue, with dummynet's link model behind it: a copy made by `duplicate` is a
+// wire packet of its own and meets loss, corruption, the queue and the delay independently;
+// the rate stage is the bottleneck (a FIFO serialising at `rate`, tail drop at `queue_limit`);
+// the delay stage is the propagation delay after it. `reorder` sends a packet straight on when
+// it leaves the bottleneck, skipping the delay; `keep_order` makes every other packet leave no
+// earlier than the one ahead of it (so jitter then lengthens delays rather than reordering).
+#pragma once
+
+#include <cstdint>
+
+#include "core/latency_histogram.hh"
+#include "core/packet.hh"
+#include "core/packet_pool.hh"
+#include "core/rng.hh"
+#include "core/timing_wheel.hh"
+#include "impairments/config.hh"
+#include "impairments/corrupt.hh"
+#include "impairments/delay.hh"
+#include "impairments/loss.hh"
+#include "impairments/rate.hh"
+
+namespace badlink {
+
+struct DirectionStats {
+  uint64_t received = 0;        // packets submitted
+  uint64_t sent = 0;            // packets handed back by expire()/drain(), duplicates included
+  uint64_t dropped_loss = 0;    // by the loss model
+  uint64_t dropped_queue = 0;   // tail drop at the bottleneck queue
+  uint64_t dropped_memory = 0;  // no packet slot for a duplicate (pool limit)
+  uint64_t duplicated = 0;      // extra copies made
+  uint64_t reordered = 0;       // packets that skipped the delay
+  uint64_t corrupted = 0;       // packets with a flipped bit
+  uint64_t malformed = 0;       // headers lie: passed on unchanged, unimpaired
+  uint64_t bytes_received = 0;
+  uint64_t bytes_sent = 0;
+  LatencyHistogram delay;  // departure - arrival of sent packets
+};
+
+class Pipeline {
+ public:
+  Pipeline(const DirectionConfig& config, Rng& rng, PacketPool& pool, DirectionStats& stats);
+
+  // Consumes the packet: zero, one or more copies end up in `wheel` with departure and seq set.
+  void process(Packet* packet, uint64_t& next_seq, TimingWheel& wheel);
+
+  const DirectionConfig& config() const { return config_; }
+
+  // Carries the state a reload must not lose: the bottleneck's backlog and the last departure
+  // (so packets already queued keep their order ahead of new ones).
+  void inherit(const Pipeline& previous);
+
+ private:
+  void schedule(Packet* packet, TimingWheel& wheel);
+
+  DirectionConfig config_;
+  Rng& rng_;
+  PacketPool& pool_;
+  DirectionStats& stats_;
+  LossModel loss_;
+  RateLimiter rate_;
+  DelayModel delay_;
+  uint32_t reorder_counter_ = 0;
+  TimePoint last_departure_{};
+};
+
+}  // namespace badlink

@@ -1,0 +1,80 @@
+// The validated, plain configuration of one direction's impairments. The profile layer fills
+// it from TOML; the engine reads it. Every field here has already passed validation.
+#pragma once
+
+#include <cstdint>
+#include <variant>
+
+#include "core/time.hh"
+
+namespace badlink {
+
+enum class DelayDistribution : uint8_t { uniform, normal, pareto, paretonormal };
+
+struct DelayConfig {
+  Duration delay{0};
+  Duration jitter{0};
+  DelayDistribution distribution = DelayDistribution::uniform;  // netem's default
+  double correlation = 0.0;  // 0..1, of successive delays (AR(1) through a Gaussian copula)
+  bool keep_order = true;    // a packet never leaves before the one ahead of it
+};
+
+// Independent loss with probability p.
+struct BernoulliLoss {
+  double p = 0.0;
+};
+
+// Gilbert-Elliott: p = P(good -> bad), r = P(bad -> good); h and k are the probabilities that
+// a packet SURVIVES in the bad and the good state (classic definition; tc takes 1-h and 1-k).
+struct GilbertElliottLoss {
+  double p = 0.0;
+  double r = 1.0;
+  double h = 0.0;
+  double k = 1.0;
+};
+
+// netem's 4-state Markov model (Salsano et al., "Definition of a general and intuitive loss
+// model for packet networks"): 1 = received in a gap, 2 = received in a burst, 3 = lost in a
+// burst, 4 = isolated loss. Defaults are tc's: p31 = 1 - p13, p32 = 0, p23 = 1, p14 = 0.
+struct MarkovLoss {
+  double p13 = 0.0;
+  double p31 = 1.0;
+  double p32 = 0.0;
+  double p23 = 1.0;
+  double p14 = 0.0;
+};
+
+using LossConfig = std::variant<std::monostate, BernoulliLoss, GilbertElliottLoss, MarkovLoss>;
+
+struct RateConfig {
+  uint64_t bits_per_second = 0;  // 0: no rate limit
+};
+
+// The bottleneck queue in front of the rate limiter (tail drop). 0 means "no limit of that kind".
+struct QueueLimit {
+  uint64_t packets = 1000;  // tc's default limit
+  uint64_t bytes = 0;
+};
+
+struct DirectionConfig {
+  DelayConfig delay;
+  LossConfig loss;
+  double duplicate = 0.0;
+  double reorder = 0.0;      // probability a packet skips the delay (netem semantics)
+  uint32_t reorder_gap = 0;  // > 0: only every gap-th packet may be reordered
+  double corrupt = 0.0;
+  RateConfig rate;
+  QueueLimit queue;
+
+  // True when the direction changes nothing, so the datapath may pass packets straight on.
+  bool is_passthrough() const {
+    return delay.delay.count() == 0 && delay.jitter.count() == 0 &&
+           std::holds_alternative<std::monostate>(loss) && duplicate == 0.0 && reorder == 0.0 &&
+           corrupt == 0.0 && rate.bits_per_second == 0;
+  }
+};
+
+// Longest delay a profile may ask for; the timing wheel covers far more than this.
+inline constexpr Duration kMaxDelay = std::chrono::hours(1);
+
+}  // namespace badlink

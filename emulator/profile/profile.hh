@@ -1,0 +1,85 @@
+// A badlink profile: TOML text turned into validated plain structs, with every error carrying
+// FILE:LINE:COL. Nothing here touches the OS beyond reading the file.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "impairments/config.hh"
+
+namespace badlink {
+
+enum class Protocol : uint8_t { all, tcp, udp, icmp };
+
+struct PortRange {
+  uint16_t first = 0;
+  uint16_t last = 0;
+};
+
+struct Cidr {
+  int family = 4;                    // 4 or 6
+  std::array<uint8_t, 16> address{};  // network byte order; IPv4 uses the first 4 bytes
+  uint8_t prefix_length = 0;
+  std::string text;  // as normalised for display and for firewall rules, e.g. "192.0.2.0/24"
+};
+
+// Which packets the live mode diverts; empty lists mean "any".
+struct Match {
+  Protocol protocol = Protocol::all;
+  std::vector<PortRange> ports;  // either endpoint
+  std::vector<Cidr> hosts;       // either endpoint
+  std::string interface;         // empty: any interface
+};
+
+struct Profile {
+  std::string name;
+  std::string description;
+  std::optional<uint64_t> seed;
+  Match match;
+  DirectionConfig outbound;  // a missing section is a pass-through direction
+  DirectionConfig inbound;
+  bool has_outbound = false;
+  bool has_inbound = false;
+  std::string source;  // the file it came from, for messages
+
+  const DirectionConfig& direction(Direction d) const {
+    return d == Direction::outbound ? outbound : inbound;
+  }
+};
+
+struct Diagnostic {
+  std::string file;
+  uint32_t line = 0;  // 1-based; 0 when the error has no position (missing file)
+  uint32_t column = 0;
+  std::string message;
+
+  // "FILE:LINE:COL: message", or "FILE: message" without a position.
+  std::string to_string() const;
+};
+
+// Every problem found in one profile, in source order; what() joins them with newlines.
+class ProfileError : public std::runtime_error {
+ public:
+  explicit ProfileError(std::vector<Diagnostic> diagnostics);
+  const std::vector<Diagnostic>& diagnostics() const { return diagnostics_; }
+
+ private:
+  std::vector<Diagnostic> diagnostics_;
+};
+
+// Parse and validate completely; throws ProfileError listing every problem. Nothing partial is
+// ever returned.
+Profile parse_profile(std::string_view toml_text, std::string_view source_name);
+Profile load_profile(const std::filesystem::path& file);
+
+// The effective profile with every default filled in, as TOML that parse_profile() accepts
+// and that yields the same Profile again.
+std::string render_profile(const Profile& profile);
+
+}  // namespace badlink
