@@ -10,7 +10,7 @@ namespace badlink {
 namespace {
 // Smallest IP packet: bounds how many packets a byte limit can hold.
 constexpr uint64_t kMinPacketBytes = 20;
-constexpr size_t kMaxRing = size_t{1} << 22;
+constexpr size_t kMaxRing = size_t{1} << 20;  // "no limit" still stops at a million packets
 }  // namespace
 
 RateLimiter::RateLimiter(const RateConfig& rate, const QueueLimit& limit)

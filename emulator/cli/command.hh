@@ -1,0 +1,41 @@
+// What a subcommand of the badlink executable is: a name, its help, and a handler taking the
+// arguments after its name. main.cc holds the table; each command lives in its own file.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace badlink::cli {
+
+// The command line is wrong (exit 2). Boost.Program_options' own errors count as this too.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Exit statuses, as documented in `badlink --help`.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;  // runtime failure: I/O, unreadable capture
+inline constexpr int kExitUsage = 2;    // bad usage or bad profile
+
+struct Command {
+  std::string_view name;
+  std::string_view summary;  // one line for `badlink --help`
+  std::string (*help)();     // the whole text for `badlink NAME --help`
+  // Runs with the arguments that follow the command's name (global flags already removed).
+  // Returns the exit status; throws UsageError / boost::program_options::error for bad usage,
+  // ProfileError for a bad profile, anything else for a runtime failure.
+  int (*run)(const std::vector<std::string>& args);
+};
+
+// The commands, each in its own file.
+std::string check_help();
+int check_main(const std::vector<std::string>& args);
+std::string show_help();
+int show_main(const std::vector<std::string>& args);
+std::string replay_help();
+int replay_main(const std::vector<std::string>& args);
+
+}  // namespace badlink::cli

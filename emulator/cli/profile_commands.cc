@@ -1,0 +1,89 @@
+// `badlink check` and `badlink show`: profiles validated and printed, nothing else touched.
+#include <boost/program_options.hpp>
+
+#include <iostream>
+
+#include "cli/command.hh"
+#include "profile/profile.hh"
+
+namespace po = boost::program_options;
+
+namespace badlink::cli {
+
+namespace {
+
+po::variables_map parse(const std::vector<std::string>& args, const po::options_description& options,
+                        const po::positional_options_description& positional) {
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(options).positional(positional).run(), vm);
+  po::notify(vm);
+  return vm;
+}
+
+po::options_description profiles_option() {
+  po::options_description hidden;
+  hidden.add_options()("profiles", po::value<std::vector<std::string>>(), "profile files");
+  return hidden;
+}
+
+}  // namespace
+
+std::string check_help() {
+  return "Usage: badlink check PROFILE...\n"
+         "\n"
+         "Validates each profile completely. Prints \"PROFILE: ok\" on standard output for a\n"
+         "good one; for a bad one, every problem on standard error as FILE:LINE:COL: message.\n"
+         "\n"
+         "Exit status: 0 when every profile is valid, 2 when any is not (or on bad usage).\n";
+}
+
+int check_main(const std::vector<std::string>& args) {
+  po::positional_options_description positional;
+  positional.add("profiles", -1);
+  const po::variables_map vm = parse(args, profiles_option(), positional);
+  if (vm.count("profiles") == 0) {
+    throw UsageError("check needs at least one PROFILE");
+  }
+  bool all_ok = true;
+  for (const std::string& file : vm["profiles"].as<std::vector<std::string>>()) {
+    try {
+      (void)load_profile(file);
+      std::cout << file << ": ok\n";
+    } catch (const ProfileError& e) {
+      all_ok = false;
+      for (const Diagnostic& d : e.diagnostics()) {
+        std::cerr << d.to_string() << '\n';
+      }
+    }
+  }
+  std::cout.flush();
+  return all_ok ? kExitOk : kExitUsage;
+}
+
+std::string show_help() {
+  return "Usage: badlink show PROFILE\n"
+         "\n"
+         "Prints the effective profile: every default filled in, as TOML that badlink reads\n"
+         "back to the same settings.\n"
+         "\n"
+         "Exit status: 0 ok, 2 when the profile is invalid (problems on standard error as\n"
+         "FILE:LINE:COL: message) or on bad usage.\n";
+}
+
+int show_main(const std::vector<std::string>& args) {
+  po::positional_options_description positional;
+  positional.add("profiles", 1);
+  const po::variables_map vm = parse(args, profiles_option(), positional);
+  if (vm.count("profiles") == 0) {
+    throw UsageError("show needs a PROFILE");
+  }
+  const std::string text = render_profile(load_profile(vm["profiles"].as<std::vector<std::string>>().front()));
+  std::cout << text;
+  if (!text.empty() && text.back() != '\n') {
+    std::cout << '\n';
+  }
+  std::cout.flush();
+  return kExitOk;
+}
+
+}  // namespace badlink::cli

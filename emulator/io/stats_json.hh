@@ -1,0 +1,24 @@
+// A replay's report as JSON, for scripts and CI jobs to read instead of scraping log lines.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "io/replay.hh"
+
+namespace badlink {
+
+// One JSON object:
+//   profile, seed, input, output, direction, link_type, input_packets, output_packets, non_ip,
+//   pool_exhausted, time_went_back, truncated_input, input_error,
+//   outbound / inbound: { received, sent, dropped_loss, dropped_queue, dropped_memory,
+//     duplicated, reordered, corrupted, malformed, bytes_received, bytes_sent,
+//     delay_us: { p50, p90, p99, max, mean } }
+// Delays are in microseconds (3 decimals: nanosecond resolution); counts are integers.
+std::string stats_json(const ReplayReport& report);
+
+// Writes stats_json() to `file` (through a temporary file and a rename); throws
+// std::system_error when it cannot.
+void write_stats_json(const std::filesystem::path& file, const ReplayReport& report);
+
+}  // namespace badlink

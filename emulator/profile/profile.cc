@@ -1,0 +1,1055 @@
+// Profile parsing: a toml++ tree walked once, every problem collected as a Diagnostic with the
+// position of the offending key or value, and nothing returned unless all of it is valid.
+#include "profile/profile.hh"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <initializer_list>
+#include <fstream>
+#include <limits>
+#include <span>
+#include <sstream>
+#include <utility>
+#include <variant>
+
+#include <toml++/toml.h>
+
+#include "profile/units.hh"
+
+namespace badlink {
+
+std::string Diagnostic::to_string() const {
+  if (line == 0) {
+    return file + ": " + message;
+  }
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
+}
+
+namespace {
+
+std::string join_diagnostics(const std::vector<Diagnostic>& diagnostics) {
+  std::string out;
+  for (const Diagnostic& d : diagnostics) {
+    if (!out.empty()) {
+      out += "\n";
+    }
+    out += d.to_string();
+  }
+  return out;
+}
+
+}  // namespace
+
+ProfileError::ProfileError(std::vector<Diagnostic> diagnostics)
+    : std::runtime_error(join_diagnostics(diagnostics)), diagnostics_(std::move(diagnostics)) {}
+
+namespace {
+
+using namespace std::string_view_literals;
+
+constexpr std::array kSections{"profile"sv, "match"sv, "outbound"sv, "inbound"sv};
+constexpr std::array kProfileKeys{"name"sv, "description"sv, "seed"sv};
+constexpr std::array kMatchKeys{"protocol"sv, "ports"sv, "hosts"sv, "interface"sv};
+constexpr std::array kDirectionKeys{"delay"sv,     "jitter"sv,      "distribution"sv,
+                                    "correlation"sv, "keep_order"sv, "loss"sv,
+                                    "duplicate"sv, "reorder"sv,     "reorder_gap"sv,
+                                    "corrupt"sv,   "rate"sv,        "queue_limit"sv};
+constexpr std::array kProtocols{"all"sv, "tcp"sv, "udp"sv, "icmp"sv};
+constexpr std::array kDistributions{"uniform"sv, "normal"sv, "pareto"sv, "paretonormal"sv};
+constexpr std::array kLossModels{"bernoulli"sv, "gilbert-elliott"sv, "gilbert"sv, "markov"sv};
+constexpr std::array kBernoulliKeys{"model"sv, "p"sv};
+constexpr std::array kGilbertElliottKeys{"model"sv, "p"sv, "r"sv, "h"sv, "k"sv};
+constexpr std::array kGilbertKeys{"model"sv, "p"sv, "r"sv};
+constexpr std::array kMarkovKeys{"model"sv, "p13"sv, "p31"sv, "p32"sv, "p23"sv, "p14"sv};
+
+// Words tc, dummynet or other tools use for what badlink spells differently.
+struct Synonym {
+  std::string_view word;
+  std::string_view meant;
+};
+constexpr std::array kSynonyms{
+    Synonym{"latency", "delay"},        Synonym{"limit", "queue_limit"},
+    Synonym{"queue", "queue_limit"},    Synonym{"qlen", "queue_limit"},
+    Synonym{"gap", "reorder_gap"},      Synonym{"duplication", "duplicate"},
+    Synonym{"corruption", "corrupt"},   Synonym{"bandwidth", "rate"},
+    Synonym{"bw", "rate"},              Synonym{"plr", "loss"},
+    Synonym{"drop", "loss"},            Synonym{"reordering", "reorder"},
+    Synonym{"gemodel", "gilbert-elliott"}, Synonym{"state", "markov"},
+    Synonym{"proto", "protocol"},       Synonym{"port", "ports"},
+    Synonym{"host", "hosts"},           Synonym{"dev", "interface"},
+    Synonym{"iface", "interface"},      Synonym{"distribution_correlation", "correlation"},
+};
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// Optimal string alignment distance, case-insensitive (a transposition counts as one edit).
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+  for (std::size_t i = 0; i <= a.size(); ++i) {
+    d[i][0] = i;
+  }
+  for (std::size_t j = 0; j <= b.size(); ++j) {
+    d[0][j] = j;
+  }
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t cost = lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && lower(a[i - 1]) == lower(b[j - 2]) &&
+          lower(a[i - 2]) == lower(b[j - 1])) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+// The candidate the user most likely meant, if any is close enough.
+std::optional<std::string_view> suggest(std::string_view word,
+                                        std::span<const std::string_view> candidates) {
+  for (const Synonym& s : kSynonyms) {
+    if (edit_distance(word, s.word) == 0 &&
+        std::find(candidates.begin(), candidates.end(), s.meant) != candidates.end()) {
+      return s.meant;
+    }
+  }
+  std::optional<std::string_view> best;
+  std::size_t best_distance = std::numeric_limits<std::size_t>::max();
+  for (std::string_view c : candidates) {
+    const std::size_t limit = c.size() >= 6 ? 2 : 1;
+    const std::size_t distance = edit_distance(word, c);
+    if (distance <= limit && distance < best_distance) {
+      best = c;
+      best_distance = distance;
+    }
+  }
+  return best;
+}
+
+std::string join(std::span<const std::string_view> words, std::string_view quote = "") {
+  std::string out;
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    if (i > 0) {
+      out += i + 1 == words.size() ? " or " : ", ";
+    }
+    out += std::string(quote) + std::string(words[i]) + std::string(quote);
+  }
+  return out;
+}
+
+std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+std::string type_name(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::date:
+      return "a date";
+    case toml::node_type::time:
+      return "a time";
+    case toml::node_type::date_time:
+      return "a date-time";
+    case toml::node_type::none:
+      break;
+  }
+  return "nothing";
+}
+
+// The number as the user wrote it, for hints like 'write "40ms"'.
+std::string number_text(const toml::node& node) {
+  if (const auto* i = node.as_integer()) {
+    return std::to_string(i->get());
+  }
+  if (const auto* f = node.as_floating_point()) {
+    return format_number(f->get());
+  }
+  return "";
+}
+
+struct Position {
+  uint32_t line = 1;
+  uint32_t column = 1;
+};
+
+Position position_of(const toml::source_region& region) {
+  if (region.begin.line == 0) {
+    return {};
+  }
+  return {region.begin.line, region.begin.column};
+}
+
+Position position_of(const toml::node& node) { return position_of(node.source()); }
+
+// Where to point at a key: a [section] header at its bracket, anything else at the key.
+Position position_of(const toml::key& key, const toml::node& value) {
+  if (const auto* t = value.as_table(); t != nullptr && !t->is_inline()) {
+    return position_of(value);
+  }
+  return position_of(key.source());
+}
+
+// A value that was looked up in a table, with its full dotted name for messages.
+struct Field {
+  const toml::node* node = nullptr;
+  std::string path;
+
+  explicit operator bool() const { return node != nullptr; }
+};
+
+Field field(const toml::table& table, std::string_view prefix, std::string_view key) {
+  return {table.get(key), std::string(prefix) + std::string(key)};
+}
+
+// Where a key belongs when it is not valid where it was written.
+std::optional<std::string> home_section(std::string_view key) {
+  if (std::find(kProfileKeys.begin(), kProfileKeys.end(), key) != kProfileKeys.end()) {
+    return "[profile]";
+  }
+  if (std::find(kMatchKeys.begin(), kMatchKeys.end(), key) != kMatchKeys.end()) {
+    return "[match]";
+  }
+  if (std::find(kDirectionKeys.begin(), kDirectionKeys.end(), key) != kDirectionKeys.end()) {
+    return "[outbound] or [inbound]";
+  }
+  return std::nullopt;
+}
+
+class Parser {
+ public:
+  explicit Parser(std::string file) : file_(std::move(file)) {}
+
+  Profile parse(std::string_view text) {
+    toml::table root;
+    try {
+      root = toml::parse(text, std::string_view(file_));
+    } catch (const toml::parse_error& e) {
+      error(position_of(e.source()), "invalid TOML: " + std::string(e.description()));
+      fail();
+    }
+    Profile profile;
+    profile.source = file_;
+    check_root(root);
+    if (const auto* t = root.get_as<toml::table>("profile")) {
+      parse_profile_section(*t, profile);
+    } else if (root.get("profile") == nullptr) {
+      error({}, "profile.name is missing: every profile needs [profile] with a name, e.g. "
+                "name = \"lte-busy\"");
+    }
+    if (const auto* t = root.get_as<toml::table>("match")) {
+      profile.match = parse_match(*t);
+    }
+    if (const auto* t = root.get_as<toml::table>("outbound")) {
+      profile.outbound = parse_direction(*t, "outbound.");
+      profile.has_outbound = true;
+    }
+    if (const auto* t = root.get_as<toml::table>("inbound")) {
+      profile.inbound = parse_direction(*t, "inbound.");
+      profile.has_inbound = true;
+    }
+    if (!diagnostics_.empty()) {
+      fail();
+    }
+    return profile;
+  }
+
+ private:
+  void error(Position at, std::string message) {
+    diagnostics_.push_back({file_, at.line, at.column, std::move(message)});
+  }
+  void error(const Field& f, std::string message) {
+    error(position_of(*f.node), f.path + ": " + std::move(message));
+  }
+
+  [[noreturn]] void fail() {
+    std::stable_sort(diagnostics_.begin(), diagnostics_.end(),
+                     [](const Diagnostic& a, const Diagnostic& b) {
+                       return std::pair(a.line, a.column) < std::pair(b.line, b.column);
+                     });
+    throw ProfileError(std::move(diagnostics_));
+  }
+
+  // Reports every key of table that is not in allowed. prefix is the dotted path of table
+  // ("outbound."), where names it for the message ("[outbound]").
+  void check_keys(const toml::table& table, std::string_view prefix,
+                  std::span<const std::string_view> allowed, std::string_view where,
+                  std::initializer_list<std::string_view> reported_elsewhere = {}) {
+    for (auto&& [key, value] : table) {
+      const std::string_view name = key.str();
+      if (std::find(allowed.begin(), allowed.end(), name) != allowed.end() ||
+          std::find(reported_elsewhere.begin(), reported_elsewhere.end(), name) !=
+              reported_elsewhere.end()) {
+        continue;
+      }
+      std::string message = "unknown key '" + std::string(prefix) + std::string(name) + "'";
+      const auto home = home_section(name);
+      if (home && prefix.find('.') == prefix.size() - 1) {
+        message += "; '" + std::string(name) + "' belongs in " + *home;
+      } else if (const auto guess = suggest(name, allowed)) {
+        message += "; did you mean '" + std::string(*guess) + "'?";
+      } else {
+        message += "; " + std::string(where) + " takes " + join(allowed);
+      }
+      error(position_of(key, value), std::move(message));
+    }
+  }
+
+  void check_root(const toml::table& root) {
+    for (auto&& [key, value] : root) {
+      const std::string_view name = key.str();
+      const bool known = std::find(kSections.begin(), kSections.end(), name) != kSections.end();
+      const auto* table = value.as_table();
+      if (known) {
+        if (table == nullptr) {
+          error(position_of(key, value), std::string(name) + ": expected a table [" +
+                                             std::string(name) + "], got " + type_name(value));
+        }
+        continue;
+      }
+      std::string message;
+      if (table != nullptr) {
+        message = "unknown section [" + std::string(name) + "]";
+        if (const auto guess = suggest(name, kSections)) {
+          message += "; did you mean [" + std::string(*guess) + "]?";
+        } else {
+          message += "; a profile has the sections " + join(kSections_display());
+        }
+      } else if (const auto home = home_section(name)) {
+        message = "'" + std::string(name) + "' is outside any section; put it under " + *home;
+      } else {
+        message = "unknown key '" + std::string(name) + "' outside any section; a profile has " +
+                  "the sections " + join(kSections_display());
+      }
+      error(position_of(key, value), std::move(message));
+    }
+  }
+
+  static std::span<const std::string_view> kSections_display() {
+    static constexpr std::array kDisplay{"[profile]"sv, "[match]"sv, "[outbound]"sv,
+                                         "[inbound]"sv};
+    return kDisplay;
+  }
+
+  void wrong_type(const Field& f, std::string_view expected) {
+    error(f, "expected " + std::string(expected) + ", got " + type_name(*f.node));
+  }
+
+  std::optional<std::string> get_string(const Field& f) {
+    if (const auto* s = f.node->as_string()) {
+      return s->get();
+    }
+    wrong_type(f, "a string");
+    return std::nullopt;
+  }
+
+  std::optional<bool> get_bool(const Field& f) {
+    if (const auto* b = f.node->as_boolean()) {
+      return b->get();
+    }
+    wrong_type(f, "true or false");
+    return std::nullopt;
+  }
+
+  std::optional<int64_t> get_integer(const Field& f, int64_t min, int64_t max) {
+    const auto* i = f.node->as_integer();
+    if (i == nullptr) {
+      wrong_type(f, "an integer " + std::to_string(min) + ".." + std::to_string(max));
+      return std::nullopt;
+    }
+    if (i->get() < min || i->get() > max) {
+      error(f, std::to_string(i->get()) + " is out of range; expected an integer " +
+                   std::to_string(min) + ".." + std::to_string(max));
+      return std::nullopt;
+    }
+    return i->get();
+  }
+
+  // One of a fixed set of words, with a suggestion for near misses.
+  std::optional<std::string_view> get_choice(const Field& f,
+                                             std::span<const std::string_view> choices) {
+    const auto text = get_string(f);
+    if (!text) {
+      return std::nullopt;
+    }
+    for (std::string_view c : choices) {
+      if (c == *text) {
+        return c;
+      }
+    }
+    std::string message = quoted(*text) + " is not one of " + join(choices, "\"");
+    if (const auto guess = suggest(*text, choices)) {
+      message += "; did you mean \"" + std::string(*guess) + "\"?";
+    }
+    error(f, std::move(message));
+    return std::nullopt;
+  }
+
+  std::optional<Duration> get_duration(const Field& f) {
+    if (const auto* s = f.node->as_string()) {
+      try {
+        const Duration d = parse_duration(s->get());
+        if (d > kMaxDelay) {
+          error(f, quoted(s->get()) + " is longer than the maximum of 1 hour (\"3600s\")");
+          return std::nullopt;
+        }
+        return d;
+      } catch (const UnitError& e) {
+        error(f, e.what());
+        return std::nullopt;
+      }
+    }
+    if (f.node->is_number()) {
+      error(f, "a duration needs a unit: write \"" + number_text(*f.node) +
+                   "ms\" (units: ns, us, ms, s)");
+      return std::nullopt;
+    }
+    wrong_type(f, "a duration like \"40ms\"");
+    return std::nullopt;
+  }
+
+  std::optional<double> get_probability(const Field& f) {
+    try {
+      if (const auto* s = f.node->as_string()) {
+        return parse_percentage(s->get());
+      }
+      if (const auto* i = f.node->as_integer()) {
+        return check_probability(static_cast<double>(i->get()));
+      }
+      if (const auto* d = f.node->as_floating_point()) {
+        return check_probability(d->get());
+      }
+    } catch (const UnitError& e) {
+      error(f, e.what());
+      return std::nullopt;
+    }
+    wrong_type(f, "a probability: a number 0..1 or a percentage like \"2.5%\"");
+    return std::nullopt;
+  }
+
+  std::optional<uint64_t> get_rate(const Field& f) {
+    if (const auto* s = f.node->as_string()) {
+      try {
+        return parse_rate(s->get());
+      } catch (const UnitError& e) {
+        error(f, e.what());
+        return std::nullopt;
+      }
+    }
+    if (f.node->is_number()) {
+      const std::string n = number_text(*f.node);
+      error(f, "a rate needs a unit: write \"" + n + "mbit\" (bits/s) or \"" + n +
+                   "MB/s\" (bytes/s)");
+      return std::nullopt;
+    }
+    wrong_type(f, "a rate like \"10mbit\"");
+    return std::nullopt;
+  }
+
+  std::optional<QueueLimit> get_queue_limit(const Field& f) {
+    if (const auto* i = f.node->as_integer()) {
+      if (i->get() < 1) {
+        error(f, std::to_string(i->get()) +
+                     " is out of range; expected a packet count of at least 1 or a size like "
+                     "\"64KB\"");
+        return std::nullopt;
+      }
+      return QueueLimit{static_cast<uint64_t>(i->get()), 0};
+    }
+    if (const auto* s = f.node->as_string()) {
+      try {
+        return QueueLimit{0, parse_size(s->get())};
+      } catch (const UnitError& e) {
+        error(f, e.what());
+        return std::nullopt;
+      }
+    }
+    wrong_type(f, "a packet count like 1000 or a size like \"64KB\"");
+    return std::nullopt;
+  }
+
+  void parse_profile_section(const toml::table& t, Profile& profile) {
+    check_keys(t, "profile.", kProfileKeys, "[profile]");
+    if (const Field f = field(t, "profile.", "name")) {
+      if (auto name = get_string(f)) {
+        if (name->empty()) {
+          error(f, "must not be empty");
+        }
+        profile.name = std::move(*name);
+      }
+    } else {
+      error(position_of(t), "profile.name is missing: every profile needs a name, e.g. "
+                            "name = \"lte-busy\"");
+    }
+    if (const Field f = field(t, "profile.", "description")) {
+      if (auto text = get_string(f)) {
+        profile.description = std::move(*text);
+      }
+    }
+    if (const Field f = field(t, "profile.", "seed")) {
+      if (const auto seed = get_integer(f, 0, std::numeric_limits<int64_t>::max())) {
+        profile.seed = static_cast<uint64_t>(*seed);
+      }
+    }
+  }
+
+  std::optional<PortRange> parse_port_range(const Field& f) {
+    const std::string expected = "a port 1..65535 or a range like \"6000-6100\"";
+    if (const auto* i = f.node->as_integer()) {
+      if (i->get() < 1 || i->get() > 65535) {
+        error(f, std::to_string(i->get()) + " is not a port; expected " + expected);
+        return std::nullopt;
+      }
+      const auto port = static_cast<uint16_t>(i->get());
+      return PortRange{port, port};
+    }
+    const auto* s = f.node->as_string();
+    if (s == nullptr) {
+      wrong_type(f, expected);
+      return std::nullopt;
+    }
+    const std::string& text = s->get();
+    auto parse_port = [](std::string_view p) -> std::optional<uint16_t> {
+      if (p.empty() || p.size() > 5 ||
+          !std::all_of(p.begin(), p.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        return std::nullopt;
+      }
+      const int value = std::stoi(std::string(p));
+      if (value < 1 || value > 65535) {
+        return std::nullopt;
+      }
+      return static_cast<uint16_t>(value);
+    };
+    const auto dash = text.find('-');
+    const std::string_view first_text = std::string_view(text).substr(0, dash);
+    const std::string_view last_text =
+        dash == std::string::npos ? first_text : std::string_view(text).substr(dash + 1);
+    const auto first = parse_port(first_text);
+    const auto last = parse_port(last_text);
+    if (!first || !last) {
+      error(f, quoted(text) + " is not a port or port range; expected " + expected);
+      return std::nullopt;
+    }
+    if (*first > *last) {
+      error(f, quoted(text) + " is reversed; write \"" + std::string(last_text) + "-" +
+                   std::string(first_text) + "\"");
+      return std::nullopt;
+    }
+    return PortRange{*first, *last};
+  }
+
+  std::optional<Cidr> parse_cidr(const Field& f) {
+    const auto* s = f.node->as_string();
+    const std::string expected = "an address or CIDR like \"192.0.2.0/24\" or \"2001:db8::/32\"";
+    if (s == nullptr) {
+      wrong_type(f, expected);
+      return std::nullopt;
+    }
+    const std::string& text = s->get();
+    const auto slash = text.find('/');
+    const std::string address_text = text.substr(0, slash);
+    Cidr cidr;
+    if (inet_pton(AF_INET, address_text.c_str(), cidr.address.data()) == 1) {
+      cidr.family = 4;
+    } else if (inet_pton(AF_INET6, address_text.c_str(), cidr.address.data()) == 1) {
+      cidr.family = 6;
+    } else {
+      error(f, quoted(text) + " is not " + expected);
+      return std::nullopt;
+    }
+    const int max_prefix = cidr.family == 4 ? 32 : 128;
+    int prefix = max_prefix;
+    if (slash != std::string::npos) {
+      const std::string p = text.substr(slash + 1);
+      if (p.empty() || p.size() > 3 ||
+          !std::all_of(p.begin(), p.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+          std::stoi(p) > max_prefix) {
+        error(f, quoted(text) + ": the prefix length must be 0.." + std::to_string(max_prefix) +
+                     " for IPv" + std::to_string(cidr.family));
+        return std::nullopt;
+      }
+      prefix = std::stoi(p);
+    }
+    cidr.prefix_length = static_cast<uint8_t>(prefix);
+    std::array<uint8_t, 16> network = cidr.address;
+    const std::size_t bytes = cidr.family == 4 ? 4 : 16;
+    for (std::size_t i = 0; i < bytes; ++i) {
+      const int bits_here = std::clamp(prefix - static_cast<int>(i) * 8, 0, 8);
+      const auto mask = static_cast<uint8_t>(bits_here == 0 ? 0 : (0xff << (8 - bits_here)) & 0xff);
+      network[i] = static_cast<uint8_t>(network[i] & mask);
+    }
+    std::array<char, INET6_ADDRSTRLEN> buf{};
+    inet_ntop(cidr.family == 4 ? AF_INET : AF_INET6, network.data(), buf.data(),
+              static_cast<socklen_t>(buf.size()));
+    const std::string normalised = std::string(buf.data()) + "/" + std::to_string(prefix);
+    if (network != cidr.address) {
+      error(f, quoted(text) + " has host bits set beyond the /" + std::to_string(prefix) +
+                   " prefix; did you mean \"" + normalised + "\"?");
+      return std::nullopt;
+    }
+    cidr.text = normalised;
+    return cidr;
+  }
+
+  // Runs one_item on each element of an array, or on the value itself when it is not one.
+  template <typename T, typename F>
+  std::vector<T> parse_list(const Field& f, F&& one_item) {
+    std::vector<T> out;
+    if (const auto* array = f.node->as_array()) {
+      for (std::size_t i = 0; i < array->size(); ++i) {
+        const Field item{array->get(i), f.path + "[" + std::to_string(i) + "]"};
+        if (auto value = one_item(item)) {
+          out.push_back(std::move(*value));
+        }
+      }
+    } else if (auto value = one_item(f)) {
+      out.push_back(std::move(*value));
+    }
+    return out;
+  }
+
+  Match parse_match(const toml::table& t) {
+    check_keys(t, "match.", kMatchKeys, "[match]");
+    Match match;
+    if (const Field f = field(t, "match.", "protocol")) {
+      if (const auto p = get_choice(f, kProtocols)) {
+        match.protocol = *p == "tcp"   ? Protocol::tcp
+                         : *p == "udp" ? Protocol::udp
+                         : *p == "icmp" ? Protocol::icmp
+                                        : Protocol::all;
+      }
+    }
+    if (const Field f = field(t, "match.", "ports")) {
+      match.ports = parse_list<PortRange>(f, [this](const Field& item) {
+        return parse_port_range(item);
+      });
+      if (match.protocol == Protocol::icmp && !match.ports.empty()) {
+        error(f, "ports need protocol \"tcp\", \"udp\" or \"all\"; ICMP has no ports");
+      }
+    }
+    if (const Field f = field(t, "match.", "hosts")) {
+      match.hosts = parse_list<Cidr>(f, [this](const Field& item) { return parse_cidr(item); });
+    }
+    if (const Field f = field(t, "match.", "interface")) {
+      if (auto name = get_string(f)) {
+        // The rules of the kernel's dev_valid_name().
+        const bool bad_char = std::any_of(name->begin(), name->end(), [](char c) {
+          return c == '/' || c == ':' || c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
+                 c == '\v' || c == '\f' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+        });
+        if (name->empty()) {
+          error(f, "must not be empty; leave the key out to match every interface");
+        } else if (name->size() > 15) {
+          error(f, quoted(*name) + " is longer than 15 characters, the Linux limit");
+        } else if (*name == "." || *name == ".." || bad_char) {
+          error(f, quoted(*name) +
+                       " is not a valid interface name (no '/', ':', whitespace, \".\" or \"..\")");
+        } else {
+          match.interface = std::move(*name);
+        }
+      }
+    }
+    return match;
+  }
+
+  std::optional<double> get_loss_parameter(const toml::table& t, const std::string& prefix,
+                                           std::string_view key, bool& ok) {
+    if (const Field f = field(t, prefix, key)) {
+      const auto p = get_probability(f);
+      ok = ok && p.has_value();
+      return p;
+    }
+    return std::nullopt;
+  }
+
+  // A probability (Bernoulli) or a table naming the model.
+  std::optional<LossConfig> parse_loss(const Field& f) {
+    const auto* t = f.node->as_table();
+    if (t == nullptr) {
+      if (f.node->is_string() || f.node->is_number()) {
+        const auto p = get_probability(f);
+        if (!p) {
+          return std::nullopt;
+        }
+        return *p == 0.0 ? LossConfig{} : LossConfig{BernoulliLoss{*p}};
+      }
+      wrong_type(f, "a probability or a table like { model = \"gilbert\", p = 0.01, r = 0.3 }");
+      return std::nullopt;
+    }
+    const std::string prefix = f.path + ".";
+    const Field model_field = field(*t, prefix, "model");
+    if (!model_field) {
+      error(f, "a loss table needs model = " + join(kLossModels, "\""));
+      return std::nullopt;
+    }
+    const auto model = get_choice(model_field, kLossModels);
+    if (!model) {
+      return std::nullopt;
+    }
+    const std::string where = f.path + " (model \"" + std::string(*model) + "\")";
+    bool ok = true;
+    auto require = [&](std::string_view key) {
+      if (t->get(key) == nullptr) {
+        error(f, "model \"" + std::string(*model) + "\" needs " + std::string(key) + " (" +
+                     prefix + std::string(key) + " is missing)");
+        ok = false;
+      }
+    };
+    if (*model == "bernoulli") {
+      check_keys(*t, prefix, kBernoulliKeys, where);
+      require("p");
+      const auto p = get_loss_parameter(*t, prefix, "p", ok);
+      if (!ok) {
+        return std::nullopt;
+      }
+      return *p == 0.0 ? LossConfig{} : LossConfig{BernoulliLoss{*p}};
+    }
+    if (*model == "gilbert-elliott" || *model == "gilbert") {
+      if (*model == "gilbert") {
+        // Simple Gilbert fixes h and k; say so rather than "unknown key".
+        for (std::string_view fixed : {"h"sv, "k"sv}) {
+          if (const Field extra = field(*t, prefix, fixed)) {
+            error(position_of(*extra.node),
+                  extra.path + ": not allowed with model \"gilbert\", which fixes h = 0 and "
+                               "k = 1; use model = \"gilbert-elliott\" to set h and k");
+            ok = false;
+          }
+        }
+        check_keys(*t, prefix, kGilbertKeys, where, {"h"sv, "k"sv});
+      } else {
+        check_keys(*t, prefix, kGilbertElliottKeys, where);
+      }
+      require("p");
+      require("r");
+      GilbertElliottLoss ge;
+      const auto p = get_loss_parameter(*t, prefix, "p", ok);
+      const auto r = get_loss_parameter(*t, prefix, "r", ok);
+      std::optional<double> h;
+      std::optional<double> k;
+      if (*model == "gilbert-elliott") {
+        h = get_loss_parameter(*t, prefix, "h", ok);
+        k = get_loss_parameter(*t, prefix, "k", ok);
+      }
+      if (!ok) {
+        return std::nullopt;
+      }
+      ge.p = *p;
+      ge.r = *r;
+      ge.h = h.value_or(0.0);
+      ge.k = k.value_or(1.0);
+      return LossConfig{ge};
+    }
+    // markov
+    check_keys(*t, prefix, kMarkovKeys, where);
+    require("p13");
+    const auto p13 = get_loss_parameter(*t, prefix, "p13", ok);
+    const auto p31 = get_loss_parameter(*t, prefix, "p31", ok);
+    const auto p32 = get_loss_parameter(*t, prefix, "p32", ok);
+    const auto p23 = get_loss_parameter(*t, prefix, "p23", ok);
+    const auto p14 = get_loss_parameter(*t, prefix, "p14", ok);
+    if (!ok) {
+      return std::nullopt;
+    }
+    MarkovLoss m;
+    m.p13 = *p13;
+    m.p31 = p31.value_or(1.0 - m.p13);
+    m.p32 = p32.value_or(0.0);
+    m.p23 = p23.value_or(1.0);
+    m.p14 = p14.value_or(0.0);
+    constexpr double kSlack = 1e-12;  // 0.7 + 0.3 must not fail on rounding
+    if (m.p13 + m.p14 > 1.0 + kSlack) {
+      error(f, "p13 + p14 = " + format_number(m.p13 + m.p14) +
+                   " is more than 1 (they leave state 1 together)");
+      ok = false;
+    }
+    if (m.p31 + m.p32 > 1.0 + kSlack) {
+      error(f, "p31 + p32 = " + format_number(m.p31 + m.p32) +
+                   " is more than 1 (they leave state 3 together" +
+                   (p31 ? std::string(")") : std::string("; p31 defaults to 1 - p13)")));
+      ok = false;
+    }
+    if (!ok) {
+      return std::nullopt;
+    }
+    return LossConfig{m};
+  }
+
+  DirectionConfig parse_direction(const toml::table& t, const std::string& prefix) {
+    const std::string section = "[" + prefix.substr(0, prefix.size() - 1) + "]";
+    check_keys(t, prefix, kDirectionKeys, section);
+    DirectionConfig c;
+    // nullopt where the key was present but wrong, so cross-checks do not pile on.
+    std::optional<Duration> delay = Duration{0};
+    std::optional<Duration> jitter = Duration{0};
+    std::optional<double> reorder = 0.0;
+    if (const Field f = field(t, prefix, "delay")) {
+      delay = get_duration(f);
+      c.delay.delay = delay.value_or(Duration{0});
+    }
+    if (const Field f = field(t, prefix, "jitter")) {
+      jitter = get_duration(f);
+      c.delay.jitter = jitter.value_or(Duration{0});
+    }
+    const auto needs_jitter = [&](const Field& f) {
+      if (jitter && jitter->count() == 0) {
+        error(f, "needs " + prefix + "jitter > 0: it shapes the jitter, and without jitter "
+                                     "it does nothing");
+      }
+    };
+    if (const Field f = field(t, prefix, "distribution")) {
+      if (const auto d = get_choice(f, kDistributions)) {
+        c.delay.distribution = *d == "normal"         ? DelayDistribution::normal
+                               : *d == "pareto"       ? DelayDistribution::pareto
+                               : *d == "paretonormal" ? DelayDistribution::paretonormal
+                                                      : DelayDistribution::uniform;
+        needs_jitter(f);
+      }
+    }
+    if (const Field f = field(t, prefix, "correlation")) {
+      if (const auto v = get_probability(f)) {
+        c.delay.correlation = *v;
+        needs_jitter(f);
+      }
+    }
+    if (const Field f = field(t, prefix, "keep_order")) {
+      c.delay.keep_order = get_bool(f).value_or(true);
+    }
+    if (const Field f = field(t, prefix, "loss")) {
+      c.loss = parse_loss(f).value_or(LossConfig{});
+    }
+    if (const Field f = field(t, prefix, "duplicate")) {
+      c.duplicate = get_probability(f).value_or(0.0);
+    }
+    if (const Field f = field(t, prefix, "reorder")) {
+      reorder = get_probability(f);
+      c.reorder = reorder.value_or(0.0);
+      if (reorder && *reorder > 0.0 && delay && delay->count() == 0) {
+        error(f, "needs " + prefix +
+                     "delay > 0: a reordered packet skips the delay, so without a delay "
+                     "nothing is reordered (as in netem)");
+      }
+    }
+    if (const Field f = field(t, prefix, "reorder_gap")) {
+      if (const auto gap = get_integer(f, 1, std::numeric_limits<uint32_t>::max())) {
+        c.reorder_gap = static_cast<uint32_t>(*gap);
+        if (reorder && *reorder == 0.0) {
+          error(f, "needs " + prefix + "reorder > 0");
+        }
+      }
+    }
+    if (const Field f = field(t, prefix, "corrupt")) {
+      c.corrupt = get_probability(f).value_or(0.0);
+    }
+    if (const Field f = field(t, prefix, "rate")) {
+      c.rate.bits_per_second = get_rate(f).value_or(0);
+    }
+    if (const Field f = field(t, prefix, "queue_limit")) {
+      c.queue = get_queue_limit(f).value_or(QueueLimit{});
+    }
+    return c;
+  }
+
+  std::string file_;
+  std::vector<Diagnostic> diagnostics_;
+};
+
+// A TOML basic string.
+std::string toml_string(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (u < 0x20 || u == 0x7f) {
+      std::array<char, 8> buf{};
+      std::snprintf(buf.data(), buf.size(), "\\u%04X", u);
+      out += buf.data();
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+std::string_view protocol_name(Protocol p) {
+  switch (p) {
+    case Protocol::tcp:
+      return "tcp";
+    case Protocol::udp:
+      return "udp";
+    case Protocol::icmp:
+      return "icmp";
+    case Protocol::all:
+      break;
+  }
+  return "all";
+}
+
+std::string_view distribution_name(DelayDistribution d) {
+  switch (d) {
+    case DelayDistribution::normal:
+      return "normal";
+    case DelayDistribution::pareto:
+      return "pareto";
+    case DelayDistribution::paretonormal:
+      return "paretonormal";
+    case DelayDistribution::uniform:
+      break;
+  }
+  return "uniform";
+}
+
+std::string render_loss(const LossConfig& loss) {
+  if (const auto* b = std::get_if<BernoulliLoss>(&loss)) {
+    return toml_string(format_percentage(b->p));
+  }
+  if (const auto* ge = std::get_if<GilbertElliottLoss>(&loss)) {
+    return "{ model = \"gilbert-elliott\", p = " + toml_string(format_percentage(ge->p)) +
+           ", r = " + toml_string(format_percentage(ge->r)) +
+           ", h = " + toml_string(format_percentage(ge->h)) +
+           ", k = " + toml_string(format_percentage(ge->k)) + " }";
+  }
+  if (const auto* m = std::get_if<MarkovLoss>(&loss)) {
+    return "{ model = \"markov\", p13 = " + toml_string(format_percentage(m->p13)) +
+           ", p31 = " + toml_string(format_percentage(m->p31)) +
+           ", p32 = " + toml_string(format_percentage(m->p32)) +
+           ", p23 = " + toml_string(format_percentage(m->p23)) +
+           ", p14 = " + toml_string(format_percentage(m->p14)) + " }";
+  }
+  return "\"0%\"";
+}
+
+void render_direction(std::ostringstream& out, std::string_view name, const DirectionConfig& c) {
+  out << "\n[" << name << "]\n";
+  out << "delay = " << toml_string(format_duration(c.delay.delay)) << "\n";
+  out << "jitter = " << toml_string(format_duration(c.delay.jitter)) << "\n";
+  if (c.delay.jitter.count() > 0) {
+    out << "distribution = \"" << distribution_name(c.delay.distribution) << "\"\n";
+    out << "correlation = " << toml_string(format_percentage(c.delay.correlation)) << "\n";
+  } else {
+    out << "# distribution and correlation apply only with jitter\n";
+  }
+  out << "keep_order = " << (c.delay.keep_order ? "true" : "false") << "\n";
+  out << "loss = " << render_loss(c.loss) << "\n";
+  out << "duplicate = " << toml_string(format_percentage(c.duplicate)) << "\n";
+  out << "reorder = " << toml_string(format_percentage(c.reorder)) << "\n";
+  if (c.reorder_gap > 0) {
+    out << "reorder_gap = " << c.reorder_gap << "\n";
+  } else {
+    out << "# reorder_gap not set: any packet may be reordered\n";
+  }
+  out << "corrupt = " << toml_string(format_percentage(c.corrupt)) << "\n";
+  if (c.rate.bits_per_second > 0) {
+    out << "rate = " << toml_string(format_rate(c.rate.bits_per_second)) << "\n";
+  } else {
+    out << "# rate not set: no rate limit\n";
+  }
+  if (c.queue.bytes > 0) {
+    out << "queue_limit = " << toml_string(format_size(c.queue.bytes)) << "\n";
+    if (c.queue.packets > 0) {
+      out << "# also limited to " << c.queue.packets << " packets\n";
+    }
+  } else if (c.queue.packets > 0) {
+    out << "queue_limit = " << c.queue.packets << "\n";
+  } else {
+    out << "# queue_limit: none\n";
+  }
+}
+
+}  // namespace
+
+Profile parse_profile(std::string_view toml_text, std::string_view source_name) {
+  return Parser(std::string(source_name)).parse(toml_text);
+}
+
+Profile load_profile(const std::filesystem::path& file) {
+  const std::string name = file.string();
+  auto cannot_read = [&name](int error_number) {
+    return ProfileError({Diagnostic{name, 0, 0, std::string("cannot read: ") +
+                                                    std::strerror(error_number)}});
+  };
+  std::error_code ec;
+  if (std::filesystem::is_directory(file, ec)) {
+    throw cannot_read(EISDIR);
+  }
+  errno = 0;
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    throw cannot_read(errno != 0 ? errno : ENOENT);
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    throw cannot_read(errno != 0 ? errno : EIO);
+  }
+  return parse_profile(text.str(), name);
+}
+
+std::string render_profile(const Profile& profile) {
+  std::ostringstream out;
+  out << "# Effective profile: every default filled in.\n";
+  out << "[profile]\n";
+  out << "name = " << toml_string(profile.name) << "\n";
+  out << "description = " << toml_string(profile.description) << "\n";
+  if (profile.seed) {
+    out << "seed = " << *profile.seed << "\n";
+  } else {
+    out << "# seed not set: a random seed is chosen and logged\n";
+  }
+
+  const Match& m = profile.match;
+  out << "\n[match]\n";
+  out << "protocol = \"" << protocol_name(m.protocol) << "\"\n";
+  out << "ports = [";
+  for (std::size_t i = 0; i < m.ports.size(); ++i) {
+    out << (i > 0 ? ", " : "");
+    if (m.ports[i].first == m.ports[i].last) {
+      out << m.ports[i].first;
+    } else {
+      out << "\"" << m.ports[i].first << "-" << m.ports[i].last << "\"";
+    }
+  }
+  out << "]" << (m.ports.empty() ? "  # any port" : "") << "\n";
+  out << "hosts = [";
+  for (std::size_t i = 0; i < m.hosts.size(); ++i) {
+    out << (i > 0 ? ", " : "") << toml_string(m.hosts[i].text);
+  }
+  out << "]" << (m.hosts.empty() ? "  # any host" : "") << "\n";
+  if (!m.interface.empty()) {
+    out << "interface = " << toml_string(m.interface) << "\n";
+  } else {
+    out << "# interface not set: every interface\n";
+  }
+
+  const auto direction = [&out](std::string_view name, bool present, const DirectionConfig& c) {
+    if (present || !c.is_passthrough()) {
+      render_direction(out, name, c);
+    } else {
+      out << "\n# no [" << name << "] section: packets pass unimpaired\n";
+    }
+  };
+  direction("outbound", profile.has_outbound, profile.outbound);
+  direction("inbound", profile.has_inbound, profile.inbound);
+  return out.str();
+}
+
+}  // namespace badlink
