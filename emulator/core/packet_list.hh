@@ -29,6 +29,7 @@ class PacketList {
   bool empty() const { return head_ == nullptr; }
   size_t size() const { return size_; }
   Packet* front() const { return head_; }
+  Packet* back() const { return tail_; }
 
   void push_back(Packet* p) {
     p->next = nullptr;

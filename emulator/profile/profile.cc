@@ -3,22 +3,20 @@
 #include "profile/profile.hh"
 
 #include <arpa/inet.h>
+#include <toml++/toml.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <initializer_list>
 #include <fstream>
+#include <initializer_list>
 #include <limits>
 #include <span>
 #include <sstream>
 #include <utility>
 #include <variant>
-
-#include <toml++/toml.h>
 
 #include "profile/units.hh"
 
@@ -56,10 +54,9 @@ using namespace std::string_view_literals;
 constexpr std::array kSections{"profile"sv, "match"sv, "outbound"sv, "inbound"sv};
 constexpr std::array kProfileKeys{"name"sv, "description"sv, "seed"sv};
 constexpr std::array kMatchKeys{"protocol"sv, "ports"sv, "hosts"sv, "interface"sv};
-constexpr std::array kDirectionKeys{"delay"sv,     "jitter"sv,      "distribution"sv,
-                                    "correlation"sv, "keep_order"sv, "loss"sv,
-                                    "duplicate"sv, "reorder"sv,     "reorder_gap"sv,
-                                    "corrupt"sv,   "rate"sv,        "queue_limit"sv};
+constexpr std::array kDirectionKeys{
+    "delay"sv,     "jitter"sv,  "distribution"sv, "correlation"sv, "keep_order"sv, "loss"sv,
+    "duplicate"sv, "reorder"sv, "reorder_gap"sv,  "corrupt"sv,     "rate"sv,       "queue_limit"sv};
 constexpr std::array kProtocols{"all"sv, "tcp"sv, "udp"sv, "icmp"sv};
 constexpr std::array kDistributions{"uniform"sv, "normal"sv, "pareto"sv, "paretonormal"sv};
 constexpr std::array kLossModels{"bernoulli"sv, "gilbert-elliott"sv, "gilbert"sv, "markov"sv};
@@ -74,16 +71,26 @@ struct Synonym {
   std::string_view meant;
 };
 constexpr std::array kSynonyms{
-    Synonym{"latency", "delay"},        Synonym{"limit", "queue_limit"},
-    Synonym{"queue", "queue_limit"},    Synonym{"qlen", "queue_limit"},
-    Synonym{"gap", "reorder_gap"},      Synonym{"duplication", "duplicate"},
-    Synonym{"corruption", "corrupt"},   Synonym{"bandwidth", "rate"},
-    Synonym{"bw", "rate"},              Synonym{"plr", "loss"},
-    Synonym{"drop", "loss"},            Synonym{"reordering", "reorder"},
-    Synonym{"gemodel", "gilbert-elliott"}, Synonym{"state", "markov"},
-    Synonym{"proto", "protocol"},       Synonym{"port", "ports"},
-    Synonym{"host", "hosts"},           Synonym{"dev", "interface"},
-    Synonym{"iface", "interface"},      Synonym{"distribution_correlation", "correlation"},
+    Synonym{"latency", "delay"},
+    Synonym{"limit", "queue_limit"},
+    Synonym{"queue", "queue_limit"},
+    Synonym{"qlen", "queue_limit"},
+    Synonym{"gap", "reorder_gap"},
+    Synonym{"duplication", "duplicate"},
+    Synonym{"corruption", "corrupt"},
+    Synonym{"bandwidth", "rate"},
+    Synonym{"bw", "rate"},
+    Synonym{"plr", "loss"},
+    Synonym{"drop", "loss"},
+    Synonym{"reordering", "reorder"},
+    Synonym{"gemodel", "gilbert-elliott"},
+    Synonym{"state", "markov"},
+    Synonym{"proto", "protocol"},
+    Synonym{"port", "ports"},
+    Synonym{"host", "hosts"},
+    Synonym{"dev", "interface"},
+    Synonym{"iface", "interface"},
+    Synonym{"distribution_correlation", "correlation"},
 };
 
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
@@ -143,7 +150,22 @@ std::string join(std::span<const std::string_view> words, std::string_view quote
   return out;
 }
 
-std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+// No loss at all is no loss model, so the direction can stay a pass-through.
+LossConfig bernoulli(double p) {
+  if (p == 0.0) {
+    return std::monostate{};
+  }
+  return BernoulliLoss{p};
+}
+
+std::string in_quotes(std::string_view s) {
+  std::string out;  // not "\"" + std::string(...): GCC 12 -O3 warns falsely (-Wrestrict)
+  out.reserve(s.size() + 2);
+  out += '"';
+  out += s;
+  out += '"';
+  return out;
+}
 
 std::string type_name(const toml::node& node) {
   switch (node.type()) {
@@ -248,8 +270,9 @@ class Parser {
     if (const auto* t = root.get_as<toml::table>("profile")) {
       parse_profile_section(*t, profile);
     } else if (root.get("profile") == nullptr) {
-      error({}, "profile.name is missing: every profile needs [profile] with a name, e.g. "
-                "name = \"lte-busy\"");
+      error(Position{},
+            "profile.name is missing: every profile needs [profile] with a name, e.g. "
+            "name = \"lte-busy\"");
     }
     if (const auto* t = root.get_as<toml::table>("match")) {
       profile.match = parse_match(*t);
@@ -285,10 +308,12 @@ class Parser {
   }
 
   // Reports every key of table that is not in allowed. prefix is the dotted path of table
-  // ("outbound."), where names it for the message ("[outbound]").
-  void check_keys(const toml::table& table, std::string_view prefix,
-                  std::span<const std::string_view> allowed, std::string_view where,
-                  std::initializer_list<std::string_view> reported_elsewhere = {}) {
+  // ("outbound."), where names it for the message ("[outbound]"). Returns the keys it
+  // suggested, which the caller treats as present but unknown rather than absent.
+  std::vector<std::string_view> check_keys(
+      const toml::table& table, std::string_view prefix, std::span<const std::string_view> allowed,
+      std::string_view where, std::initializer_list<std::string_view> reported_elsewhere = {}) {
+    std::vector<std::string_view> suggested;
     for (auto&& [key, value] : table) {
       const std::string_view name = key.str();
       if (std::find(allowed.begin(), allowed.end(), name) != allowed.end() ||
@@ -302,11 +327,13 @@ class Parser {
         message += "; '" + std::string(name) + "' belongs in " + *home;
       } else if (const auto guess = suggest(name, allowed)) {
         message += "; did you mean '" + std::string(*guess) + "'?";
+        suggested.push_back(*guess);
       } else {
         message += "; " + std::string(where) + " takes " + join(allowed);
       }
       error(position_of(key, value), std::move(message));
     }
+    return suggested;
   }
 
   void check_root(const toml::table& root) {
@@ -327,21 +354,20 @@ class Parser {
         if (const auto guess = suggest(name, kSections)) {
           message += "; did you mean [" + std::string(*guess) + "]?";
         } else {
-          message += "; a profile has the sections " + join(kSections_display());
+          message += "; a profile has the sections " + join(section_names());
         }
       } else if (const auto home = home_section(name)) {
         message = "'" + std::string(name) + "' is outside any section; put it under " + *home;
       } else {
         message = "unknown key '" + std::string(name) + "' outside any section; a profile has " +
-                  "the sections " + join(kSections_display());
+                  "the sections " + join(section_names());
       }
       error(position_of(key, value), std::move(message));
     }
   }
 
-  static std::span<const std::string_view> kSections_display() {
-    static constexpr std::array kDisplay{"[profile]"sv, "[match]"sv, "[outbound]"sv,
-                                         "[inbound]"sv};
+  static std::span<const std::string_view> section_names() {
+    static constexpr std::array kDisplay{"[profile]"sv, "[match]"sv, "[outbound]"sv, "[inbound]"sv};
     return kDisplay;
   }
 
@@ -391,7 +417,7 @@ class Parser {
         return c;
       }
     }
-    std::string message = quoted(*text) + " is not one of " + join(choices, "\"");
+    std::string message = in_quotes(*text) + " is not one of " + join(choices, "\"");
     if (const auto guess = suggest(*text, choices)) {
       message += "; did you mean \"" + std::string(*guess) + "\"?";
     }
@@ -404,7 +430,7 @@ class Parser {
       try {
         const Duration d = parse_duration(s->get());
         if (d > kMaxDelay) {
-          error(f, quoted(s->get()) + " is longer than the maximum of 1 hour (\"3600s\")");
+          error(f, in_quotes(s->get()) + " is longer than the maximum of 1 hour (\"3600s\")");
           return std::nullopt;
         }
         return d;
@@ -452,8 +478,8 @@ class Parser {
     }
     if (f.node->is_number()) {
       const std::string n = number_text(*f.node);
-      error(f, "a rate needs a unit: write \"" + n + "mbit\" (bits/s) or \"" + n +
-                   "MB/s\" (bytes/s)");
+      error(f,
+            "a rate needs a unit: write \"" + n + "mbit\" (bits/s) or \"" + n + "MB/s\" (bytes/s)");
       return std::nullopt;
     }
     wrong_type(f, "a rate like \"10mbit\"");
@@ -492,8 +518,9 @@ class Parser {
         profile.name = std::move(*name);
       }
     } else {
-      error(position_of(t), "profile.name is missing: every profile needs a name, e.g. "
-                            "name = \"lte-busy\"");
+      error(position_of(t),
+            "profile.name is missing: every profile needs a name, e.g. "
+            "name = \"lte-busy\"");
     }
     if (const Field f = field(t, "profile.", "description")) {
       if (auto text = get_string(f)) {
@@ -541,11 +568,11 @@ class Parser {
     const auto first = parse_port(first_text);
     const auto last = parse_port(last_text);
     if (!first || !last) {
-      error(f, quoted(text) + " is not a port or port range; expected " + expected);
+      error(f, in_quotes(text) + " is not a port or port range; expected " + expected);
       return std::nullopt;
     }
     if (*first > *last) {
-      error(f, quoted(text) + " is reversed; write \"" + std::string(last_text) + "-" +
+      error(f, in_quotes(text) + " is reversed; write \"" + std::string(last_text) + "-" +
                    std::string(first_text) + "\"");
       return std::nullopt;
     }
@@ -568,7 +595,7 @@ class Parser {
     } else if (inet_pton(AF_INET6, address_text.c_str(), cidr.address.data()) == 1) {
       cidr.family = 6;
     } else {
-      error(f, quoted(text) + " is not " + expected);
+      error(f, in_quotes(text) + " is not " + expected);
       return std::nullopt;
     }
     const int max_prefix = cidr.family == 4 ? 32 : 128;
@@ -578,7 +605,7 @@ class Parser {
       if (p.empty() || p.size() > 3 ||
           !std::all_of(p.begin(), p.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
           std::stoi(p) > max_prefix) {
-        error(f, quoted(text) + ": the prefix length must be 0.." + std::to_string(max_prefix) +
+        error(f, in_quotes(text) + ": the prefix length must be 0.." + std::to_string(max_prefix) +
                      " for IPv" + std::to_string(cidr.family));
         return std::nullopt;
       }
@@ -597,7 +624,7 @@ class Parser {
               static_cast<socklen_t>(buf.size()));
     const std::string normalised = std::string(buf.data()) + "/" + std::to_string(prefix);
     if (network != cidr.address) {
-      error(f, quoted(text) + " has host bits set beyond the /" + std::to_string(prefix) +
+      error(f, in_quotes(text) + " has host bits set beyond the /" + std::to_string(prefix) +
                    " prefix; did you mean \"" + normalised + "\"?");
       return std::nullopt;
     }
@@ -627,16 +654,15 @@ class Parser {
     Match match;
     if (const Field f = field(t, "match.", "protocol")) {
       if (const auto p = get_choice(f, kProtocols)) {
-        match.protocol = *p == "tcp"   ? Protocol::tcp
-                         : *p == "udp" ? Protocol::udp
+        match.protocol = *p == "tcp"    ? Protocol::tcp
+                         : *p == "udp"  ? Protocol::udp
                          : *p == "icmp" ? Protocol::icmp
                                         : Protocol::all;
       }
     }
     if (const Field f = field(t, "match.", "ports")) {
-      match.ports = parse_list<PortRange>(f, [this](const Field& item) {
-        return parse_port_range(item);
-      });
+      match.ports =
+          parse_list<PortRange>(f, [this](const Field& item) { return parse_port_range(item); });
       if (match.protocol == Protocol::icmp && !match.ports.empty()) {
         error(f, "ports need protocol \"tcp\", \"udp\" or \"all\"; ICMP has no ports");
       }
@@ -654,9 +680,9 @@ class Parser {
         if (name->empty()) {
           error(f, "must not be empty; leave the key out to match every interface");
         } else if (name->size() > 15) {
-          error(f, quoted(*name) + " is longer than 15 characters, the Linux limit");
+          error(f, in_quotes(*name) + " is longer than 15 characters, the Linux limit");
         } else if (*name == "." || *name == ".." || bad_char) {
-          error(f, quoted(*name) +
+          error(f, in_quotes(*name) +
                        " is not a valid interface name (no '/', ':', whitespace, \".\" or \"..\")");
         } else {
           match.interface = std::move(*name);
@@ -676,36 +702,37 @@ class Parser {
     return std::nullopt;
   }
 
-  // A probability (Bernoulli) or a table naming the model.
-  std::optional<LossConfig> parse_loss(const Field& f) {
+  // A probability (Bernoulli) or a table naming the model. After an error the result does not
+  // matter: the profile is not returned.
+  LossConfig parse_loss(const Field& f) {
     const auto* t = f.node->as_table();
     if (t == nullptr) {
       if (f.node->is_string() || f.node->is_number()) {
         const auto p = get_probability(f);
         if (!p) {
-          return std::nullopt;
+          return {};
         }
-        return *p == 0.0 ? LossConfig{} : LossConfig{BernoulliLoss{*p}};
+        return bernoulli(*p);
       }
       wrong_type(f, "a probability or a table like { model = \"gilbert\", p = 0.01, r = 0.3 }");
-      return std::nullopt;
+      return {};
     }
     const std::string prefix = f.path + ".";
     const Field model_field = field(*t, prefix, "model");
     if (!model_field) {
       error(f, "a loss table needs model = " + join(kLossModels, "\""));
-      return std::nullopt;
+      return {};
     }
     const auto model = get_choice(model_field, kLossModels);
     if (!model) {
-      return std::nullopt;
+      return {};
     }
     const std::string where = f.path + " (model \"" + std::string(*model) + "\")";
     bool ok = true;
     auto require = [&](std::string_view key) {
       if (t->get(key) == nullptr) {
-        error(f, "model \"" + std::string(*model) + "\" needs " + std::string(key) + " (" +
-                     prefix + std::string(key) + " is missing)");
+        error(f, "model \"" + std::string(*model) + "\" needs " + std::string(key) + " (" + prefix +
+                     std::string(key) + " is missing)");
         ok = false;
       }
     };
@@ -714,18 +741,19 @@ class Parser {
       require("p");
       const auto p = get_loss_parameter(*t, prefix, "p", ok);
       if (!ok) {
-        return std::nullopt;
+        return {};
       }
-      return *p == 0.0 ? LossConfig{} : LossConfig{BernoulliLoss{*p}};
+      return bernoulli(*p);
     }
     if (*model == "gilbert-elliott" || *model == "gilbert") {
       if (*model == "gilbert") {
         // Simple Gilbert fixes h and k; say so rather than "unknown key".
-        for (std::string_view fixed : {"h"sv, "k"sv}) {
-          if (const Field extra = field(*t, prefix, fixed)) {
-            error(position_of(*extra.node),
-                  extra.path + ": not allowed with model \"gilbert\", which fixes h = 0 and "
-                               "k = 1; use model = \"gilbert-elliott\" to set h and k");
+        for (auto&& [key, value] : *t) {
+          if (key.str() == "h" || key.str() == "k") {
+            error(position_of(key, value),
+                  prefix + std::string(key.str()) +
+                      ": not allowed with model \"gilbert\", which fixes h = 0 and k = 1; use "
+                      "model = \"gilbert-elliott\" to set h and k");
             ok = false;
           }
         }
@@ -745,13 +773,13 @@ class Parser {
         k = get_loss_parameter(*t, prefix, "k", ok);
       }
       if (!ok) {
-        return std::nullopt;
+        return {};
       }
       ge.p = *p;
       ge.r = *r;
       ge.h = h.value_or(0.0);
       ge.k = k.value_or(1.0);
-      return LossConfig{ge};
+      return ge;
     }
     // markov
     check_keys(*t, prefix, kMarkovKeys, where);
@@ -762,7 +790,7 @@ class Parser {
     const auto p23 = get_loss_parameter(*t, prefix, "p23", ok);
     const auto p14 = get_loss_parameter(*t, prefix, "p14", ok);
     if (!ok) {
-      return std::nullopt;
+      return {};
     }
     MarkovLoss m;
     m.p13 = *p13;
@@ -783,19 +811,31 @@ class Parser {
       ok = false;
     }
     if (!ok) {
-      return std::nullopt;
+      return {};
     }
-    return LossConfig{m};
+    return m;
   }
 
   DirectionConfig parse_direction(const toml::table& t, const std::string& prefix) {
     const std::string section = "[" + prefix.substr(0, prefix.size() - 1) + "]";
-    check_keys(t, prefix, kDirectionKeys, section);
+    const auto suggested = check_keys(t, prefix, kDirectionKeys, section);
+    const auto misspelt = [&suggested](std::string_view key) {
+      return std::find(suggested.begin(), suggested.end(), key) != suggested.end();
+    };
     DirectionConfig c;
-    // nullopt where the key was present but wrong, so cross-checks do not pile on.
+    // nullopt where the key was wrong or misspelt, so cross-checks do not pile on.
     std::optional<Duration> delay = Duration{0};
     std::optional<Duration> jitter = Duration{0};
     std::optional<double> reorder = 0.0;
+    if (misspelt("delay")) {
+      delay.reset();
+    }
+    if (misspelt("jitter")) {
+      jitter.reset();
+    }
+    if (misspelt("reorder")) {
+      reorder.reset();
+    }
     if (const Field f = field(t, prefix, "delay")) {
       delay = get_duration(f);
       c.delay.delay = delay.value_or(Duration{0});
@@ -806,8 +846,9 @@ class Parser {
     }
     const auto needs_jitter = [&](const Field& f) {
       if (jitter && jitter->count() == 0) {
-        error(f, "needs " + prefix + "jitter > 0: it shapes the jitter, and without jitter "
-                                     "it does nothing");
+        error(f, "needs " + prefix +
+                     "jitter > 0: it shapes the jitter, and without jitter "
+                     "it does nothing");
       }
     };
     if (const Field f = field(t, prefix, "distribution")) {
@@ -829,7 +870,7 @@ class Parser {
       c.delay.keep_order = get_bool(f).value_or(true);
     }
     if (const Field f = field(t, prefix, "loss")) {
-      c.loss = parse_loss(f).value_or(LossConfig{});
+      c.loss = parse_loss(f);
     }
     if (const Field f = field(t, prefix, "duplicate")) {
       c.duplicate = get_probability(f).value_or(0.0);
@@ -984,8 +1025,8 @@ Profile parse_profile(std::string_view toml_text, std::string_view source_name) 
 Profile load_profile(const std::filesystem::path& file) {
   const std::string name = file.string();
   auto cannot_read = [&name](int error_number) {
-    return ProfileError({Diagnostic{name, 0, 0, std::string("cannot read: ") +
-                                                    std::strerror(error_number)}});
+    return ProfileError(
+        {Diagnostic{name, 0, 0, std::string("cannot read: ") + std::strerror(error_number)}});
   };
   std::error_code ec;
   if (std::filesystem::is_directory(file, ec)) {

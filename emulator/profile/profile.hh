@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/packet.hh"  // Direction
 #include "impairments/config.hh"
 
 namespace badlink {
@@ -20,6 +21,8 @@ enum class Protocol : uint8_t { all, tcp, udp, icmp };
 struct PortRange {
   uint16_t first = 0;
   uint16_t last = 0;
+
+  friend bool operator==(const PortRange&, const PortRange&) = default;
 };
 
 struct Cidr {
@@ -27,6 +30,8 @@ struct Cidr {
   std::array<uint8_t, 16> address{};  // network byte order; IPv4 uses the first 4 bytes
   uint8_t prefix_length = 0;
   std::string text;  // as normalised for display and for firewall rules, e.g. "192.0.2.0/24"
+
+  friend bool operator==(const Cidr&, const Cidr&) = default;
 };
 
 // Which packets the live mode diverts; empty lists mean "any".
@@ -35,6 +40,8 @@ struct Match {
   std::vector<PortRange> ports;  // either endpoint
   std::vector<Cidr> hosts;       // either endpoint
   std::string interface;         // empty: any interface
+
+  friend bool operator==(const Match&, const Match&) = default;
 };
 
 struct Profile {

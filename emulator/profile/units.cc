@@ -31,7 +31,14 @@ struct NumberAndUnit {
   std::string_view unit;
 };
 
-std::string quoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
+std::string in_quotes(std::string_view text) {
+  std::string out;  // not "\"" + std::string(...): GCC 12 -O3 warns falsely (-Wrestrict)
+  out.reserve(text.size() + 2);
+  out += '"';
+  out += text;
+  out += '"';
+  return out;
+}
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_space(char c) { return c == ' ' || c == '\t'; }
@@ -122,7 +129,7 @@ U128 pow10(int n) {
 std::optional<uint64_t> scale(const Decimal& number, uint64_t factor, uint64_t limit,
                               std::string_view text) {
   if (number.digits.size() > kMaxDigits) {
-    throw UnitError(quoted(text) + " has too many digits");
+    throw UnitError(in_quotes(text) + " has too many digits");
   }
   U128 m = 0;
   for (char c : number.digits) {
@@ -277,10 +284,11 @@ Duration parse_duration(std::string_view text) {
                                                 {"second", 1'000'000'000}}};
   const auto split = split_number(text);
   if (!split) {
-    throw UnitError(quoted(text) + " is not a duration; write a number and a unit, e.g. \"40ms\"");
+    throw UnitError(in_quotes(text) +
+                    " is not a duration; write a number and a unit, e.g. \"40ms\"");
   }
   if (split->unit.empty()) {
-    throw UnitError(quoted(text) + " has no unit; write e.g. \"" + std::string(trim(text)) +
+    throw UnitError(in_quotes(text) + " has no unit; write e.g. \"" + std::string(trim(text)) +
                     "ms\" (units: ns, us, ms, s)");
   }
   const Unit* unit = nullptr;
@@ -291,16 +299,16 @@ Duration parse_duration(std::string_view text) {
     }
   }
   if (unit == nullptr) {
-    throw UnitError(quoted(text) + ": unknown unit \"" + std::string(split->unit) +
+    throw UnitError(in_quotes(text) + ": unknown unit \"" + std::string(split->unit) +
                     "\"; a duration takes ns, us (or \xC2\xB5s), ms or s");
   }
   if (split->number.negative && !split->number.digits.empty()) {
-    throw UnitError(quoted(text) + " is negative; a duration is 0 or more");
+    throw UnitError(in_quotes(text) + " is negative; a duration is 0 or more");
   }
   const auto ns = scale(split->number, unit->factor,
                         static_cast<uint64_t>(std::numeric_limits<int64_t>::max()), text);
   if (!ns) {
-    throw UnitError(quoted(text) + " is too long");
+    throw UnitError(in_quotes(text) + " is too long");
   }
   return Duration{static_cast<int64_t>(*ns)};
 }
@@ -309,26 +317,26 @@ double parse_percentage(std::string_view text) {
   const auto split = split_number(text);
   const std::string hint = "; write a number 0..1 or a percentage like \"2.5%\"";
   if (!split) {
-    throw UnitError(quoted(text) + " is not a probability" + hint);
+    throw UnitError(in_quotes(text) + " is not a probability" + hint);
   }
   if (split->unit.empty()) {
     const std::string number(trim(text));
-    throw UnitError(quoted(text) + " is a string without \"%\"; write " + number +
+    throw UnitError(in_quotes(text) + " is a string without \"%\"; write " + number +
                     " (a number 0..1) or \"" + number + "%\"");
   }
   if (split->unit != "%") {
-    throw UnitError(quoted(text) + " is not a probability" + hint);
+    throw UnitError(in_quotes(text) + " is not a probability" + hint);
   }
   const Decimal& n = split->number;
   if (n.negative && !n.digits.empty()) {
-    throw UnitError(quoted(text) + " is negative; a percentage is 0% to 100%");
+    throw UnitError(in_quotes(text) + " is negative; a percentage is 0% to 100%");
   }
   if (n.digits.size() > kMaxDigits) {
-    throw UnitError(quoted(text) + " has too many digits");
+    throw UnitError(in_quotes(text) + " has too many digits");
   }
   const double p = to_double(n.digits, n.exponent - 2);
   if (p > 1.0) {
-    throw UnitError(quoted(text) + " is more than 100%");
+    throw UnitError(in_quotes(text) + " is more than 100%");
   }
   return p;
 }
@@ -386,13 +394,13 @@ uint64_t parse_rate(std::string_view text) {
   const std::string units_hint = "\"10mbit\" (bits/s) or \"10MB/s\" (bytes/s)";
   const auto split = split_number(text);
   if (!split) {
-    throw UnitError(quoted(text) + " is not a rate; write e.g. " + units_hint);
+    throw UnitError(in_quotes(text) + " is not a rate; write e.g. " + units_hint);
   }
   const std::string number(trim(text).substr(0, trim(text).size() - split->unit.size()));
   const std::string number_text(trim(number));
   if (split->unit.empty()) {
-    throw UnitError(quoted(text) + " has no unit; write e.g. \"" + number_text + "mbit\" (bits/s) or \"" +
-                    number_text + "MB/s\" (bytes/s)");
+    throw UnitError(in_quotes(text) + " has no unit; write e.g. \"" + number_text +
+                    "mbit\" (bits/s) or \"" + number_text + "MB/s\" (bytes/s)");
   }
   std::optional<uint64_t> factor;
   for (const Unit& u : kBitUnits) {
@@ -412,10 +420,12 @@ uint64_t parse_rate(std::string_view text) {
       const std::string bps = std::string(a.prefix) + "bps";
       const std::string b_per_s = std::string(a.prefix) + "b/s";
       if (iequals(bps, split->unit) || iequals(b_per_s, split->unit)) {
-        std::string message = quoted(text) + " is ambiguous: write \"" + number_text +
+        std::string message = in_quotes(text) + " is ambiguous: write \"" + number_text +
                               std::string(a.bit_unit) + "\"";
-        const auto bits = scale(split->number, a.bit_factor, std::numeric_limits<uint64_t>::max(), text);
-        const auto bytes = scale(split->number, a.bit_factor * 8, std::numeric_limits<uint64_t>::max(), text);
+        const auto bits =
+            scale(split->number, a.bit_factor, std::numeric_limits<uint64_t>::max(), text);
+        const auto bytes =
+            scale(split->number, a.bit_factor * 8, std::numeric_limits<uint64_t>::max(), text);
         if (bits) {
           message += " (" + group_thousands(*bits) + " bits/s)";
         }
@@ -426,22 +436,22 @@ uint64_t parse_rate(std::string_view text) {
         throw UnitError(message);
       }
     }
-    throw UnitError(quoted(text) + ": unknown unit \"" + std::string(split->unit) +
+    throw UnitError(in_quotes(text) + ": unknown unit \"" + std::string(split->unit) +
                     "\"; a rate takes bit, kbit, mbit, gbit, tbit, kibit, mibit, gibit (bits/s) "
                     "or B/s, kB/s, MB/s, GB/s, KiB/s, MiB/s, GiB/s (bytes/s)");
   }
   if (split->number.negative && !split->number.digits.empty()) {
-    throw UnitError(quoted(text) + " is negative; a rate is more than 0");
+    throw UnitError(in_quotes(text) + " is negative; a rate is more than 0");
   }
   if (split->number.digits.empty()) {
-    throw UnitError(quoted(text) + " is zero; leave the key out for no rate limit");
+    throw UnitError(in_quotes(text) + " is zero; leave the key out for no rate limit");
   }
   const auto bits = scale(split->number, *factor, std::numeric_limits<uint64_t>::max(), text);
   if (!bits) {
-    throw UnitError(quoted(text) + " is too large");
+    throw UnitError(in_quotes(text) + " is too large");
   }
   if (*bits == 0) {
-    throw UnitError(quoted(text) + " is less than 1 bit/s");
+    throw UnitError(in_quotes(text) + " is less than 1 bit/s");
   }
   return *bits;
 }
@@ -457,10 +467,10 @@ uint64_t parse_size(std::string_view text) {
                                                {"GiB", kKi * kKi * kKi}}};
   const auto split = split_number(text);
   if (!split) {
-    throw UnitError(quoted(text) + " is not a size; write e.g. \"64KB\"");
+    throw UnitError(in_quotes(text) + " is not a size; write e.g. \"64KB\"");
   }
   if (split->unit.empty()) {
-    throw UnitError(quoted(text) + " has no unit; write e.g. \"" + std::string(trim(text)) +
+    throw UnitError(in_quotes(text) + " has no unit; write e.g. \"" + std::string(trim(text)) +
                     "B\" (bytes), or an integer without quotes for packets");
   }
   const Unit* unit = nullptr;
@@ -471,19 +481,19 @@ uint64_t parse_size(std::string_view text) {
     }
   }
   if (unit == nullptr) {
-    throw UnitError(quoted(text) + ": unknown unit \"" + std::string(split->unit) +
+    throw UnitError(in_quotes(text) + ": unknown unit \"" + std::string(split->unit) +
                     "\"; a size takes B, KB, MB, GB (1000-based) or KiB, MiB, GiB (1024-based)");
   }
   if (split->number.negative && !split->number.digits.empty()) {
-    throw UnitError(quoted(text) + " is negative; a size is at least 1B");
+    throw UnitError(in_quotes(text) + " is negative; a size is at least 1B");
   }
   const auto bytes = scale(split->number, unit->factor,
                            static_cast<uint64_t>(std::numeric_limits<int64_t>::max()), text);
   if (!bytes) {
-    throw UnitError(quoted(text) + " is too large");
+    throw UnitError(in_quotes(text) + " is too large");
   }
   if (*bytes == 0) {
-    throw UnitError(quoted(text) + " is less than 1 byte; a size is at least 1B");
+    throw UnitError(in_quotes(text) + " is less than 1 byte; a size is at least 1B");
   }
   return *bytes;
 }

@@ -108,7 +108,7 @@ TEST_F(WheelTest, LateTicksAreProcessedAndCounted) {
   }
   const auto out = seqs(wheel.expire(t0 + seconds(1)));
   EXPECT_EQ(out.size(), 10U);
-  EXPECT_EQ(wheel.stats().late_packets, 10U);
+  EXPECT_EQ(wheel.stats().late_entries, 10U);
   EXPECT_GE(wheel.stats().max_lateness, milliseconds(990));
 }
 
