@@ -87,7 +87,9 @@ class BasicTimingWheel {
       overdue_.clear();
     }
     const int64_t now_ns = to_nanos(now);
-    const uint64_t target = now_ns <= 0 ? 0 : static_cast<uint64_t>(now_ns / resolution_ns_);
+    const uint64_t target = now_ns <= 0                              ? 0
+                            : resolution_ns_ == kDefaultResolutionNs ? static_cast<uint64_t>(now_ns) / 1000U
+                                                                     : static_cast<uint64_t>(now_ns / resolution_ns_);
     if (!started_) {
       current_ = target;
       started_ = true;
@@ -136,6 +138,7 @@ class BasicTimingWheel {
   // contiguous memory and never touches a packet, which keeps it fast at a million pending
   // (a linked list through the packets costs a cache miss per hop).
   static constexpr uint32_t kBlockEntries = 20;
+  static constexpr int64_t kDefaultResolutionNs = 1000;
   static constexpr size_t kBlocksPerChunk = 256;
   static constexpr uint64_t kDigitMask = kSlots - 1;
 
@@ -160,8 +163,17 @@ class BasicTimingWheel {
   }
 
   uint64_t tick_of(int64_t ns) const {
-    // Rounded up: an entry is never handed out before its departure time.
-    return ns <= 0 ? 0 : static_cast<uint64_t>((ns + resolution_ns_ - 1) / resolution_ns_);
+    // Rounded up: an entry is never handed out before its departure time. The 1 µs default is
+    // divided by a constant (a multiply), since this runs on every insert and cascade.
+    if (ns <= 0) {
+      return 0;
+    }
+    const auto u = static_cast<uint64_t>(ns);
+    if (resolution_ns_ == kDefaultResolutionNs) {
+      return (u + kDefaultResolutionNs - 1) / kDefaultResolutionNs;
+    }
+    const auto r = static_cast<uint64_t>(resolution_ns_);
+    return (u + r - 1) / r;
   }
 
   Block* new_block() {

@@ -70,12 +70,16 @@ void Pipeline::process(Packet* packet, uint64_t& next_seq, TimingWheel& wheel) {
 
 void Pipeline::schedule(Packet* p, TimingWheel& wheel) {
   // rate/queue: the bottleneck, measured in IP bytes (what the kernel and iperf3 count).
-  const uint32_t ip_bytes = p->wire_length > p->l3_offset ? p->wire_length - p->l3_offset : 0;
-  const std::optional<TimePoint> finished = rate_.admit(p->arrival, ip_bytes);
-  if (!finished) {
-    ++stats_.dropped_queue;
-    pool_.release(p);
-    return;
+  TimePoint finished = p->arrival;
+  if (rate_.enabled()) {
+    const uint32_t ip_bytes = p->wire_length > p->l3_offset ? p->wire_length - p->l3_offset : 0;
+    const std::optional<TimePoint> done = rate_.admit(p->arrival, ip_bytes);
+    if (!done) {
+      ++stats_.dropped_queue;
+      pool_.release(p);
+      return;
+    }
+    finished = *done;
   }
 
   // reorder: netem's gap logic; a reordered packet skips the delay and ignores keep_order.
@@ -85,7 +89,7 @@ void Pipeline::schedule(Packet* p, TimingWheel& wheel) {
       reorder_counter_ = 0;
       ++stats_.reordered;
       p->flags |= Packet::kReordered;
-      p->departure = *finished;
+      p->departure = finished;
       wheel.insert(p);
       return;
     }
@@ -93,7 +97,7 @@ void Pipeline::schedule(Packet* p, TimingWheel& wheel) {
   }
 
   // delay
-  TimePoint departure = *finished + delay_.sample(rng_);
+  TimePoint departure = finished + delay_.sample(rng_);
   if (config_.delay.keep_order) {
     departure = std::max(departure, last_departure_);
   }
