@@ -1,6 +1,5 @@
 // `badlink check` and `badlink show`: profiles validated and printed, nothing else touched.
 #include <boost/program_options.hpp>
-
 #include <iostream>
 
 #include "cli/command.hh"
@@ -12,7 +11,8 @@ namespace badlink::cli {
 
 namespace {
 
-po::variables_map parse(const std::vector<std::string>& args, const po::options_description& options,
+po::variables_map parse(const std::vector<std::string>& args,
+                        const po::options_description& options,
                         const po::positional_options_description& positional) {
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(options).positional(positional).run(), vm);
@@ -77,7 +77,8 @@ int show_main(const std::vector<std::string>& args) {
   if (vm.count("profiles") == 0) {
     throw UsageError("show needs a PROFILE");
   }
-  const std::string text = render_profile(load_profile(vm["profiles"].as<std::vector<std::string>>().front()));
+  const std::string text =
+      render_profile(load_profile(vm["profiles"].as<std::vector<std::string>>().front()));
   std::cout << text;
   if (!text.empty() && text.back() != '\n') {
     std::cout << '\n';

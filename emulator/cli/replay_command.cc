@@ -5,11 +5,11 @@
 #include <boost/program_options.hpp>
 #include <charconv>
 #include <iostream>
-#include <optional>
 #include <random>
 #include <sstream>
 
 #include "cli/command.hh"
+#include "io/pcap_file.hh"
 #include "io/replay.hh"
 #include "io/stats_json.hh"
 #include "profile/profile.hh"
@@ -22,6 +22,7 @@ namespace {
 
 po::options_description replay_options() {
   po::options_description options("Replay options");
+  // clang-format off
   options.add_options()
       ("profile,p", po::value<std::string>()->required()->value_name("PROFILE"),
        "the profile to apply")
@@ -35,6 +36,7 @@ po::options_description replay_options() {
        "seed for the random choices (overrides the profile's)")
       ("stats-json", po::value<std::string>()->value_name("FILE"),
        "write counters and delay percentiles as JSON (\"-\": standard output)");
+  // clang-format on
   return options;
 }
 
@@ -70,8 +72,8 @@ void log_outcome(const ReplayReport& r) {
   const DirectionStats& s = r.directions[index_of(r.direction)];
   const std::string input = r.input.string();
   if (r.truncated_input) {
-    spdlog::warn("{}: truncated after {} packets ({}); the packets before it were replayed",
-                 input, r.input_packets, r.input_error);
+    spdlog::warn("{}: truncated after {} packets ({}); the packets before it were replayed", input,
+                 r.input_packets, r.input_error);
   }
   if (s.malformed > 0) {
     spdlog::warn("{}: {} packets with malformed IP headers passed on unchanged", input,
@@ -87,15 +89,16 @@ void log_outcome(const ReplayReport& r) {
     spdlog::warn("{} duplicates not made for want of a packet buffer", s.dropped_memory);
   }
   if (r.time_went_back > 0) {
-    spdlog::warn("{}: {} packets were stamped earlier than the packet before them; replayed as "
-                 "arriving with it",
-                 input, r.time_went_back);
+    spdlog::warn(
+        "{}: {} packets were stamped earlier than the packet before them; replayed as "
+        "arriving with it",
+        input, r.time_went_back);
   }
   spdlog::info(
       "{} packets in, {} out ({}): {} lost, {} queue drops, {} duplicated, {} reordered, "
       "{} corrupted; delay p50 {:.3f} ms, p99 {:.3f} ms, max {:.3f} ms",
-      r.input_packets, r.output_packets, to_string(r.direction), s.dropped_loss,
-      s.dropped_queue, s.duplicated, s.reordered, s.corrupted, millis(s.delay.percentile(0.5)),
+      r.input_packets, r.output_packets, to_string(r.direction), s.dropped_loss, s.dropped_queue,
+      s.duplicated, s.reordered, s.corrupted, millis(s.delay.percentile(0.5)),
       millis(s.delay.percentile(0.99)), millis(s.delay.max()));
 }
 
@@ -130,7 +133,12 @@ std::string replay_help() {
 int replay_main(const std::vector<std::string>& args) {
   const po::options_description options = replay_options();
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(options).run(), vm);
+  // No positional arguments: an empty description makes a stray word an error.
+  po::store(po::command_line_parser(args)
+                .options(options)
+                .positional(po::positional_options_description{})
+                .run(),
+            vm);
   po::notify(vm);
 
   // Usage first, then the profile: a wrong flag is reported before a wrong profile.
@@ -138,16 +146,16 @@ int replay_main(const std::vector<std::string>& args) {
   setup.input = vm["in"].as<std::string>();
   setup.output = vm["out"].as<std::string>();
   setup.direction = parse_direction(vm["direction"].as<std::string>());
-  const std::optional<uint64_t> seed_option =
-      vm.count("seed") != 0 ? std::optional(parse_seed(vm["seed"].as<std::string>())) : std::nullopt;
+  const bool seed_given = vm.count("seed") != 0;
+  const uint64_t seed_option = seed_given ? parse_seed(vm["seed"].as<std::string>()) : 0;
 
   const Profile profile = load_profile(vm["profile"].as<std::string>());
   setup.configs[index_of(Direction::outbound)] = profile.outbound;
   setup.configs[index_of(Direction::inbound)] = profile.inbound;
   setup.profile_name = profile.name;
 
-  if (seed_option) {
-    setup.seed = *seed_option;
+  if (seed_given) {
+    setup.seed = seed_option;
     spdlog::info("seed {} (from --seed)", setup.seed);
   } else if (profile.seed) {
     setup.seed = *profile.seed;
@@ -162,6 +170,8 @@ int replay_main(const std::vector<std::string>& args) {
   }
 
   const ReplayReport report = replay(setup);
+  spdlog::debug("{}: link type {}, {} records; seed {}", report.input.string(),
+                LinkLayer(report.link_type).name(), report.input_packets, report.seed);
   log_outcome(report);
 
   if (vm.count("stats-json") != 0) {

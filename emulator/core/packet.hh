@@ -47,13 +47,14 @@ struct alignas(16) Packet {
   uint32_t capacity = 0;     // bytes available at data()
   uint16_t l3_offset = 0;    // where the IP header starts (14 behind Ethernet, 0 for raw IP)
   uint8_t pool_class = 0;    // which size class of the pool owns it
-  uint8_t flags = 0;         // engine marks: kDuplicate, kReordered, kCorrupted, kMalformed
+  uint8_t flags = 0;         // kNotIp from the driver; kDuplicate, kReordered, kCorrupted, kMalformed
   DivertAddress address{};   // direction first: still in the first cache line
 
   static constexpr uint8_t kDuplicate = 1;
   static constexpr uint8_t kReordered = 2;
   static constexpr uint8_t kCorrupted = 4;
   static constexpr uint8_t kMalformed = 8;
+  static constexpr uint8_t kNotIp = 16;  // set by the driver: a non-IP frame, passed on as is
 
   std::byte* data() { return reinterpret_cast<std::byte*>(this + 1); }
   const std::byte* data() const { return reinterpret_cast<const std::byte*>(this + 1); }

@@ -15,7 +15,7 @@ namespace badlink {
 class PacketPool {
  public:
   // Bytes of packet data each class holds: small frames, MTU-sized frames, GSO super-packets.
-  static constexpr std::array<uint32_t, 3> kClassCapacity{256, 2048, 65536 + 256};
+  static constexpr std::array<uint32_t, 4> kClassCapacity{128, 512, 2048, 65536 + 256};
   static constexpr size_t kClasses = kClassCapacity.size();
 
   struct Limits {

@@ -24,9 +24,18 @@ void Pipeline::process(Packet* packet, uint64_t& next_seq, TimingWheel& wheel) {
   stats_.bytes_received += packet->wire_length;
   packet->seq = next_seq++;
 
+  if ((packet->flags & Packet::kNotIp) != 0) {
+    ++stats_.non_ip;
+    packet->departure = packet->arrival;
+    wheel.insert(packet);
+    return;
+  }
   const IpHeaders headers = parse_ip(packet->l3());
-  if (!headers.ok()) {
-    // Headers that lie are not ours to judge: the packet goes on unchanged, at once.
+  const uint32_t ip_on_wire = packet->wire_length > packet->l3_offset ? packet->wire_length - packet->l3_offset : 0;
+  if (!headers.ok() || headers.ip_length > ip_on_wire) {
+    // Headers that lie (also a length beyond what was on the wire; a snapped capture holds
+    // fewer bytes than the wire did, which is fine) are not ours to judge: the packet goes on
+    // unchanged, at once.
     ++stats_.malformed;
     packet->flags |= Packet::kMalformed;
     packet->departure = packet->arrival;

@@ -35,6 +35,7 @@ struct DirectionStats {
   uint64_t reordered = 0;       // packets that skipped the delay
   uint64_t corrupted = 0;       // packets with a flipped bit
   uint64_t malformed = 0;       // headers lie: passed on unchanged, unimpaired
+  uint64_t non_ip = 0;          // frames the driver marked kNotIp: passed on unchanged
   uint64_t bytes_received = 0;
   uint64_t bytes_sent = 0;
   LatencyHistogram delay;  // departure - arrival of sent packets

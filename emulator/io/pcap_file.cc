@@ -2,13 +2,12 @@
 #include "io/pcap_file.hh"
 
 #include <pcap/pcap.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-
-#include <unistd.h>
 
 namespace badlink {
 
@@ -177,8 +176,7 @@ PcapWriter::~PcapWriter() {
   }
 }
 
-void PcapWriter::write(TimePoint timestamp, std::span<const std::byte> data,
-                       uint32_t wire_length) {
+void PcapWriter::write(TimePoint timestamp, std::span<const std::byte> data, uint32_t wire_length) {
   const int64_t ns = to_nanos(timestamp);
   pcap_pkthdr header{};
   header.ts.tv_sec = static_cast<time_t>(ns / kNanosPerSecond);
@@ -198,19 +196,24 @@ void PcapWriter::close() {
     return;
   }
   FILE* stream = pcap_dump_file(dumper_);
+  int error = 0;
   errno = 0;
-  const bool flushed = pcap_dump_flush(dumper_) == 0 && std::ferror(stream) == 0;
-  const int flush_errno = errno;
-  // pcap_dump_close() reports nothing, so close the stream ourselves to see fclose()'s verdict.
+  if (pcap_dump_flush(dumper_) != 0 || std::ferror(stream) != 0) {
+    error = errno != 0 ? errno : EIO;  // an earlier failed write leaves only the flag
+  }
+  // pcap_dump_close() reports nothing; closing a duplicate descriptor last shows what the
+  // final close() says (delayed write errors on network file systems).
   const int fd = ::fileno(stream);
   const int kept = fd >= 0 ? ::dup(fd) : -1;
   pcap_dump_close(dumper_);
   dumper_ = nullptr;
   pcap_close(dead_);
   dead_ = nullptr;
-  const bool closed = kept >= 0 && ::close(kept) == 0;
-  if (!flushed || !closed) {
-    errno = flush_errno != 0 ? flush_errno : errno;
+  if (kept >= 0 && ::close(kept) != 0 && error == 0) {
+    error = errno;
+  }
+  if (error != 0) {
+    errno = error;
     throw PcapError(errno_message("cannot write", file_));
   }
 }

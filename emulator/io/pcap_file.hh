@@ -28,8 +28,8 @@ class PcapError : public std::runtime_error {
 
 // One record as libpcap hands it over: the bytes are libpcap's and valid until the next read.
 struct PcapRecord {
-  TimePoint timestamp{};           // capture time, nanoseconds since the Unix epoch
-  uint32_t wire_length = 0;        // bytes the frame had on the wire (>= data.size())
+  TimePoint timestamp{};            // capture time, nanoseconds since the Unix epoch
+  uint32_t wire_length = 0;         // bytes the frame had on the wire (>= data.size())
   std::span<const std::byte> data;  // the captured bytes
 };
 

@@ -17,10 +17,28 @@ class ReplacementFile {
  public:
   // Creates the temporary file (same directory, so the rename is atomic); throws
   // std::system_error naming the call when the directory is not writable.
+  //
+  // A destination that exists and is not a regular file (/dev/null, /dev/stdout, a FIFO) is
+  // written in place: renaming over it would replace the device or pipe with a plain file. A
+  // symbolic link is followed, so the link stays and its target is replaced.
   explicit ReplacementFile(std::filesystem::path destination)
       : destination_(std::move(destination)) {
-    const std::string stem = "." + destination_.filename().string() + ".tmp-" +
-                             std::to_string(::getpid()) + "-";
+    std::error_code error;
+    for (int hops = 0; hops < 40 && std::filesystem::is_symlink(destination_, error); ++hops) {
+      const std::filesystem::path target = std::filesystem::read_symlink(destination_, error);
+      if (error) {
+        break;
+      }
+      destination_ = target.is_absolute() ? target : destination_.parent_path() / target;
+    }
+    const auto status = std::filesystem::status(destination_, error);
+    if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
+      temporary_ = destination_;
+      in_place_ = true;
+      return;
+    }
+    const std::string stem =
+        "." + destination_.filename().string() + ".tmp-" + std::to_string(::getpid()) + "-";
     for (unsigned attempt = 0;; ++attempt) {
       temporary_ = destination_.parent_path() / (stem + std::to_string(attempt));
       const int fd = ::open(temporary_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
@@ -36,7 +54,7 @@ class ReplacementFile {
   }
 
   ~ReplacementFile() {
-    if (!committed_) {
+    if (!committed_ && !in_place_) {
       ::unlink(temporary_.c_str());  // best effort: nothing to report from a destructor
     }
   }
@@ -50,7 +68,7 @@ class ReplacementFile {
 
   // Puts the finished file in place of the destination.
   void commit() {
-    if (::rename(temporary_.c_str(), destination_.c_str()) != 0) {
+    if (!in_place_ && ::rename(temporary_.c_str(), destination_.c_str()) != 0) {
       throw std::system_error(errno, std::generic_category(),
                               "rename(" + temporary_.string() + ", " + destination_.string() + ")");
     }
@@ -61,6 +79,7 @@ class ReplacementFile {
   std::filesystem::path destination_;
   std::filesystem::path temporary_;
   bool committed_ = false;
+  bool in_place_ = false;
 };
 
 }  // namespace badlink

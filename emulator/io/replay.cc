@@ -71,9 +71,9 @@ ReplayReport replay(const ReplaySetup& setup) {
     if (l3.ip) {
       p->l3_offset = l3.offset;
     } else {
-      // No IP header to parse: point past the end so the engine passes it on as it is.
+      // No IP header to parse: the engine passes it on as it is.
       ++report.non_ip;
-      p->l3_offset = static_cast<uint16_t>(std::min<uint32_t>(p->length, UINT16_MAX));
+      p->flags |= Packet::kNotIp;
     }
     p->arrival = arrival;
     p->address.direction = setup.direction;
@@ -93,8 +93,6 @@ ReplayReport replay(const ReplaySetup& setup) {
   for (size_t d = 0; d < kDirections; ++d) {
     report.directions[d] = engine.stats(static_cast<Direction>(d));
   }
-  DirectionStats& used = report.directions[index_of(setup.direction)];
-  used.malformed -= std::min(used.malformed, report.non_ip);
   return report;
 }
 

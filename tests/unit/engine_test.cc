@@ -242,6 +242,28 @@ TEST(Engine, MalformedPacketsPassUnchangedAtOnce) {
   EXPECT_EQ(h.engine().stats(Direction::outbound).dropped_loss, 1U);
 }
 
+TEST(Engine, LengthBeyondTheWireIsMalformedAndNonIpPassesAsIs) {
+  DirectionConfig c;
+  c.delay.delay = milliseconds(20);
+  PacketPool pool;
+  Engine engine(DirectionConfigs{c, c}, 1, pool);
+  auto bytes = testing::make_ip_packet(4, 17, 100);
+  testing::put16(bytes, 2, 1400);  // claims 1400 bytes; 128 were on the wire
+  Packet* liar = pool.allocate(bytes.size());
+  std::memcpy(liar->data(), bytes.data(), bytes.size());
+  liar->length = liar->wire_length = static_cast<uint32_t>(bytes.size());
+  engine.submit(liar);
+  Packet* arp = pool.allocate(42);
+  arp->length = arp->wire_length = 42;
+  arp->flags |= Packet::kNotIp;
+  engine.submit(arp);
+  PacketList out = engine.expire(TimePoint{});
+  EXPECT_EQ(out.size(), 2U);
+  out.consume([&](Packet* p) { pool.release(p); });
+  EXPECT_EQ(engine.stats(Direction::outbound).malformed, 1U);
+  EXPECT_EQ(engine.stats(Direction::outbound).non_ip, 1U);
+}
+
 TEST(Engine, ReloadKeepsScheduledPacketsAndAppliesTheNewProfileWhole) {
   DirectionConfig slow;
   slow.delay.delay = milliseconds(100);

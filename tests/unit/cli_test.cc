@@ -1,0 +1,326 @@
+// The badlink executable as a user meets it: run through the shell, judged by exit status,
+// standard output and standard error.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#ifndef BADLINK_BINARY
+#error "BADLINK_BINARY must name the badlink executable (a compile definition)"
+#endif
+
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "badlink-cli-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      throw std::runtime_error("mkdtemp failed");
+    }
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  fs::path operator/(const std::string& name) const { return path_ / name; }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+std::string read_file(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_file(const fs::path& file, const std::string& text) {
+  std::ofstream out(file, std::ios::binary);
+  out << text;
+}
+
+std::string quote(const std::string& s) {
+  std::string out = "'";
+  for (const char c : s) {
+    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  }
+  return out + "'";
+}
+
+struct Outcome {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs `badlink ARGS` (ARGS already shell-quoted where needed).
+Outcome badlink(const std::string& args) {
+  TempDir dir;
+  const fs::path err_file = dir / "stderr";
+  const std::string command =
+      quote(BADLINK_BINARY) + " " + args + " 2>" + quote(err_file.string()) + " </dev/null";
+  Outcome run;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) {
+    ADD_FAILURE() << "popen failed";
+    return run;
+  }
+  std::array<char, 4096> buffer{};
+  size_t n = 0;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
+    run.out.append(buffer.data(), n);
+  }
+  const int raw = ::pclose(pipe);
+  run.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  run.err = read_file(err_file);
+  return run;
+}
+
+constexpr const char* kGoodProfile = R"([profile]
+name = "cli-test"
+
+[outbound]
+delay = "10ms"
+)";
+
+constexpr const char* kBadProfile = R"([profile]
+name = "cli-test-bad"
+
+[outbound]
+delay = 40
+loss = "250%"
+)";
+
+// A nanosecond pcap written by hand (the format is four fields of header per record), so that
+// this test needs nothing but the binary.
+void put32(std::string& out, uint32_t v) {
+  char b[4];
+  std::memcpy(b, &v, 4);
+  out.append(b, 4);
+}
+
+std::string ethernet_udp_capture(int packets, uint32_t first_second) {
+  std::string out;
+  put32(out, 0xa1b23c4d);      // nanosecond magic, host byte order
+  put32(out, 2 | (4u << 16));  // version 2.4
+  put32(out, 0);
+  put32(out, 0);
+  put32(out, 65535);
+  put32(out, 1);  // LINKTYPE_ETHERNET
+  for (int i = 0; i < packets; ++i) {
+    std::string frame(12, '\x02');
+    frame += std::string("\x08\x00", 2);
+    // IPv4 header (checksum left 0: the replay does not judge checksums) + UDP + 4 bytes.
+    const unsigned char ip[] = {0x45, 0, 0,   32, 0, 0, 0,   0,  64,  17,
+                                0,    0, 192, 0,  2, 1, 198, 51, 100, 2};
+    frame.append(reinterpret_cast<const char*>(ip), sizeof ip);
+    const unsigned char udp[] = {0x9c, 0x40, 0x13, 0x88, 0, 12, 0, 0, 't', 'e', 's', 't'};
+    frame.append(reinterpret_cast<const char*>(udp), sizeof udp);
+    put32(out, first_second);
+    put32(out, static_cast<uint32_t>(i) * 1000);  // i microseconds, in nanoseconds
+    put32(out, static_cast<uint32_t>(frame.size()));
+    put32(out, static_cast<uint32_t>(frame.size()));
+    out += frame;
+  }
+  return out;
+}
+
+// (seconds, nanoseconds) of each record of a nanosecond pcap in host byte order.
+std::vector<std::pair<uint32_t, uint32_t>> record_times(const std::string& capture) {
+  std::vector<std::pair<uint32_t, uint32_t>> out;
+  uint32_t magic = 0;
+  if (capture.size() < 24) {
+    return out;
+  }
+  std::memcpy(&magic, capture.data(), 4);
+  EXPECT_EQ(magic, 0xa1b23c4dU);
+  size_t at = 24;
+  while (at + 16 <= capture.size()) {
+    uint32_t h[4];
+    std::memcpy(h, capture.data() + at, 16);
+    out.emplace_back(h[0], h[1]);
+    at += 16 + h[2];
+  }
+  EXPECT_EQ(at, capture.size());
+  return out;
+}
+
+TEST(Cli, VersionAndHelp) {
+  Outcome r = badlink("--version");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out, "badlink 0.1.0\n");
+
+  r = badlink("--help");
+  EXPECT_EQ(r.status, 0);
+  for (const char* word : {"check", "show", "replay", "Exit status", "--verbose", "--quiet"}) {
+    EXPECT_NE(r.out.find(word), std::string::npos) << word;
+  }
+
+  r = badlink("replay --help");
+  EXPECT_EQ(r.status, 0);
+  for (const char* word : {"--profile", "--in", "--out", "--direction", "--seed", "--stats-json",
+                           "truncated_input", "Exit status"}) {
+    EXPECT_NE(r.out.find(word), std::string::npos) << word;
+  }
+  EXPECT_EQ(badlink("check --help").status, 0);
+  EXPECT_EQ(badlink("show -h").status, 0);
+}
+
+TEST(Cli, BadUsageExitsTwo) {
+  EXPECT_EQ(badlink("").status, 2);
+  Outcome r = badlink("frobnicate");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("frobnicate"), std::string::npos) << r.err;
+  EXPECT_EQ(badlink("--bogus").status, 2);
+  EXPECT_EQ(badlink("check --bogus x.toml").status, 2);
+  EXPECT_EQ(badlink("check").status, 2);
+  EXPECT_EQ(badlink("show").status, 2);
+  EXPECT_EQ(badlink("-v -q --version").status, 2);
+  r = badlink("replay --in a.pcap --out b.pcap");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("profile"), std::string::npos) << r.err;
+}
+
+TEST(Cli, CheckGoodAndBadProfiles) {
+  TempDir dir;
+  const fs::path good = dir / "good.toml";
+  const fs::path bad = dir / "bad.toml";
+  write_file(good, kGoodProfile);
+  write_file(bad, kBadProfile);
+
+  Outcome r = badlink("check " + quote(good.string()));
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, good.string() + ": ok\n");
+
+  r = badlink("check " + quote(bad.string()));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.out, "");
+  const std::regex diagnostic(
+      "^" + std::regex_replace(bad.string(), std::regex(R"([.^$|()\[\]{}*+?\\])"), R"(\$&)") +
+      R"(:[0-9]+:[0-9]+: .+$)");
+  size_t lines = 0;
+  std::istringstream err(r.err);
+  for (std::string line; std::getline(err, line);) {
+    EXPECT_TRUE(std::regex_match(line, diagnostic)) << line;
+    ++lines;
+  }
+  EXPECT_GE(lines, 2U) << "every problem is reported: " << r.err;
+
+  r = badlink("check " + quote(good.string()) + " " + quote(bad.string()) + " " +
+              quote((dir / "missing.toml").string()));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.out, good.string() + ": ok\n");
+  EXPECT_NE(r.err.find("missing.toml"), std::string::npos) << r.err;
+}
+
+TEST(Cli, ShowPrintsAProfileThatChecksOk) {
+  TempDir dir;
+  write_file(dir / "good.toml", kGoodProfile);
+  Outcome r = badlink("show " + quote((dir / "good.toml").string()));
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("cli-test"), std::string::npos) << r.out;
+  write_file(dir / "shown.toml", r.out);
+  EXPECT_EQ(badlink("check " + quote((dir / "shown.toml").string())).status, 0);
+
+  write_file(dir / "bad.toml", kBadProfile);
+  EXPECT_EQ(badlink("show " + quote((dir / "bad.toml").string())).status, 2);
+}
+
+TEST(Cli, ReplayWritesTheDelayedCaptureAndStats) {
+  TempDir dir;
+  write_file(dir / "p.toml", kGoodProfile);
+  write_file(dir / "in.pcap", ethernet_udp_capture(5, 1'700'000'000));
+  const std::string common = "replay --profile " + quote((dir / "p.toml").string()) + " --in " +
+                             quote((dir / "in.pcap").string()) + " --out " +
+                             quote((dir / "out.pcap").string());
+
+  Outcome r = badlink(common + " --stats-json " + quote((dir / "stats.json").string()));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("use --seed"), std::string::npos) << "a random seed is logged: " << r.err;
+  const auto times = record_times(read_file(dir / "out.pcap"));
+  ASSERT_EQ(times.size(), 5U);
+  for (size_t i = 0; i < times.size(); ++i) {
+    EXPECT_EQ(times[i].first, 1'700'000'000U);
+    EXPECT_EQ(times[i].second, i * 1000 + 10'000'000);
+  }
+  const std::string stats = read_file(dir / "stats.json");
+  for (const char* key : {"\"seed\"", "\"profile\": \"cli-test\"", "\"input_packets\": 5",
+                          "\"truncated_input\": false", "\"outbound\"", "\"inbound\"", "\"p99\""}) {
+    EXPECT_NE(stats.find(key), std::string::npos) << key << " in " << stats;
+  }
+
+  r = badlink(common + " --seed 1234 -q --stats-json -");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("\"seed\": 1234"), std::string::npos) << r.out;
+  EXPECT_EQ(r.err, "") << "-q keeps info messages quiet";
+
+  r = badlink(common + " --seed 1234");
+  EXPECT_NE(r.err.find("seed 1234"), std::string::npos) << r.err;
+}
+
+TEST(Cli, ReplayOfATruncatedCaptureWarnsAndSucceeds) {
+  TempDir dir;
+  write_file(dir / "p.toml", kGoodProfile);
+  std::string capture = ethernet_udp_capture(4, 1'700'000'000);
+  capture.resize(capture.size() - 5);
+  write_file(dir / "in.pcap", capture);
+  Outcome r = badlink("replay -p " + quote((dir / "p.toml").string()) + " -i " +
+                      quote((dir / "in.pcap").string()) + " -o " +
+                      quote((dir / "out.pcap").string()) + " --stats-json -");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("truncated after 3 packets"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("\"truncated_input\": true"), std::string::npos) << r.out;
+  EXPECT_EQ(record_times(read_file(dir / "out.pcap")).size(), 3U);
+}
+
+TEST(Cli, ReplayFailuresAndTheirExitStatus) {
+  TempDir dir;
+  write_file(dir / "p.toml", kGoodProfile);
+  write_file(dir / "bad.toml", kBadProfile);
+  write_file(dir / "in.pcap", ethernet_udp_capture(2, 1'700'000'000));
+  const auto args = [&](const std::string& profile, const std::string& in) {
+    return "replay --profile " + quote((dir / profile).string()) + " --in " +
+           quote((dir / in).string()) + " --out " + quote((dir / "out.pcap").string());
+  };
+
+  Outcome r = badlink(args("p.toml", "missing.pcap"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("missing.pcap"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "out.pcap"));
+
+  write_file(dir / "text.pcap", "not a capture at all, but long enough to have a header");
+  EXPECT_EQ(badlink(args("p.toml", "text.pcap")).status, 1);
+  EXPECT_FALSE(fs::exists(dir / "out.pcap"));
+
+  r = badlink(args("bad.toml", "in.pcap"));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("bad.toml:"), std::string::npos) << r.err;
+
+  EXPECT_EQ(badlink(args("p.toml", "in.pcap") + " --direction sideways").status, 2);
+  EXPECT_EQ(badlink(args("p.toml", "in.pcap") + " --seed -1").status, 2);
+  EXPECT_EQ(badlink(args("p.toml", "in.pcap") + " --seed 12x").status, 2);
+  EXPECT_EQ(badlink(args("p.toml", "in.pcap") + " extra").status, 2);
+  EXPECT_FALSE(fs::exists(dir / "out.pcap"));
+
+  EXPECT_EQ(badlink(args("p.toml", "in.pcap") + " --direction inbound").status, 0);
+  EXPECT_TRUE(fs::exists(dir / "out.pcap"));
+}
+
+}  // namespace

@@ -1,0 +1,384 @@
+// PcapReader, PcapWriter and LinkLayer against captures written and read by libpcap itself.
+#include "io/pcap_file.hh"
+
+#include <gtest/gtest.h>
+#include <pcap/pcap.h>
+#include <stdlib.h>
+
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+namespace badlink {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "badlink-pcap-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      throw std::runtime_error("mkdtemp failed");
+    }
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  fs::path operator/(const std::string& name) const { return path_ / name; }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+struct Frame {
+  int64_t nanos = 0;
+  std::vector<std::byte> bytes;
+  uint32_t wire_length = 0;  // 0: bytes.size()
+};
+
+std::vector<std::byte> bytes_of(std::initializer_list<int> values) {
+  std::vector<std::byte> out;
+  for (const int v : values) {
+    out.push_back(static_cast<std::byte>(v));
+  }
+  return out;
+}
+
+std::vector<std::byte> counting_bytes(size_t n, uint8_t start) {
+  std::vector<std::byte> out(n);
+  for (size_t i = 0; i < n; ++i) {
+    out[i] = static_cast<std::byte>((start + i) & 0xff);
+  }
+  return out;
+}
+
+// Writes frames with libpcap directly, at nanosecond or microsecond precision.
+void write_with_libpcap(const fs::path& file, int link_type, const std::vector<Frame>& frames,
+                        u_int precision = PCAP_TSTAMP_PRECISION_NANO, int snaplen = 65535) {
+  pcap_t* dead = pcap_open_dead_with_tstamp_precision(link_type, snaplen, precision);
+  ASSERT_NE(dead, nullptr);
+  pcap_dumper_t* dumper = pcap_dump_open(dead, file.c_str());
+  ASSERT_NE(dumper, nullptr) << pcap_geterr(dead);
+  const int64_t per_second = precision == PCAP_TSTAMP_PRECISION_NANO ? 1'000'000'000 : 1'000'000;
+  const int64_t unit = precision == PCAP_TSTAMP_PRECISION_NANO ? 1 : 1000;
+  for (const Frame& f : frames) {
+    pcap_pkthdr h{};
+    const int64_t ticks = f.nanos / unit;
+    h.ts.tv_sec = static_cast<time_t>(ticks / per_second);
+    h.ts.tv_usec = static_cast<suseconds_t>(ticks % per_second);
+    h.caplen = static_cast<bpf_u_int32>(f.bytes.size());
+    h.len = f.wire_length != 0 ? f.wire_length : h.caplen;
+    pcap_dump(reinterpret_cast<u_char*>(dumper), &h,
+              reinterpret_cast<const u_char*>(f.bytes.data()));
+  }
+  pcap_dump_close(dumper);
+  pcap_close(dead);
+}
+
+struct ReadBack {
+  int link_type = 0;
+  std::vector<Frame> frames;
+};
+
+ReadBack read_with_libpcap(const fs::path& file) {
+  char errbuf[PCAP_ERRBUF_SIZE] = {};
+  pcap_t* p =
+      pcap_open_offline_with_tstamp_precision(file.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf);
+  EXPECT_NE(p, nullptr) << errbuf;
+  ReadBack out;
+  if (p == nullptr) {
+    return out;
+  }
+  out.link_type = pcap_datalink(p);
+  pcap_pkthdr* h = nullptr;
+  const u_char* data = nullptr;
+  while (pcap_next_ex(p, &h, &data) == 1) {
+    Frame f;
+    f.nanos = static_cast<int64_t>(h->ts.tv_sec) * 1'000'000'000 + h->ts.tv_usec;
+    const auto* first = reinterpret_cast<const std::byte*>(data);
+    f.bytes.assign(first, first + h->caplen);
+    f.wire_length = h->len;
+    out.frames.push_back(std::move(f));
+  }
+  pcap_close(p);
+  return out;
+}
+
+std::vector<Frame> sample_frames() {
+  return {
+      {1'700'000'000'123'456'789, counting_bytes(60, 1), 0},
+      {1'700'000'000'123'456'790, counting_bytes(1514, 2), 0},
+      {1'700'000'001'000'000'001, counting_bytes(96, 3), 1514},  // snapped
+  };
+}
+
+TEST(PcapReader, ReadsWhatLibpcapWroteWithNanosecondStamps) {
+  TempDir dir;
+  const auto frames = sample_frames();
+  write_with_libpcap(dir / "in.pcap", DLT_EN10MB, frames, PCAP_TSTAMP_PRECISION_NANO, 4096);
+
+  PcapReader reader(dir / "in.pcap");
+  EXPECT_EQ(reader.link_type(), DLT_EN10MB);
+  EXPECT_EQ(reader.snaplen(), 4096);
+  for (const Frame& want : frames) {
+    const auto record = reader.next();
+    ASSERT_TRUE(record.has_value());
+    EXPECT_EQ(to_nanos(record->timestamp), want.nanos);
+    EXPECT_EQ(record->wire_length, want.wire_length != 0 ? want.wire_length : want.bytes.size());
+    ASSERT_EQ(record->data.size(), want.bytes.size());
+    EXPECT_EQ(std::memcmp(record->data.data(), want.bytes.data(), want.bytes.size()), 0);
+  }
+  EXPECT_FALSE(reader.next().has_value());
+  EXPECT_FALSE(reader.next().has_value());  // stays at the end
+  EXPECT_FALSE(reader.truncated());
+  EXPECT_TRUE(reader.error().empty());
+  EXPECT_EQ(reader.records(), frames.size());
+}
+
+TEST(PcapReader, ScalesMicrosecondCapturesToNanoseconds) {
+  TempDir dir;
+  write_with_libpcap(dir / "us.pcap", DLT_RAW,
+                     {{1'600'000'000'654'321'000, counting_bytes(40, 0), 0}},
+                     PCAP_TSTAMP_PRECISION_MICRO);
+  PcapReader reader(dir / "us.pcap");
+  const auto record = reader.next();
+  ASSERT_TRUE(record.has_value());
+  EXPECT_EQ(to_nanos(record->timestamp), 1'600'000'000'654'321'000);
+  EXPECT_EQ(reader.link_type(), DLT_RAW);
+}
+
+TEST(PcapReader, EmptyCaptureHasNoRecords) {
+  TempDir dir;
+  write_with_libpcap(dir / "empty.pcap", DLT_EN10MB, {});
+  PcapReader reader(dir / "empty.pcap");
+  EXPECT_FALSE(reader.next().has_value());
+  EXPECT_FALSE(reader.truncated());
+}
+
+// A file cut anywhere inside a record (its 16-byte header or its data) ends the reading with
+// truncated() set; the records before the cut all come out. A cut between records is a clean end.
+TEST(PcapReader, FileCutMidRecordStopsThereAndSaysSo) {
+  TempDir dir;
+  std::vector<Frame> frames;
+  for (int i = 0; i < 5; ++i) {
+    frames.push_back({1'000'000'000LL * (i + 1), counting_bytes(100, static_cast<uint8_t>(i)), 0});
+  }
+  write_with_libpcap(dir / "full.pcap", DLT_EN10MB, frames);
+  const auto full_size = fs::file_size(dir / "full.pcap");
+  const uintmax_t record_size = 16 + 100;
+  ASSERT_EQ(full_size, 24 + 5 * record_size);
+
+  struct Cut {
+    uintmax_t size;
+    uint64_t records;
+    bool truncated;
+  };
+  const Cut cuts[] = {
+      {full_size - 7, 4, true},             // inside the last record's data
+      {full_size - 100 - 8, 4, true},       // inside the last record's header
+      {full_size - record_size, 4, false},  // exactly between records
+      {24 + 3, 0, true},                    // inside the first header
+  };
+  for (const Cut& cut : cuts) {
+    SCOPED_TRACE("cut at " + std::to_string(cut.size));
+    fs::copy_file(dir / "full.pcap", dir / "cut.pcap", fs::copy_options::overwrite_existing);
+    fs::resize_file(dir / "cut.pcap", cut.size);
+    PcapReader reader(dir / "cut.pcap");
+    uint64_t n = 0;
+    while (const auto record = reader.next()) {
+      EXPECT_EQ(to_nanos(record->timestamp), frames[n].nanos);
+      ++n;
+    }
+    EXPECT_EQ(n, cut.records);
+    EXPECT_EQ(reader.records(), cut.records);
+    EXPECT_EQ(reader.truncated(), cut.truncated);
+    EXPECT_EQ(reader.error().empty(), !cut.truncated);
+    EXPECT_FALSE(reader.next().has_value());
+  }
+}
+
+TEST(PcapReader, MissingOrForeignFilesThrow) {
+  TempDir dir;
+  EXPECT_THROW(PcapReader(dir / "missing.pcap"), PcapError);
+  {
+    std::ofstream text(dir / "notes.txt");
+    text << "this is not a capture, just some text that is long enough\n";
+  }
+  EXPECT_THROW(PcapReader(dir / "notes.txt"), PcapError);
+  fs::resize_file(dir / "notes.txt", 0);
+  EXPECT_THROW(PcapReader(dir / "notes.txt"), PcapError);
+  try {
+    PcapReader reader(dir / "missing.pcap");
+    FAIL() << "no exception";
+  } catch (const PcapError& e) {
+    EXPECT_NE(std::string(e.what()).find("missing.pcap"), std::string::npos) << e.what();
+  }
+}
+
+TEST(PcapWriter, WritesNanosecondCapturesLibpcapReads) {
+  TempDir dir;
+  const auto frames = sample_frames();
+  {
+    PcapWriter writer(dir / "out.pcap", DLT_EN10MB, 65535);
+    for (const Frame& f : frames) {
+      writer.write(from_nanos(f.nanos), f.bytes,
+                   f.wire_length != 0 ? f.wire_length : static_cast<uint32_t>(f.bytes.size()));
+    }
+    EXPECT_FALSE(writer.failed());
+    writer.close();
+    writer.close();  // a second close does nothing
+  }
+  // Nanosecond magic number, as tcpdump expects for nanosecond files.
+  std::ifstream raw(dir / "out.pcap", std::ios::binary);
+  uint32_t magic = 0;
+  raw.read(reinterpret_cast<char*>(&magic), sizeof magic);
+  EXPECT_EQ(magic, 0xa1b23c4dU);
+
+  const ReadBack back = read_with_libpcap(dir / "out.pcap");
+  EXPECT_EQ(back.link_type, DLT_EN10MB);
+  ASSERT_EQ(back.frames.size(), frames.size());
+  for (size_t i = 0; i < frames.size(); ++i) {
+    EXPECT_EQ(back.frames[i].nanos, frames[i].nanos);
+    EXPECT_EQ(back.frames[i].bytes, frames[i].bytes);
+    EXPECT_EQ(back.frames[i].wire_length,
+              frames[i].wire_length != 0 ? frames[i].wire_length : frames[i].bytes.size());
+  }
+}
+
+TEST(PcapWriter, WireLengthIsNeverBelowTheCapturedLength) {
+  TempDir dir;
+  {
+    PcapWriter writer(dir / "out.pcap", DLT_RAW, 65535);
+    writer.write(from_nanos(5), counting_bytes(50, 0), 10);
+    writer.close();
+  }
+  const ReadBack back = read_with_libpcap(dir / "out.pcap");
+  ASSERT_EQ(back.frames.size(), 1U);
+  EXPECT_EQ(back.frames[0].wire_length, 50U);
+}
+
+TEST(PcapWriter, UnwritablePlaceThrows) {
+  TempDir dir;
+  EXPECT_THROW(PcapWriter(dir / "no-such-dir" / "out.pcap", DLT_EN10MB, 65535), PcapError);
+}
+
+TEST(PcapWriter, FullDeviceIsReportedAtClose) {
+  if (!fs::exists("/dev/full")) {
+    GTEST_SKIP() << "no /dev/full";
+  }
+  PcapWriter writer("/dev/full", DLT_EN10MB, 65535);
+  const auto frame = counting_bytes(1500, 0);
+  for (int i = 0; i < 10; ++i) {
+    writer.write(from_nanos(i), frame, 1500);
+  }
+  EXPECT_THROW(writer.close(), PcapError);
+}
+
+// --- LinkLayer ---
+
+std::vector<std::byte> ethernet(std::initializer_list<int> type_and_tags, size_t payload) {
+  std::vector<std::byte> f(12, std::byte{0xaa});
+  for (const int v : type_and_tags) {
+    f.push_back(static_cast<std::byte>(v));
+  }
+  const auto body = counting_bytes(payload, 0x45);
+  f.insert(f.end(), body.begin(), body.end());
+  return f;
+}
+
+TEST(LinkLayer, EthernetFindsIpBehindVlanTags) {
+  const LinkLayer link(DLT_EN10MB);
+  EXPECT_EQ(link.name(), "EN10MB");
+
+  auto l3 = link.locate(ethernet({0x08, 0x00}, 20));
+  EXPECT_TRUE(l3.ip);
+  EXPECT_EQ(l3.offset, 14);
+
+  l3 = link.locate(ethernet({0x86, 0xdd}, 40));
+  EXPECT_TRUE(l3.ip);
+  EXPECT_EQ(l3.offset, 14);
+
+  l3 = link.locate(ethernet({0x81, 0x00, 0x00, 0x05, 0x08, 0x00}, 20));  // 802.1Q
+  EXPECT_TRUE(l3.ip);
+  EXPECT_EQ(l3.offset, 18);
+
+  l3 = link.locate(ethernet({0x88, 0xa8, 0x00, 0x05, 0x81, 0x00, 0x00, 0x06, 0x86, 0xdd}, 40));
+  EXPECT_TRUE(l3.ip);  // 802.1ad QinQ
+  EXPECT_EQ(l3.offset, 22);
+
+  EXPECT_FALSE(link.locate(ethernet({0x08, 0x06}, 28)).ip);       // ARP
+  EXPECT_FALSE(link.locate(ethernet({0x00, 0x40}, 64)).ip);       // 802.3 length
+  EXPECT_FALSE(link.locate(ethernet({0x81, 0x00, 0x00}, 0)).ip);  // tag cut short
+  EXPECT_FALSE(link.locate(ethernet({0x81, 0x00, 0x00, 0x05, 0x08, 0x06}, 28)).ip);
+  EXPECT_FALSE(link.locate(counting_bytes(13, 0)).ip);  // no EtherType
+  EXPECT_FALSE(link.locate({}).ip);
+}
+
+TEST(LinkLayer, RawIpStartsAtZero) {
+  for (const int dlt : {DLT_RAW, DLT_IPV4, DLT_IPV6}) {
+    const LinkLayer link(dlt);
+    const auto l3 = link.locate(counting_bytes(40, 0x60));
+    EXPECT_TRUE(l3.ip);
+    EXPECT_EQ(l3.offset, 0);
+  }
+}
+
+TEST(LinkLayer, LinuxCookedCaptures) {
+  const LinkLayer sll(DLT_LINUX_SLL);
+  std::vector<std::byte> f(14, std::byte{0});
+  for (const int v : {0x08, 0x00}) {
+    f.push_back(static_cast<std::byte>(v));
+  }
+  f.resize(36, std::byte{0x45});
+  auto l3 = sll.locate(f);
+  EXPECT_TRUE(l3.ip);
+  EXPECT_EQ(l3.offset, 16);
+  f[14] = std::byte{0x08};
+  f[15] = std::byte{0x06};
+  EXPECT_FALSE(sll.locate(f).ip);
+
+  const LinkLayer sll2(DLT_LINUX_SLL2);
+  std::vector<std::byte> g = bytes_of({0x86, 0xdd});
+  g.resize(60, std::byte{0x60});
+  l3 = sll2.locate(g);
+  EXPECT_TRUE(l3.ip);
+  EXPECT_EQ(l3.offset, 20);
+  EXPECT_FALSE(sll2.locate(bytes_of({0x86, 0xdd, 0, 0})).ip);  // header cut short
+}
+
+TEST(LinkLayer, BsdLoopbackInEitherByteOrder) {
+  const LinkLayer null(DLT_NULL);
+  auto l3 = null.locate(bytes_of({2, 0, 0, 0, 0x45, 0}));  // AF_INET, little-endian host
+  EXPECT_TRUE(l3.ip);
+  EXPECT_EQ(l3.offset, 4);
+  EXPECT_TRUE(null.locate(bytes_of({0, 0, 0, 30, 0x60})).ip);  // AF_INET6 (Darwin), big-endian
+  EXPECT_FALSE(null.locate(bytes_of({7, 0, 0, 0, 0})).ip);
+  EXPECT_FALSE(null.locate(bytes_of({2, 0})).ip);
+  const LinkLayer loop(DLT_LOOP);
+  EXPECT_TRUE(loop.locate(bytes_of({0, 0, 0, 24, 0x60})).ip);  // AF_INET6 (OpenBSD)
+}
+
+TEST(LinkLayer, UnsupportedLinkTypesAreRefusedByName) {
+  EXPECT_TRUE(LinkLayer::supported(DLT_EN10MB));
+  EXPECT_TRUE(LinkLayer::supported(DLT_LINUX_SLL2));
+  EXPECT_FALSE(LinkLayer::supported(DLT_IEEE802_11));
+  try {
+    const LinkLayer link(DLT_IEEE802_11);
+    FAIL() << "no exception";
+  } catch (const PcapError& e) {
+    EXPECT_NE(std::string(e.what()).find("IEEE802_11"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace badlink

@@ -1,0 +1,891 @@
+// Offline replay end to end: captures made here with libpcap, replayed through the engine,
+// read back with libpcap, and checked packet by packet against the configured impairment.
+#include "io/replay.hh"
+
+#include <gtest/gtest.h>
+#include <pcap/pcap.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "io/pcap_file.hh"
+#include "io/stats_json.hh"
+#include "profile/profile.hh"
+#include "test_packets.hh"
+
+namespace badlink {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::microseconds;
+using std::chrono::milliseconds;
+
+constexpr int64_t kEpoch = 1'700'000'000'000'000'000;  // a capture from late 2023, in ns
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "badlink-replay-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      throw std::runtime_error("mkdtemp failed");
+    }
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  fs::path operator/(const std::string& name) const { return path_ / name; }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+struct Frame {
+  int64_t nanos = 0;
+  std::vector<std::byte> bytes;
+  uint32_t wire_length = 0;
+};
+
+void write_capture(const fs::path& file, int link_type, const std::vector<Frame>& frames,
+                   int snaplen = 65535) {
+  pcap_t* dead =
+      pcap_open_dead_with_tstamp_precision(link_type, snaplen, PCAP_TSTAMP_PRECISION_NANO);
+  ASSERT_NE(dead, nullptr);
+  pcap_dumper_t* dumper = pcap_dump_open(dead, file.c_str());
+  ASSERT_NE(dumper, nullptr) << pcap_geterr(dead);
+  for (const Frame& f : frames) {
+    pcap_pkthdr h{};
+    h.ts.tv_sec = static_cast<time_t>(f.nanos / 1'000'000'000);
+    h.ts.tv_usec = static_cast<suseconds_t>(f.nanos % 1'000'000'000);
+    h.caplen = static_cast<bpf_u_int32>(f.bytes.size());
+    h.len = std::max<bpf_u_int32>(f.wire_length, h.caplen);
+    pcap_dump(reinterpret_cast<u_char*>(dumper), &h,
+              reinterpret_cast<const u_char*>(f.bytes.data()));
+  }
+  pcap_dump_close(dumper);
+  pcap_close(dead);
+}
+
+struct Capture {
+  int link_type = -1;
+  std::vector<Frame> frames;
+};
+
+Capture read_capture(const fs::path& file) {
+  char errbuf[PCAP_ERRBUF_SIZE] = {};
+  pcap_t* p =
+      pcap_open_offline_with_tstamp_precision(file.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf);
+  EXPECT_NE(p, nullptr) << errbuf;
+  Capture out;
+  if (p == nullptr) {
+    return out;
+  }
+  out.link_type = pcap_datalink(p);
+  pcap_pkthdr* h = nullptr;
+  const u_char* data = nullptr;
+  int rc = 0;
+  while ((rc = pcap_next_ex(p, &h, &data)) == 1) {
+    Frame f;
+    f.nanos = static_cast<int64_t>(h->ts.tv_sec) * 1'000'000'000 + h->ts.tv_usec;
+    const auto* first = reinterpret_cast<const std::byte*>(data);
+    f.bytes.assign(first, first + h->caplen);
+    f.wire_length = h->len;
+    out.frames.push_back(std::move(f));
+  }
+  EXPECT_EQ(rc, PCAP_ERROR_BREAK) << "output must be a clean capture: " << pcap_geterr(p);
+  pcap_close(p);
+  return out;
+}
+
+std::vector<std::byte> file_bytes(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::vector<char> chars((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::byte> out(chars.size());
+  std::memcpy(out.data(), chars.data(), chars.size());
+  return out;
+}
+
+std::vector<std::byte> with_ethernet(const std::vector<std::byte>& ip, uint16_t ethertype) {
+  std::vector<std::byte> f(14);
+  for (size_t i = 0; i < 12; ++i) {
+    f[i] = static_cast<std::byte>(i < 6 ? 0x02 : 0x04);
+  }
+  f[12] = static_cast<std::byte>(ethertype >> 8);
+  f[13] = static_cast<std::byte>(ethertype & 0xff);
+  f.insert(f.end(), ip.begin(), ip.end());
+  return f;
+}
+
+// Ethernet frames carrying IPv4 (even i) and IPv6 (odd i) UDP, source port 10000 + i so each
+// packet can be told apart, arriving at irregular nanosecond times.
+std::vector<Frame> ethernet_udp(size_t count, int64_t spacing_ns = 137'001) {
+  std::vector<Frame> frames;
+  for (size_t i = 0; i < count; ++i) {
+    const int version = i % 2 == 0 ? 4 : 6;
+    const auto ip = testing::make_ip_packet(
+        version, 17, 64 + i % 100, static_cast<uint16_t>(10000 + i), 5000, static_cast<uint8_t>(i));
+    frames.push_back({kEpoch + static_cast<int64_t>(i) * spacing_ns + static_cast<int64_t>(i % 7),
+                      with_ethernet(ip, version == 4 ? 0x0800 : 0x86dd), 0});
+  }
+  return frames;
+}
+
+uint16_t port_of(const Frame& f, size_t l3_offset) {
+  const auto ip = std::span<const std::byte>(f.bytes).subspan(l3_offset);
+  const IpHeaders h = parse_ip(ip);
+  return h.src_port;
+}
+
+DirectionConfigs outbound(const DirectionConfig& c) {
+  DirectionConfigs configs{};
+  configs[index_of(Direction::outbound)] = c;
+  return configs;
+}
+
+DirectionConfig fixed_delay(Duration d) {
+  DirectionConfig c;
+  c.delay.delay = d;
+  return c;
+}
+
+ReplayReport run_replay(const fs::path& in, const fs::path& out, const DirectionConfigs& configs,
+                        uint64_t seed = 1, Direction direction = Direction::outbound) {
+  ReplaySetup setup;
+  setup.input = in;
+  setup.output = out;
+  setup.configs = configs;
+  setup.seed = seed;
+  setup.direction = direction;
+  setup.profile_name = "test";
+  return replay(setup);
+}
+
+// Independent of the engine's helpers: RFC 768/1071 UDP checksum over the pseudo-header. The
+// UDP length is taken from the IP header, since a flipped bit may land in the UDP length field
+// itself (the corruptor fixes the checksum over the bytes present, as a receiver sums them).
+bool udp_checksum_ok(std::span<const std::byte> ip) {
+  const auto u8 = [&](size_t i) { return std::to_integer<uint32_t>(ip[i]); };
+  const auto u16 = [&](size_t i) { return (u8(i) << 8) | u8(i + 1); };
+  uint64_t sum = 0;
+  size_t l4 = 0;
+  size_t udp_length = 0;
+  if ((u8(0) >> 4) == 4) {
+    l4 = (u8(0) & 0x0f) * 4;
+    udp_length = u16(2) - l4;
+    for (size_t i = 12; i < 20; i += 2) {
+      sum += u16(i);
+    }
+  } else {
+    l4 = 40;
+    udp_length = u16(4);
+    for (size_t i = 8; i < 40; i += 2) {
+      sum += u16(i);
+    }
+  }
+  if (l4 + udp_length > ip.size()) {
+    return false;
+  }
+  sum += 17 + udp_length;
+  for (size_t i = 0; i < udp_length; i += 2) {
+    sum += i + 1 < udp_length ? u16(l4 + i) : (u8(l4 + i) << 8);
+  }
+  while (sum >> 16) {
+    sum = (sum & 0xffff) + (sum >> 16);
+  }
+  return sum == 0xffff;
+}
+
+bool ipv4_header_checksum_ok(std::span<const std::byte> ip) {
+  if ((std::to_integer<unsigned>(ip[0]) >> 4) != 4) {
+    return true;
+  }
+  const size_t ihl = (std::to_integer<size_t>(ip[0]) & 0x0f) * 4;
+  uint32_t sum = 0;
+  for (size_t i = 0; i < ihl; i += 2) {
+    sum += (std::to_integer<uint32_t>(ip[i]) << 8) | std::to_integer<uint32_t>(ip[i + 1]);
+  }
+  while (sum >> 16) {
+    sum = (sum & 0xffff) + (sum >> 16);
+  }
+  return sum == 0xffff;
+}
+
+// --- delay: exact shift, order kept -------------------------------------------------------
+
+TEST(Replay, FixedDelayShiftsEveryEthernetPacketExactly) {
+  TempDir dir;
+  const auto frames = ethernet_udp(300);
+  write_capture(dir / "in.pcap", DLT_EN10MB, frames);
+
+  const ReplayReport r =
+      run_replay(dir / "in.pcap", dir / "out.pcap", outbound(fixed_delay(milliseconds(40))));
+
+  const Capture out = read_capture(dir / "out.pcap");
+  EXPECT_EQ(out.link_type, DLT_EN10MB);
+  ASSERT_EQ(out.frames.size(), frames.size());
+  for (size_t i = 0; i < frames.size(); ++i) {
+    EXPECT_EQ(out.frames[i].nanos, frames[i].nanos + 40'000'000) << "packet " << i;
+    EXPECT_EQ(out.frames[i].bytes, frames[i].bytes) << "packet " << i;
+    EXPECT_EQ(out.frames[i].wire_length, frames[i].bytes.size());
+  }
+  EXPECT_EQ(r.input_packets, 300U);
+  EXPECT_EQ(r.output_packets, 300U);
+  EXPECT_EQ(r.link_type, DLT_EN10MB);
+  EXPECT_FALSE(r.truncated_input);
+  EXPECT_EQ(r.non_ip, 0U);
+  const DirectionStats& s = r.directions[index_of(Direction::outbound)];
+  EXPECT_EQ(s.received, 300U);
+  EXPECT_EQ(s.sent, 300U);
+  EXPECT_EQ(s.malformed, 0U);
+  EXPECT_EQ(s.delay.max(), milliseconds(40));
+  EXPECT_EQ(r.directions[index_of(Direction::inbound)].received, 0U);
+  EXPECT_FALSE(fs::exists(dir / "out.pcap.tmp"));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 2)
+      << "no temporary file is left behind";
+}
+
+// The same path the CLI takes: profile text -> validated configs -> replay.
+TEST(Replay, ThroughAParsedProfile) {
+  TempDir dir;
+  const auto frames = ethernet_udp(50);
+  write_capture(dir / "in.pcap", DLT_EN10MB, frames);
+  const Profile profile = parse_profile(
+      "[profile]\nname = \"replay-test\"\nseed = 3\n\n[inbound]\ndelay = \"12.5ms\"\n", "t.toml");
+  ReplaySetup setup;
+  setup.input = dir / "in.pcap";
+  setup.output = dir / "out.pcap";
+  setup.configs = {profile.outbound, profile.inbound};
+  setup.seed = profile.seed.value_or(0);
+  setup.direction = Direction::inbound;
+  setup.profile_name = profile.name;
+  const ReplayReport r = replay(setup);
+  EXPECT_EQ(r.profile_name, "replay-test");
+  const Capture out = read_capture(dir / "out.pcap");
+  ASSERT_EQ(out.frames.size(), frames.size());
+  for (size_t i = 0; i < frames.size(); ++i) {
+    EXPECT_EQ(out.frames[i].nanos, frames[i].nanos + 12'500'000);
+  }
+}
+
+TEST(Replay, FixedDelayOnRawIpv6Tcp) {
+  TempDir dir;
+  std::vector<Frame> frames;
+  for (size_t i = 0; i < 100; ++i) {
+    frames.push_back({kEpoch + static_cast<int64_t>(i) * 1'000'003,
+                      testing::make_ip_packet(6, 6, 10 * i, static_cast<uint16_t>(20000 + i), 443),
+                      0});
+  }
+  write_capture(dir / "in.pcap", DLT_RAW, frames);
+
+  const ReplayReport r =
+      run_replay(dir / "in.pcap", dir / "out.pcap", outbound(fixed_delay(microseconds(2500))));
+  const Capture out = read_capture(dir / "out.pcap");
+  EXPECT_EQ(out.link_type, DLT_RAW);
+  ASSERT_EQ(out.frames.size(), frames.size());
+  for (size_t i = 0; i < frames.size(); ++i) {
+    EXPECT_EQ(out.frames[i].nanos, frames[i].nanos + 2'500'000);
+    EXPECT_EQ(out.frames[i].bytes, frames[i].bytes);
+  }
+  EXPECT_EQ(r.directions[index_of(Direction::outbound)].sent, 100U);
+}
+
+TEST(Replay, InboundDirectionUsesTheInboundConfig) {
+  TempDir dir;
+  const auto frames = ethernet_udp(20);
+  write_capture(dir / "in.pcap", DLT_EN10MB, frames);
+  DirectionConfigs configs{};
+  configs[index_of(Direction::outbound)] = fixed_delay(milliseconds(1));
+  configs[index_of(Direction::inbound)] = fixed_delay(milliseconds(7));
+  const ReplayReport r =
+      run_replay(dir / "in.pcap", dir / "out.pcap", configs, 1, Direction::inbound);
+  const Capture out = read_capture(dir / "out.pcap");
+  ASSERT_EQ(out.frames.size(), frames.size());
+  for (size_t i = 0; i < frames.size(); ++i) {
+    EXPECT_EQ(out.frames[i].nanos, frames[i].nanos + 7'000'000);
+  }
+  EXPECT_EQ(r.directions[index_of(Direction::inbound)].sent, 20U);
+  EXPECT_EQ(r.directions[index_of(Direction::outbound)].received, 0U);
+}
+
+// Other link layers: the IP header is found behind a VLAN tag and behind Linux cooked headers,
+// so packets are impaired, not passed on as non-IP.
+TEST(Replay, VlanAndCookedCapturesAreImpaired) {
+  struct Case {
+    int link_type;
+    std::vector<std::byte> header;  // everything before the IPv4 header
+  };
+  std::vector<std::byte> vlan = with_ethernet({}, 0x8100);
+  for (const int v : {0x00, 0x07, 0x08, 0x00}) {
+    vlan.push_back(static_cast<std::byte>(v));
+  }
+  std::vector<std::byte> sll(16, std::byte{0});
+  sll[14] = std::byte{0x08};
+  std::vector<std::byte> sll2(20, std::byte{0});
+  sll2[0] = std::byte{0x08};
+  const Case cases[] = {{DLT_EN10MB, vlan}, {DLT_LINUX_SLL, sll}, {DLT_LINUX_SLL2, sll2}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE("link type " + std::to_string(c.link_type));
+    TempDir dir;
+    std::vector<Frame> frames;
+    for (size_t i = 0; i < 10; ++i) {
+      auto f = c.header;
+      const auto ip = testing::make_ip_packet(4, 17, 30, static_cast<uint16_t>(3000 + i), 53);
+      f.insert(f.end(), ip.begin(), ip.end());
+      frames.push_back({kEpoch + static_cast<int64_t>(i) * 1000, f, 0});
+    }
+    write_capture(dir / "in.pcap", c.link_type, frames);
+    const ReplayReport r =
+        run_replay(dir / "in.pcap", dir / "out.pcap", outbound(fixed_delay(milliseconds(3))));
+    EXPECT_EQ(r.non_ip, 0U);
+    EXPECT_EQ(r.directions[0].malformed, 0U);
+    const Capture out = read_capture(dir / "out.pcap");
+    EXPECT_EQ(out.link_type, c.link_type);
+    ASSERT_EQ(out.frames.size(), frames.size());
+    for (size_t i = 0; i < frames.size(); ++i) {
+      EXPECT_EQ(out.frames[i].nanos, frames[i].nanos + 3'000'000);
+      EXPECT_EQ(out.frames[i].bytes, frames[i].bytes);
+    }
+  }
+}
+
+// --- loss: reproducible, and the counts agree -----------------------------------------------
+
+TEST(Replay, LossWithTheSameSeedGivesByteIdenticalOutput) {
+  TempDir dir;
+  const auto frames = ethernet_udp(1000);
+  write_capture(dir / "in.pcap", DLT_EN10MB, frames);
+  DirectionConfig c = fixed_delay(milliseconds(5));
+  c.loss = BernoulliLoss{0.3};
+
+  const ReplayReport a = run_replay(dir / "in.pcap", dir / "a.pcap", outbound(c), 42);
+  const ReplayReport b = run_replay(dir / "in.pcap", dir / "b.pcap", outbound(c), 42);
+  const ReplayReport other = run_replay(dir / "in.pcap", dir / "c.pcap", outbound(c), 43);
+
+  EXPECT_EQ(file_bytes(dir / "a.pcap"), file_bytes(dir / "b.pcap"));
+  EXPECT_NE(file_bytes(dir / "a.pcap"), file_bytes(dir / "c.pcap"));
+  EXPECT_EQ(a.seed, 42U);
+  EXPECT_EQ(other.seed, 43U);
+
+  const DirectionStats& s = a.directions[index_of(Direction::outbound)];
+  const Capture out = read_capture(dir / "a.pcap");
+  EXPECT_EQ(out.frames.size(), s.sent);
+  EXPECT_EQ(a.output_packets, s.sent);
+  EXPECT_EQ(s.received, 1000U);
+  EXPECT_EQ(s.sent + s.dropped_loss, s.received);
+  // 4.5 sigma of Binomial(1000, 0.3): 300 +- 65.
+  EXPECT_NEAR(static_cast<double>(s.dropped_loss), 300.0, 65.0);
+
+  // The survivors are input packets, unchanged, 5 ms late, in their original order.
+  std::map<uint16_t, const Frame*> by_port;
+  for (const Frame& f : frames) {
+    by_port[port_of(f, 14)] = &f;
+  }
+  uint16_t previous = 0;
+  for (const Frame& f : out.frames) {
+    const uint16_t port = port_of(f, 14);
+    ASSERT_TRUE(by_port.count(port));
+    EXPECT_GT(port, previous);
+    previous = port;
+    EXPECT_EQ(f.bytes, by_port[port]->bytes);
+    EXPECT_EQ(f.nanos, by_port[port]->nanos + 5'000'000);
+  }
+}
+
+// --- duplication -----------------------------------------------------------------------------
+
+TEST(Replay, DuplicatesAppearInTheOutputAndInTheSentCount) {
+  TempDir dir;
+  const auto frames = ethernet_udp(500);
+  write_capture(dir / "in.pcap", DLT_EN10MB, frames);
+  DirectionConfig c = fixed_delay(milliseconds(2));
+  c.duplicate = 0.2;
+
+  const ReplayReport r = run_replay(dir / "in.pcap", dir / "out.pcap", outbound(c), 9);
+  const DirectionStats& s = r.directions[index_of(Direction::outbound)];
+  const Capture out = read_capture(dir / "out.pcap");
+  EXPECT_GT(s.duplicated, 0U);
+  EXPECT_EQ(out.frames.size(), s.sent);
+  EXPECT_EQ(s.sent, s.received + s.duplicated);
+  EXPECT_EQ(r.output_packets, s.sent);
+
+  std::map<uint16_t, int> copies;
+  for (const Frame& f : out.frames) {
+    ++copies[port_of(f, 14)];
+  }
+  EXPECT_EQ(copies.size(), frames.size());
+  uint64_t extra = 0;
+  for (const auto& [port, n] : copies) {
+    EXPECT_LE(n, 2);
+    extra += static_cast<uint64_t>(n - 1);
+  }
+  EXPECT_EQ(extra, s.duplicated);
+  for (size_t i = 1; i < out.frames.size(); ++i) {
+    EXPECT_LE(out.frames[i - 1].nanos, out.frames[i].nanos);
+  }
+}
+
+// --- corruption --------------------------------------------------------------------------------
+
+TEST(Replay, CorruptionFlipsOneBitBeyondTheIpHeaderAndKeepsChecksumsValid) {
+  TempDir dir;
+  const auto frames = ethernet_udp(200);
+  write_capture(dir / "in.pcap", DLT_EN10MB, frames);
+  DirectionConfig c = fixed_delay(milliseconds(1));
+  c.corrupt = 1.0;
+
+  const ReplayReport r = run_replay(dir / "in.pcap", dir / "out.pcap", outbound(c), 5);
+  EXPECT_EQ(r.directions[index_of(Direction::outbound)].corrupted, frames.size());
+  const Capture out = read_capture(dir / "out.pcap");
+  ASSERT_EQ(out.frames.size(), frames.size());
+  for (size_t i = 0; i < frames.size(); ++i) {
+    SCOPED_TRACE("packet " + std::to_string(i));
+    const auto& before = frames[i].bytes;
+    const auto& after = out.frames[i].bytes;
+    ASSERT_EQ(before.size(), after.size());
+    const auto ip = std::span<const std::byte>(after).subspan(14);
+    EXPECT_TRUE(ipv4_header_checksum_ok(ip));
+    EXPECT_TRUE(udp_checksum_ok(ip));
+
+    const size_t l4 = 14 + ((std::to_integer<unsigned>(before[14]) >> 4) == 4 ? 20 : 40);
+    const size_t checksum_at = l4 + 6;
+    int header_bits = 0;
+    int payload_bits = 0;
+    for (size_t b = 0; b < before.size(); ++b) {
+      const int bits = std::popcount(std::to_integer<unsigned>(before[b] ^ after[b]));
+      if (b < l4) {
+        header_bits += bits;
+      } else if (b != checksum_at && b != checksum_at + 1) {
+        payload_bits += bits;
+      }
+    }
+    EXPECT_EQ(header_bits, 0) << "Ethernet and IP headers are left alone";
+    EXPECT_EQ(payload_bits, 1) << "exactly one bit flips beyond the IP header";
+  }
+}
+
+// --- jitter without keep_order: departure order ---------------------------------------------
+
+TEST(Replay, JitterWithoutKeepOrderWritesInDepartureOrder) {
+  TempDir dir;
+  const auto frames = ethernet_udp(2000, 100'000);
+  write_capture(dir / "in.pcap", DLT_EN10MB, frames);
+  DirectionConfig c = fixed_delay(milliseconds(10));
+  c.delay.jitter = milliseconds(8);
+  c.delay.keep_order = false;
+
+  run_replay(dir / "in.pcap", dir / "out.pcap", outbound(c), 77);
+  const Capture out = read_capture(dir / "out.pcap");
+  ASSERT_EQ(out.frames.size(), frames.size());
+  std::map<uint16_t, int64_t> arrival;
+  for (const Frame& f : frames) {
+    arrival[port_of(f, 14)] = f.nanos;
+  }
+  int overtaken = 0;
+  uint16_t previous_port = 0;
+  for (size_t i = 0; i < out.frames.size(); ++i) {
+    if (i > 0) {
+      ASSERT_LE(out.frames[i - 1].nanos, out.frames[i].nanos) << "at output " << i;
+    }
+    const uint16_t port = port_of(out.frames[i], 14);
+    const int64_t delay = out.frames[i].nanos - arrival.at(port);
+    EXPECT_GE(delay, 2'000'000);
+    EXPECT_LE(delay, 18'000'000);
+    overtaken += port < previous_port ? 1 : 0;
+    previous_port = port;
+  }
+  EXPECT_GT(overtaken, 100) << "16 ms of jitter over 100 us spacing must reorder";
+}
+
+// --- damaged input -------------------------------------------------------------------------------
+
+TEST(Replay, TruncatedCaptureIsReplayedUpToTheCutAndFlagged) {
+  TempDir dir;
+  const auto frames = ethernet_udp(50);
+  write_capture(dir / "in.pcap", DLT_EN10MB, frames);
+  fs::resize_file(dir / "in.pcap", fs::file_size(dir / "in.pcap") - 10);
+
+  ReplayReport r;
+  ASSERT_NO_THROW(
+      r = run_replay(dir / "in.pcap", dir / "out.pcap", outbound(fixed_delay(milliseconds(1)))));
+  EXPECT_TRUE(r.truncated_input);
+  EXPECT_FALSE(r.input_error.empty());
+  EXPECT_EQ(r.input_packets, 49U);
+  EXPECT_EQ(r.output_packets, 49U);
+  const Capture out = read_capture(dir / "out.pcap");
+  ASSERT_EQ(out.frames.size(), 49U);
+  for (size_t i = 0; i < out.frames.size(); ++i) {
+    EXPECT_EQ(out.frames[i].bytes, frames[i].bytes);
+  }
+  EXPECT_NE(stats_json(r).find("\"truncated_input\": true"), std::string::npos);
+}
+
+TEST(Replay, HeadersThatLieAreCountedMalformedAndPassedOnUnchanged) {
+  TempDir dir;
+  auto frames = ethernet_udp(10, 1'000'000);
+  // Packet 2 (IPv4): total length 12, shorter than its own header.
+  frames[2].bytes[14 + 2] = std::byte{0};
+  frames[2].bytes[14 + 3] = std::byte{12};
+  // Packet 4 (IPv4): header length 15 words, past the end of a short packet.
+  frames[4].bytes.resize(14 + 40);
+  frames[4].bytes[14] = std::byte{0x4f};
+  // Packet 6 (IPv4): total length says 24, too short for the UDP header behind 20 bytes of IP.
+  frames[6].bytes[14 + 2] = std::byte{0};
+  frames[6].bytes[14 + 3] = std::byte{24};
+  write_capture(dir / "in.pcap", DLT_EN10MB, frames);
+
+  const ReplayReport r =
+      run_replay(dir / "in.pcap", dir / "out.pcap", outbound(fixed_delay(milliseconds(30))));
+  const DirectionStats& s = r.directions[index_of(Direction::outbound)];
+  EXPECT_EQ(s.malformed, 3U);
+  EXPECT_EQ(r.non_ip, 0U);
+  const Capture out = read_capture(dir / "out.pcap");
+  ASSERT_EQ(out.frames.size(), frames.size());
+  for (size_t i = 1; i < out.frames.size(); ++i) {
+    EXPECT_LE(out.frames[i - 1].nanos, out.frames[i].nanos);
+  }
+  for (const size_t bad : {2U, 4U, 6U}) {
+    const auto it = std::find_if(out.frames.begin(), out.frames.end(),
+                                 [&](const Frame& f) { return f.bytes == frames[bad].bytes; });
+    ASSERT_NE(it, out.frames.end()) << "packet " << bad << " passed on unchanged";
+    EXPECT_EQ(it->nanos, frames[bad].nanos) << "at its arrival time, unimpaired";
+  }
+  int delayed = 0;
+  for (const Frame& f : out.frames) {
+    for (size_t i = 0; i < frames.size(); ++i) {
+      if (f.bytes == frames[i].bytes && f.nanos == frames[i].nanos + 30'000'000) {
+        ++delayed;
+      }
+    }
+  }
+  EXPECT_EQ(delayed, 7);
+}
+
+TEST(Replay, NonIpFramesAreCountedApartAndPassOnAtArrival) {
+  TempDir dir;
+  std::vector<Frame> frames = ethernet_udp(20, 1'000'000);
+  std::vector<std::byte> arp = with_ethernet(std::vector<std::byte>(28, std::byte{0x01}), 0x0806);
+  frames[5].bytes = arp;
+  frames[11].bytes = arp;
+  frames[12].bytes = std::vector<std::byte>(10, std::byte{0xff});  // runt: no EtherType at all
+  write_capture(dir / "in.pcap", DLT_EN10MB, frames);
+
+  const ReplayReport r =
+      run_replay(dir / "in.pcap", dir / "out.pcap", outbound(fixed_delay(milliseconds(20))));
+  EXPECT_EQ(r.non_ip, 3U);
+  const DirectionStats& s = r.directions[index_of(Direction::outbound)];
+  EXPECT_EQ(s.malformed, 0U) << "non-IP frames are not counted as malformed";
+  EXPECT_EQ(s.received, 20U);
+  const Capture out = read_capture(dir / "out.pcap");
+  ASSERT_EQ(out.frames.size(), 20U);
+  std::multiset<int64_t> times;
+  for (const Frame& f : out.frames) {
+    times.insert(f.nanos);
+  }
+  for (size_t i = 0; i < frames.size(); ++i) {
+    const bool passed_through = i == 5 || i == 11 || i == 12;
+    const int64_t expected = frames[i].nanos + (passed_through ? 0 : 20'000'000);
+    EXPECT_EQ(times.count(expected), 1U) << "packet " << i;
+  }
+}
+
+TEST(Replay, TimestampsGoingBackwardsKeepTheOutputInOrder) {
+  TempDir dir;
+  auto frames = ethernet_udp(10, 1'000'000);
+  std::swap(frames[3].nanos, frames[6].nanos);  // capture reordered by a multi-queue NIC
+  write_capture(dir / "in.pcap", DLT_EN10MB, frames);
+  const ReplayReport r =
+      run_replay(dir / "in.pcap", dir / "out.pcap", outbound(fixed_delay(milliseconds(1))));
+  EXPECT_EQ(r.time_went_back, 3U);  // frames 4, 5 and 6 come after frame 3's later stamp
+  const Capture out = read_capture(dir / "out.pcap");
+  ASSERT_EQ(out.frames.size(), 10U);
+  for (size_t i = 1; i < out.frames.size(); ++i) {
+    EXPECT_LE(out.frames[i - 1].nanos, out.frames[i].nanos);
+  }
+}
+
+TEST(Replay, PacketsTooLongForAnyBufferAreCountedNotFatal) {
+  TempDir dir;
+  auto frames = ethernet_udp(3);
+  Frame giant{kEpoch + 10, std::vector<std::byte>(70'000, std::byte{0}), 0};
+  giant.bytes[12] = std::byte{0x08};
+  frames.insert(frames.begin() + 1, giant);
+  write_capture(dir / "in.pcap", DLT_EN10MB, frames, 262144);
+  const ReplayReport r =
+      run_replay(dir / "in.pcap", dir / "out.pcap", outbound(fixed_delay(milliseconds(1))));
+  EXPECT_EQ(r.pool_exhausted, 1U);
+  EXPECT_EQ(r.input_packets, 4U);
+  EXPECT_EQ(r.output_packets, 3U);
+}
+
+// --- failures leave nothing half-written ---------------------------------------------------
+
+TEST(Replay, FailuresLeaveTheOutputAsItWas) {
+  TempDir dir;
+  {
+    std::ofstream previous(dir / "out.pcap");
+    previous << "previous contents";
+  }
+  const auto before = file_bytes(dir / "out.pcap");
+  const auto configs = outbound(fixed_delay(milliseconds(1)));
+
+  EXPECT_THROW(run_replay(dir / "missing.pcap", dir / "out.pcap", configs), PcapError);
+
+  write_capture(dir / "wifi.pcap", DLT_IEEE802_11, {{kEpoch, std::vector<std::byte>(30), 0}});
+  EXPECT_THROW(run_replay(dir / "wifi.pcap", dir / "out.pcap", configs), PcapError);
+
+  EXPECT_EQ(file_bytes(dir / "out.pcap"), before);
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 2)
+      << "no temporary file is left behind";
+
+  write_capture(dir / "in.pcap", DLT_EN10MB, ethernet_udp(3));
+  EXPECT_THROW(run_replay(dir / "in.pcap", dir / "no-such-dir" / "out.pcap", configs),
+               std::system_error);
+}
+
+TEST(Replay, OutputMayReplaceTheInput) {
+  TempDir dir;
+  const auto frames = ethernet_udp(5);
+  write_capture(dir / "cap.pcap", DLT_EN10MB, frames);
+  run_replay(dir / "cap.pcap", dir / "cap.pcap", outbound(fixed_delay(milliseconds(1))));
+  const Capture out = read_capture(dir / "cap.pcap");
+  ASSERT_EQ(out.frames.size(), 5U);
+  EXPECT_EQ(out.frames[0].nanos, frames[0].nanos + 1'000'000);
+}
+
+// Renaming a finished file over a device or through a link would destroy what is there.
+TEST(Replay, DevicesAreWrittenInPlaceAndLinksFollowed) {
+  TempDir dir;
+  write_capture(dir / "in.pcap", DLT_EN10MB, ethernet_udp(5));
+  const auto configs = outbound(fixed_delay(milliseconds(1)));
+  if (fs::is_character_file("/dev/null")) {
+    const ReplayReport r = run_replay(dir / "in.pcap", "/dev/null", configs);
+    EXPECT_EQ(r.output_packets, 5U);
+    EXPECT_TRUE(fs::is_character_file("/dev/null"));
+    write_stats_json("/dev/null", r);
+    EXPECT_TRUE(fs::is_character_file("/dev/null"));
+  }
+  fs::create_directory(dir / "real");
+  fs::create_symlink(dir / "real" / "out.pcap", dir / "link.pcap");
+  run_replay(dir / "in.pcap", dir / "link.pcap", configs);
+  EXPECT_TRUE(fs::is_symlink(dir / "link.pcap"));
+  EXPECT_EQ(read_capture(dir / "real" / "out.pcap").frames.size(), 5U);
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir / "real"), fs::directory_iterator()), 1);
+}
+
+// --- stats JSON ----------------------------------------------------------------------------------
+
+// A strict little JSON reader: enough to prove the text is valid JSON and to look values up by
+// dotted path ("outbound.delay_us.p50" -> "40000.000").
+class JsonReader {
+ public:
+  explicit JsonReader(std::string_view text) : text_(text) {}
+
+  bool parse(std::map<std::string, std::string>& values) {
+    values_ = &values;
+    skip_space();
+    if (!value("")) {
+      return false;
+    }
+    skip_space();
+    return pos_ == text_.size();
+  }
+
+ private:
+  void skip_space() {
+    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\n' ||
+                                   text_[pos_] == '\t' || text_[pos_] == '\r')) {
+      ++pos_;
+    }
+  }
+  bool literal(std::string_view word) {
+    if (text_.substr(pos_, word.size()) != word) {
+      return false;
+    }
+    pos_ += word.size();
+    return true;
+  }
+  bool string(std::string& out) {
+    if (pos_ >= text_.size() || text_[pos_] != '"') {
+      return false;
+    }
+    ++pos_;
+    while (pos_ < text_.size() && text_[pos_] != '"') {
+      const char c = text_[pos_++];
+      if (static_cast<unsigned char>(c) < 0x20) {
+        return false;
+      }
+      if (c != '\\') {
+        out += c;
+        continue;
+      }
+      if (pos_ >= text_.size()) {
+        return false;
+      }
+      const char e = text_[pos_++];
+      if (e == 'u') {
+        if (pos_ + 4 > text_.size()) {
+          return false;
+        }
+        out += static_cast<char>(std::stoi(std::string(text_.substr(pos_, 4)), nullptr, 16));
+        pos_ += 4;
+      } else if (std::string_view("\"\\/bfnrt").find(e) != std::string_view::npos) {
+        out += e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e;
+      } else {
+        return false;
+      }
+    }
+    if (pos_ >= text_.size()) {
+      return false;
+    }
+    ++pos_;
+    return true;
+  }
+  bool number(std::string& out) {
+    const size_t start = pos_;
+    if (pos_ < text_.size() && text_[pos_] == '-') {
+      ++pos_;
+    }
+    const size_t digits = pos_;
+    while (pos_ < text_.size() && std::isdigit(static_cast<unsigned char>(text_[pos_]))) {
+      ++pos_;
+    }
+    if (pos_ == digits || (text_[digits] == '0' && pos_ - digits > 1)) {
+      return false;
+    }
+    if (pos_ < text_.size() && text_[pos_] == '.') {
+      const size_t fraction = ++pos_;
+      while (pos_ < text_.size() && std::isdigit(static_cast<unsigned char>(text_[pos_]))) {
+        ++pos_;
+      }
+      if (pos_ == fraction) {
+        return false;
+      }
+    }
+    out = std::string(text_.substr(start, pos_ - start));
+    return true;
+  }
+  bool value(const std::string& path) {
+    skip_space();
+    if (pos_ >= text_.size()) {
+      return false;
+    }
+    std::string scalar;
+    const char c = text_[pos_];
+    if (c == '{') {
+      ++pos_;
+      skip_space();
+      if (pos_ < text_.size() && text_[pos_] == '}') {
+        ++pos_;
+        return true;
+      }
+      while (true) {
+        skip_space();
+        std::string key;
+        if (!string(key)) {
+          return false;
+        }
+        skip_space();
+        if (!literal(":")) {
+          return false;
+        }
+        const std::string child = path.empty() ? key : path + "." + key;
+        if (values_->count(child) != 0 || !value(child)) {
+          return false;  // duplicate keys are an error here
+        }
+        skip_space();
+        if (literal("}")) {
+          return true;
+        }
+        if (!literal(",")) {
+          return false;
+        }
+      }
+    }
+    if (c == '"') {
+      if (!string(scalar)) {
+        return false;
+      }
+    } else if (literal("true")) {
+      scalar = "true";
+    } else if (literal("false")) {
+      scalar = "false";
+    } else if (!number(scalar)) {
+      return false;
+    }
+    (*values_)[path] = scalar;
+    return true;
+  }
+
+  std::string_view text_;
+  size_t pos_ = 0;
+  std::map<std::string, std::string>* values_ = nullptr;
+};
+
+TEST(StatsJson, IsValidJsonWithEveryKey) {
+  TempDir dir;
+  write_capture(dir / "in.pcap", DLT_EN10MB, ethernet_udp(400));
+  DirectionConfig c = fixed_delay(milliseconds(40));
+  c.loss = BernoulliLoss{0.1};
+  ReplaySetup setup;
+  setup.input = dir / "in.pcap";
+  setup.output = dir / "out.pcap";
+  setup.configs = outbound(c);
+  setup.seed = 18446744073709551615ULL;
+  setup.profile_name = "lte \"busy\"\n\\ \x01";
+  const ReplayReport r = replay(setup);
+
+  const std::string text = stats_json(r);
+  std::map<std::string, std::string> v;
+  ASSERT_TRUE(JsonReader(text).parse(v)) << text;
+
+  for (const char* key : {"profile", "seed", "input", "output", "direction", "link_type",
+                          "input_packets", "output_packets", "non_ip", "pool_exhausted",
+                          "time_went_back", "truncated_input", "input_error"}) {
+    EXPECT_EQ(v.count(key), 1U) << key;
+  }
+  for (const char* d : {"outbound", "inbound"}) {
+    for (const char* key :
+         {"received", "sent", "dropped_loss", "dropped_queue", "dropped_memory", "duplicated",
+          "reordered", "corrupted", "malformed", "bytes_received", "bytes_sent", "delay_us.p50",
+          "delay_us.p90", "delay_us.p99", "delay_us.max", "delay_us.mean"}) {
+      EXPECT_EQ(v.count(std::string(d) + "." + key), 1U) << d << "." << key;
+    }
+  }
+  EXPECT_EQ(v["profile"], setup.profile_name);
+  EXPECT_EQ(v["seed"], "18446744073709551615");
+  EXPECT_EQ(v["direction"], "outbound");
+  EXPECT_EQ(v["truncated_input"], "false");
+  EXPECT_EQ(v["input_packets"], "400");
+  const DirectionStats& s = r.directions[0];
+  EXPECT_EQ(v["outbound.received"], "400");
+  EXPECT_EQ(v["outbound.sent"], std::to_string(s.sent));
+  EXPECT_EQ(v["outbound.dropped_loss"], std::to_string(s.dropped_loss));
+  EXPECT_EQ(v["output_packets"], std::to_string(s.sent));
+  EXPECT_EQ(v["outbound.delay_us.max"], "40000.000");
+  EXPECT_NEAR(std::stod(v["outbound.delay_us.p50"]), 40000.0, 400.0);
+  EXPECT_NEAR(std::stod(v["outbound.delay_us.p99"]), 40000.0, 400.0);
+  EXPECT_EQ(v["inbound.sent"], "0");
+  EXPECT_EQ(v["inbound.delay_us.p50"], "0.000");
+
+  write_stats_json(dir / "stats.json", r);
+  const auto written = file_bytes(dir / "stats.json");
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(written.data()), written.size()), text);
+  EXPECT_THROW(write_stats_json(dir / "missing" / "stats.json", r), std::system_error);
+}
+
+}  // namespace
+}  // namespace badlink
