@@ -7,7 +7,7 @@ Engine::Engine(const DirectionConfigs& configs, uint64_t seed, PacketPool& pool)
     : pool_(pool), seed_(seed) {
   for (size_t d = 0; d < kDirections; ++d) {
     rngs_[d].reseed(direction_seed(seed, static_cast<unsigned>(d)));
-    pipelines_[d] = std::make_unique<Pipeline>(configs[d], rngs_[d], pool_, stats_[d]);
+    pipelines_[d] = std::make_unique<Pipeline>(configs[d], rngs_[d], pool_, stats_[d], observer_);
   }
 }
 
@@ -49,7 +49,7 @@ void Engine::reconfigure(const DirectionConfigs& configs) {
   // Build both before swapping either: a reload is applied whole.
   std::array<std::unique_ptr<Pipeline>, kDirections> next;
   for (size_t d = 0; d < kDirections; ++d) {
-    next[d] = std::make_unique<Pipeline>(configs[d], rngs_[d], pool_, stats_[d]);
+    next[d] = std::make_unique<Pipeline>(configs[d], rngs_[d], pool_, stats_[d], observer_);
     next[d]->inherit(*pipelines_[d]);
   }
   pipelines_ = std::move(next);

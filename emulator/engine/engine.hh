@@ -45,6 +45,9 @@ class Engine {
   // The generators continue (no reseed), so a reload does not replay earlier decisions.
   void reconfigure(const DirectionConfigs& configs);
 
+  // Told of duplicates and drops (nullptr: nobody listens). Not owned; must outlive its use.
+  void set_observer(EngineObserver* observer) { observer_ = observer; }
+
   const DirectionStats& stats(Direction d) const { return stats_[index_of(d)]; }
   const TimingWheel::Stats& wheel_stats() const { return wheel_.stats(); }
   size_t pending() const { return wheel_.size(); }
@@ -55,6 +58,7 @@ class Engine {
   PacketPool& pool_;
   uint64_t seed_;
   uint64_t next_seq_ = 0;
+  EngineObserver* observer_ = nullptr;
   bool started_ = false;
   TimingWheel wheel_;
   std::array<Rng, kDirections> rngs_;

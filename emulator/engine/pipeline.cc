@@ -5,14 +5,23 @@
 
 namespace badlink {
 
-Pipeline::Pipeline(const DirectionConfig& config, Rng& rng, PacketPool& pool, DirectionStats& stats)
+Pipeline::Pipeline(const DirectionConfig& config, Rng& rng, PacketPool& pool, DirectionStats& stats,
+                   EngineObserver*& observer)
     : config_(config),
       rng_(rng),
       pool_(pool),
       stats_(stats),
+      observer_(observer),
       loss_(config.loss),
       rate_(config.rate, config.queue),
       delay_(config.delay) {}
+
+void Pipeline::drop(Packet* packet) {
+  if (observer_ != nullptr) {
+    observer_->dropped(*packet);
+  }
+  pool_.release(packet);
+}
 
 void Pipeline::inherit(const Pipeline& previous) {
   rate_.inherit(previous.rate_);
@@ -51,6 +60,9 @@ void Pipeline::process(Packet* packet, uint64_t& next_seq, TimingWheel& wheel) {
       ++stats_.duplicated;
       copy->flags |= Packet::kDuplicate;
       copy->seq = next_seq++;
+      if (observer_ != nullptr) {
+        observer_->duplicated(*packet);
+      }
     } else {
       ++stats_.dropped_memory;
     }
@@ -63,7 +75,7 @@ void Pipeline::process(Packet* packet, uint64_t& next_seq, TimingWheel& wheel) {
     // loss
     if (loss_.lose(rng_)) {
       ++stats_.dropped_loss;
-      pool_.release(p);
+      drop(p);
       continue;
     }
     // corrupt
@@ -85,7 +97,7 @@ void Pipeline::schedule(Packet* p, TimingWheel& wheel) {
     const std::optional<TimePoint> done = rate_.admit(p->arrival, ip_bytes);
     if (!done) {
       ++stats_.dropped_queue;
-      pool_.release(p);
+      drop(p);
       return;
     }
     finished = *done;

@@ -41,9 +41,21 @@ struct DirectionStats {
   LatencyHistogram delay;  // departure - arrival of sent packets
 };
 
+// What a live backend needs to know of packets that never come out of expire(): a backend that
+// holds the kernel's verdict for a packet must answer it when every copy of it is gone.
+class EngineObserver {
+ public:
+  virtual ~EngineObserver() = default;
+  // A copy of `original` was made (it will come out of expire() or be dropped on its own).
+  virtual void duplicated(const Packet& original) = 0;
+  // The packet is dropped (loss, queue, no memory); its buffer returns to the pool after this.
+  virtual void dropped(const Packet& packet) = 0;
+};
+
 class Pipeline {
  public:
-  Pipeline(const DirectionConfig& config, Rng& rng, PacketPool& pool, DirectionStats& stats);
+  Pipeline(const DirectionConfig& config, Rng& rng, PacketPool& pool, DirectionStats& stats,
+           EngineObserver*& observer);
 
   // Consumes the packet: zero, one or more copies end up in `wheel` with departure and seq set.
   void process(Packet* packet, uint64_t& next_seq, TimingWheel& wheel);
@@ -56,11 +68,13 @@ class Pipeline {
 
  private:
   void schedule(Packet* packet, TimingWheel& wheel);
+  void drop(Packet* packet);
 
   DirectionConfig config_;
   Rng& rng_;
   PacketPool& pool_;
   DirectionStats& stats_;
+  EngineObserver*& observer_;
   LossModel loss_;
   RateLimiter rate_;
   DelayModel delay_;

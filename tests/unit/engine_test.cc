@@ -144,6 +144,58 @@ TEST(Engine, DuplicatesAreExtraWirePackets) {
   EXPECT_NEAR(static_cast<double>(s.dropped_loss) / copies, 0.1, 4.5 * std::sqrt(0.09 / copies));
 }
 
+TEST(Engine, CorruptionRateAndEveryCorruptedPacketStillVerifies) {
+  DirectionConfig c;
+  c.corrupt = 0.05;
+  PacketPool pool;
+  Engine engine(DirectionConfigs{c, c}, 3, pool);
+  const auto bytes = testing::make_ip_packet(4, 6, 200);
+  const int n = 50'000;
+  int corrupted = 0;
+  for (int i = 0; i < n; ++i) {
+    Packet* p = pool.allocate(bytes.size());
+    std::memcpy(p->data(), bytes.data(), bytes.size());
+    p->length = p->wire_length = static_cast<uint32_t>(bytes.size());
+    p->arrival = from_nanos(i * 1000);
+    engine.submit(p);
+    PacketList out = engine.expire(p->arrival);
+    out.consume([&](Packet* q) {
+      if ((q->flags & Packet::kCorrupted) != 0) {
+        ++corrupted;
+        EXPECT_TRUE(testing::checksums_valid(q->l3()));
+        EXPECT_NE(std::memcmp(q->data(), bytes.data(), bytes.size()), 0);
+      } else {
+        EXPECT_EQ(std::memcmp(q->data(), bytes.data(), bytes.size()), 0);
+      }
+      pool.release(q);
+    });
+  }
+  EXPECT_EQ(static_cast<uint64_t>(corrupted), engine.stats(Direction::outbound).corrupted);
+  EXPECT_NEAR(static_cast<double>(corrupted) / n, 0.05, 4.5 * std::sqrt(0.05 * 0.95 / n));
+}
+
+TEST(Engine, ObserverSeesEveryDuplicateAndDrop) {
+  struct Counting : EngineObserver {
+    void duplicated(const Packet&) override { ++dups; }
+    void dropped(const Packet&) override { ++drops; }
+    uint64_t dups = 0;
+    uint64_t drops = 0;
+  } observer;
+  DirectionConfig c;
+  c.duplicate = 0.3;
+  c.loss = BernoulliLoss{0.2};
+  EngineHarness h(c);
+  h.engine().set_observer(&observer);
+  for (int i = 0; i < 10'000; ++i) {
+    h.submit(from_nanos(0) + microseconds(i));
+  }
+  const auto out = h.finish();
+  const auto& s = h.engine().stats(Direction::outbound);
+  EXPECT_EQ(observer.dups, s.duplicated);
+  EXPECT_EQ(observer.drops, s.dropped_loss + s.dropped_queue);
+  EXPECT_EQ(out.size() + observer.drops, s.received + observer.dups);
+}
+
 TEST(Engine, ReorderGapSendsEveryNthPacketAtOnce) {
   DirectionConfig c;
   c.delay.delay = milliseconds(10);
