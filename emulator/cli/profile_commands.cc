@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/command.hh"
+#include "profile/default_profile.hh"
 #include "profile/profile.hh"
 
 namespace po = boost::program_options;
@@ -61,10 +62,11 @@ int check_main(const std::vector<std::string>& args) {
 }
 
 std::string show_help() {
-  return "Usage: badlink show PROFILE\n"
+  return "Usage: badlink show [PROFILE]\n"
          "\n"
          "Prints the effective profile: every default filled in, as TOML that badlink reads\n"
-         "back to the same settings.\n"
+         "back to the same settings. Without PROFILE: the built-in default profile (a typical\n"
+         "4G/LTE link, the same as profiles/lte.toml).\n"
          "\n"
          "Exit status: 0 ok, 2 when the profile is invalid (problems on standard error as\n"
          "FILE:LINE:COL: message) or on bad usage.\n";
@@ -74,11 +76,10 @@ int show_main(const std::vector<std::string>& args) {
   po::positional_options_description positional;
   positional.add("profiles", 1);
   const po::variables_map vm = parse(args, profiles_option(), positional);
-  if (vm.count("profiles") == 0) {
-    throw UsageError("show needs a PROFILE");
-  }
   const std::string text =
-      render_profile(load_profile(vm["profiles"].as<std::vector<std::string>>().front()));
+      render_profile(vm.count("profiles") == 0
+                         ? default_profile()
+                         : load_profile(vm["profiles"].as<std::vector<std::string>>().front()));
   std::cout << text;
   if (!text.empty() && text.back() != '\n') {
     std::cout << '\n';

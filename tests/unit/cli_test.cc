@@ -191,7 +191,7 @@ TEST(Cli, BadUsageExitsTwo) {
   EXPECT_EQ(badlink("--bogus").status, 2);
   EXPECT_EQ(badlink("check --bogus x.toml").status, 2);
   EXPECT_EQ(badlink("check").status, 2);
-  EXPECT_EQ(badlink("show").status, 2);
+  EXPECT_EQ(badlink("show a.toml b.toml").status, 2);
   EXPECT_EQ(badlink("-v -q --version").status, 2);
   r = badlink("replay --in a.pcap --out b.pcap");
   EXPECT_EQ(r.status, 2);
@@ -228,6 +228,12 @@ TEST(Cli, CheckGoodAndBadProfiles) {
   EXPECT_EQ(r.status, 2);
   EXPECT_EQ(r.out, good.string() + ": ok\n");
   EXPECT_NE(r.err.find("missing.toml"), std::string::npos) << r.err;
+}
+
+TEST(Cli, ShowWithoutAProfilePrintsTheBuiltInDefault) {
+  const Outcome r = badlink("show");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("name = \"lte\""), std::string::npos) << r.out;
 }
 
 TEST(Cli, ShowPrintsAProfileThatChecksOk) {

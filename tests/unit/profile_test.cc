@@ -746,3 +746,24 @@ rate = "10mbit"
 
 }  // namespace
 }  // namespace badlink
+
+// The embedded default is exactly profiles/lte.toml and is valid.
+#include <fstream>
+#include <sstream>
+
+#include "profile/default_profile.hh"
+
+namespace badlink {
+namespace {
+TEST(DefaultProfile, IsProfilesLteTomlAndValid) {
+  std::ifstream in(BADLINK_SOURCE_DIR "/profiles/lte.toml");
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), default_profile_text());
+  const Profile p = default_profile();
+  EXPECT_EQ(p.name, "lte");
+  EXPECT_TRUE(p.has_outbound);
+  EXPECT_TRUE(p.has_inbound);
+}
+}  // namespace
+}  // namespace badlink
