@@ -26,7 +26,10 @@ void read_ports(std::span<const std::byte> ip, IpHeaders& h) {
   if (h.later_fragment) {
     return;
   }
-  const size_t need = h.protocol == 6 ? 20U : h.protocol == 17 ? 8U : (h.protocol == 1 || h.protocol == 58) ? 4U : 0U;
+  const size_t need = h.protocol == 6                         ? 20U
+                      : h.protocol == 17                      ? 8U
+                      : (h.protocol == 1 || h.protocol == 58) ? 4U
+                                                              : 0U;
   if (need == 0) {
     return;
   }
@@ -200,7 +203,8 @@ void fix_ipv4_checksum(std::span<std::byte> ip, const IpHeaders& h) {
 
 bool fix_l4_checksum(std::span<std::byte> ip, const IpHeaders& h) {
   const int field = l4_checksum_offset(h.protocol);
-  if (field < 0 || h.fragment || h.ip_length > ip.size() || h.l4_offset + field + 2U > h.ip_length) {
+  if (field < 0 || h.fragment || h.ip_length > ip.size() ||
+      h.l4_offset + field + 2U > h.ip_length) {
     return false;
   }
   const size_t l4_len = h.ip_length - h.l4_offset;

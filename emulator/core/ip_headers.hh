@@ -24,8 +24,8 @@ std::string_view to_string(HeaderError e);
 
 struct IpHeaders {
   HeaderError error = HeaderError::none;
-  uint8_t version = 0;   // 4 or 6
-  uint8_t protocol = 0;  // L4 protocol (after IPv6 extension headers)
+  uint8_t version = 0;    // 4 or 6
+  uint8_t protocol = 0;   // L4 protocol (after IPv6 extension headers)
   bool fragment = false;  // not the first fragment, or a first fragment (L4 checksum spans more)
   bool later_fragment = false;  // offset > 0: no L4 header here
   uint16_t l4_offset = 0;       // from the start of the IP header

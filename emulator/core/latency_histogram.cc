@@ -43,7 +43,8 @@ Duration LatencyHistogram::percentile(double q) const {
     return Duration{0};
   }
   q = std::clamp(q, 0.0, 1.0);
-  const auto rank = std::max<uint64_t>(1, static_cast<uint64_t>(std::ceil(q * static_cast<double>(count_))));
+  const auto rank =
+      std::max<uint64_t>(1, static_cast<uint64_t>(std::ceil(q * static_cast<double>(count_))));
   uint64_t seen = 0;
   for (unsigned b = 0; b < kBuckets; ++b) {
     seen += counts_[b];

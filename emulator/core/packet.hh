@@ -38,17 +38,17 @@ struct DivertAddress {
 // out (link, times, seq, lengths, flags, direction) sits in the first 64-byte cache line, so
 // expiry costs one cache miss per packet at a million pending.
 struct alignas(16) Packet {
-  Packet* next = nullptr;  // intrusive link: output lists and the pool's free list
-  TimePoint arrival{};     // when it reached the emulator
-  TimePoint departure{};   // when it leaves (set by the pipeline)
-  uint64_t seq = 0;        // engine-wide arrival order; ties in departure leave in seq order
+  Packet* next = nullptr;    // intrusive link: output lists and the pool's free list
+  TimePoint arrival{};       // when it reached the emulator
+  TimePoint departure{};     // when it leaves (set by the pipeline)
+  uint64_t seq = 0;          // engine-wide arrival order; ties in departure leave in seq order
   uint32_t length = 0;       // bytes held in data()
   uint32_t wire_length = 0;  // bytes on the wire (>= length when a capture was snapped)
   uint32_t capacity = 0;     // bytes available at data()
   uint16_t l3_offset = 0;    // where the IP header starts (14 behind Ethernet, 0 for raw IP)
   uint8_t pool_class = 0;    // which size class of the pool owns it
-  uint8_t flags = 0;         // kNotIp from the driver; kDuplicate, kReordered, kCorrupted, kMalformed
-  DivertAddress address{};   // direction first: still in the first cache line
+  uint8_t flags = 0;  // kNotIp from the driver; kDuplicate, kReordered, kCorrupted, kMalformed
+  DivertAddress address{};  // direction first: still in the first cache line
 
   static constexpr uint8_t kDuplicate = 1;
   static constexpr uint8_t kReordered = 2;

@@ -13,7 +13,8 @@ class PacketList {
   PacketList() = default;
   PacketList(const PacketList&) = delete;
   PacketList& operator=(const PacketList&) = delete;
-  PacketList(PacketList&& other) noexcept : head_(other.head_), tail_(other.tail_), size_(other.size_) {
+  PacketList(PacketList&& other) noexcept
+      : head_(other.head_), tail_(other.tail_), size_(other.size_) {
     other.head_ = other.tail_ = nullptr;
     other.size_ = 0;
   }

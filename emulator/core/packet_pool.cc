@@ -13,9 +13,7 @@ constexpr size_t slot_size(size_t cls) {
 }
 }  // namespace
 
-PacketPool::PacketPool(Limits limits) : limits_(limits) {
-  chunks_.reserve(1024);
-}
+PacketPool::PacketPool(Limits limits) : limits_(limits) { chunks_.reserve(1024); }
 
 size_t PacketPool::class_for(size_t bytes) {
   for (size_t cls = 0; cls < kClasses; ++cls) {

@@ -87,9 +87,10 @@ class BasicTimingWheel {
       overdue_.clear();
     }
     const int64_t now_ns = to_nanos(now);
-    const uint64_t target = now_ns <= 0                              ? 0
-                            : resolution_ns_ == kDefaultResolutionNs ? static_cast<uint64_t>(now_ns) / 1000U
-                                                                     : static_cast<uint64_t>(now_ns / resolution_ns_);
+    const uint64_t target = now_ns <= 0 ? 0
+                            : resolution_ns_ == kDefaultResolutionNs
+                                ? static_cast<uint64_t>(now_ns) / 1000U
+                                : static_cast<uint64_t>(now_ns / resolution_ns_);
     if (!started_) {
       current_ = target;
       started_ = true;

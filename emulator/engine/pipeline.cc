@@ -40,7 +40,8 @@ void Pipeline::process(Packet* packet, uint64_t& next_seq, TimingWheel& wheel) {
     return;
   }
   const IpHeaders headers = parse_ip(packet->l3());
-  const uint32_t ip_on_wire = packet->wire_length > packet->l3_offset ? packet->wire_length - packet->l3_offset : 0;
+  const uint32_t ip_on_wire =
+      packet->wire_length > packet->l3_offset ? packet->wire_length - packet->l3_offset : 0;
   if (!headers.ok() || headers.ip_length > ip_on_wire) {
     // Headers that lie (also a length beyond what was on the wire; a snapped capture holds
     // fewer bytes than the wire did, which is fine) are not ours to judge: the packet goes on

@@ -8,7 +8,8 @@ namespace badlink {
 
 namespace {
 uint16_t load16(const std::byte* p) {
-  return static_cast<uint16_t>((std::to_integer<unsigned>(p[0]) << 8) | std::to_integer<unsigned>(p[1]));
+  return static_cast<uint16_t>((std::to_integer<unsigned>(p[0]) << 8) |
+                               std::to_integer<unsigned>(p[1]));
 }
 void store16(std::byte* p, uint16_t v) {
   p[0] = static_cast<std::byte>(v >> 8);
@@ -55,7 +56,8 @@ CorruptResult corrupt_packet(Packet& packet, const IpHeaders& h, Rng& rng) {
     new_word = load16(&ip[word_at]);
   } else {
     // The last odd byte is summed as if padded with a zero byte.
-    old_eff = static_cast<uint16_t>(std::to_integer<unsigned>(ip[word_at] ^ static_cast<std::byte>(0x80U >> (bit % 8))) << 8);
+    old_eff = static_cast<uint16_t>(
+        std::to_integer<unsigned>(ip[word_at] ^ static_cast<std::byte>(0x80U >> (bit % 8))) << 8);
     new_word = static_cast<uint16_t>(std::to_integer<unsigned>(ip[word_at]) << 8);
   }
   const uint16_t csum = load16(&ip[csum_at]);

@@ -10,8 +10,8 @@ namespace {
 constexpr double kParetoAlpha = 3.0;  // netem's pareto table uses alpha = 3
 // Pareto(xm = 1, alpha = 3): mean 1.5, standard deviation sqrt(0.75).
 constexpr double kParetoMean = kParetoAlpha / (kParetoAlpha - 1.0);
-const double kParetoSd = std::sqrt(kParetoAlpha / ((kParetoAlpha - 1.0) * (kParetoAlpha - 1.0) *
-                                                   (kParetoAlpha - 2.0)));
+const double kParetoSd =
+    std::sqrt(kParetoAlpha / ((kParetoAlpha - 1.0) * (kParetoAlpha - 1.0) * (kParetoAlpha - 2.0)));
 // paretonormal = 0.25 normal + 0.75 pareto (iproute2's paretonormal table), rescaled to sd 1.
 const double kParetoNormalSd = std::sqrt(0.25 * 0.25 + 0.75 * 0.75);
 

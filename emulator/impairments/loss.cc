@@ -121,10 +121,12 @@ double LossModel::mean_burst_length(const LossConfig& config) {
     if (lost <= 0) {
       return 0.0;
     }
-    // From a state s, next packet lost with: good -> (1-p)(1-k) + p(1-h); bad -> r(1-k) + (1-r)(1-h).
+    // From a state s, next packet lost with: good -> (1-p)(1-k) + p(1-h); bad -> r(1-k) +
+    // (1-r)(1-h).
     const double next_lost_from_good = (1 - g->p) * (1 - g->k) + g->p * (1 - g->h);
     const double next_lost_from_bad = g->r * (1 - g->k) + (1 - g->r) * (1 - g->h);
-    const double continue_p = (lost_good * next_lost_from_good + lost_bad * next_lost_from_bad) / lost;
+    const double continue_p =
+        (lost_good * next_lost_from_good + lost_bad * next_lost_from_bad) / lost;
     // Mean run = P(lost) / P(lost after a received one) = 1 / (1 - P(lost | previous lost));
     // exact, since the pair's joint law depends only on the state of the first (1/r for h=0, k=1).
     return continue_p < 1.0 ? 1.0 / (1.0 - continue_p) : std::numeric_limits<double>::infinity();

@@ -46,8 +46,7 @@ std::optional<TimePoint> RateLimiter::admit(TimePoint arrival, uint32_t bytes) {
   }
   const TimePoint start = std::max(arrival, busy_until_);
   // bytes * 8e9 / bps nanoseconds, carrying the remainder so long runs do not drift.
-  const uint128 numerator =
-      static_cast<uint128>(bytes) * 8U * 1'000'000'000U + remainder_;
+  const uint128 numerator = static_cast<uint128>(bytes) * 8U * 1'000'000'000U + remainder_;
   const auto ns = static_cast<uint64_t>(numerator / bits_per_second_);
   remainder_ = static_cast<uint64_t>(numerator % bits_per_second_);
   busy_until_ = start + Duration{static_cast<int64_t>(ns)};

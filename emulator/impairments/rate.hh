@@ -39,7 +39,7 @@ class RateLimiter {
   uint64_t limit_packets_;
   uint64_t limit_bytes_;
   TimePoint busy_until_{};
-  uint64_t remainder_ = 0;  // sub-nanosecond carry, in units of 1/bits_per_second ns
+  uint64_t remainder_ = 0;   // sub-nanosecond carry, in units of 1/bits_per_second ns
   std::vector<Entry> ring_;  // sized once; finish times of queued packets in FIFO order
   size_t head_ = 0;
   size_t count_ = 0;

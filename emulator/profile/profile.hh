@@ -26,7 +26,7 @@ struct PortRange {
 };
 
 struct Cidr {
-  int family = 4;                    // 4 or 6
+  int family = 4;                     // 4 or 6
   std::array<uint8_t, 16> address{};  // network byte order; IPv4 uses the first 4 bytes
   uint8_t prefix_length = 0;
   std::string text;  // as normalised for display and for firewall rules, e.g. "192.0.2.0/24"

@@ -106,7 +106,8 @@ void BM_Engine(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<int64_t>(packets));
   state.counters["allocs_per_packet"] =
-      static_cast<double>(g_allocations.load() - allocations_at_warm) / static_cast<double>(packets);
+      static_cast<double>(g_allocations.load() - allocations_at_warm) /
+      static_cast<double>(packets);
   state.counters["pending"] = static_cast<double>(engine.pending());
 }
 

@@ -64,7 +64,7 @@ void BM_PriorityQueue(benchmark::State& state) {
   std::vector<Entry> storage;
   storage.reserve(static_cast<size_t>(w.n) + 1024);
   std::priority_queue<Entry, std::vector<Entry>, std::greater<>> heap(std::greater<>{},
-                                                                       std::move(storage));
+                                                                      std::move(storage));
   int64_t now = kSecond;
   uint64_t seq = 0;
   for (int64_t i = 0; i < w.n; ++i) {

@@ -91,10 +91,12 @@ TEST(Engine, DirectionsUseTheirOwnSection) {
   in_cfg.delay.delay = milliseconds(30);
   EngineHarness h(out_cfg, in_cfg);
   for (int i = 0; i < 100; ++i) {
-    h.submit(from_nanos(0) + milliseconds(i), 100, i % 2 ? Direction::inbound : Direction::outbound);
+    h.submit(from_nanos(0) + milliseconds(i), 100,
+             i % 2 ? Direction::inbound : Direction::outbound);
   }
   for (const auto& o : h.finish()) {
-    EXPECT_EQ(o.departure - o.arrival, o.direction == Direction::inbound ? milliseconds(30) : milliseconds(10));
+    EXPECT_EQ(o.departure - o.arrival,
+              o.direction == Direction::inbound ? milliseconds(30) : milliseconds(10));
   }
 }
 

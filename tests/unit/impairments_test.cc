@@ -7,12 +7,12 @@
 #include <cmath>
 #include <vector>
 
+#include "core/packet_pool.hh"
 #include "core/rng.hh"
 #include "impairments/corrupt.hh"
 #include "impairments/delay.hh"
 #include "impairments/loss.hh"
 #include "impairments/rate.hh"
-#include "core/packet_pool.hh"
 #include "test_packets.hh"
 
 namespace badlink {
@@ -26,7 +26,8 @@ double binomial_tolerance(double p, double n) { return kSigmas * std::sqrt(p * (
 // matrix P and L_i is Bernoulli(f[S_i]): sum of the within-state noise and the autocovariance
 // of f(S) summed over all lags (computed by propagating the chain until it has mixed).
 template <size_t N>
-double chain_variance(const std::array<std::array<double, N>, N>& P, const std::array<double, N>& f) {
+double chain_variance(const std::array<std::array<double, N>, N>& P,
+                      const std::array<double, N>& f) {
   std::array<double, N> pi{};
   pi[0] = 1.0;
   for (int it = 0; it < 200000; ++it) {
@@ -99,7 +100,8 @@ LossRun run_loss(const LossConfig& config, int n, uint64_t seed) {
   }
   sum_sq += static_cast<double>(run * run);
   const double mean_run = bursts ? static_cast<double>(lost) / static_cast<double>(bursts) : 0.0;
-  const double var_run = bursts > 1 ? sum_sq / static_cast<double>(bursts) - mean_run * mean_run : 0.0;
+  const double var_run =
+      bursts > 1 ? sum_sq / static_cast<double>(bursts) - mean_run * mean_run : 0.0;
   return {static_cast<double>(lost) / n, mean_run, static_cast<double>(bursts), var_run};
 }
 
@@ -132,7 +134,8 @@ TEST(Loss, GilbertElliottWithSurvivalInBothStates) {
   const double expected = (1 - pi_bad) * (1 - g.k) + pi_bad * (1 - g.h);
   EXPECT_NEAR(LossModel::stationary_loss(g), expected, 1e-12);
   const std::array<std::array<double, 2>, 2> P{{{1 - g.p, g.p}, {g.r, 1 - g.r}}};
-  EXPECT_NEAR(run.loss_rate, expected, kSigmas * std::sqrt(chain_variance<2>(P, {1 - g.k, 1 - g.h}) / n));
+  EXPECT_NEAR(run.loss_rate, expected,
+              kSigmas * std::sqrt(chain_variance<2>(P, {1 - g.k, 1 - g.h}) / n));
   // Mean burst: the analytic value, within 4.5 standard errors of the sample mean of the burst
   // lengths (bursts are separated by received packets, so close to independent).
   const double mb = LossModel::mean_burst_length(g);
@@ -145,9 +148,9 @@ TEST(Loss, FourStateMarkovReproducesStationaryRateAndBurstLength) {
   const auto run = run_loss(m, n, 4);
   // Transition matrix with loss in states 3 and 4 (index 2 and 3).
   const std::array<std::array<double, 4>, 4> P{{{1 - m.p13 - m.p14, 0, m.p13, m.p14},
-                                               {0, 1 - m.p23, m.p23, 0},
-                                               {m.p31, m.p32, 1 - m.p31 - m.p32, 0},
-                                               {1, 0, 0, 0}}};
+                                                {0, 1 - m.p23, m.p23, 0},
+                                                {m.p31, m.p32, 1 - m.p31 - m.p32, 0},
+                                                {1, 0, 0, 0}}};
   const std::array<double, 4> f{0, 0, 1, 1};
   const double expected = LossModel::stationary_loss(m);
   EXPECT_NEAR(run.loss_rate, expected, kSigmas * std::sqrt(chain_variance<4>(P, f) / n));

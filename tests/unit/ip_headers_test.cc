@@ -70,7 +70,8 @@ TEST(IpHeaders, IncrementalUpdateMatchesFullRecompute) {
     for (int version : {4, 6}) {
       const uint8_t p = version == 6 && proto == 1 ? 58 : static_cast<uint8_t>(proto);
       for (int trial = 0; trial < 200; ++trial) {
-        auto b = make_ip_packet(version, p, 1 + trial % 37, 1000, 2000, static_cast<uint8_t>(trial));
+        auto b =
+            make_ip_packet(version, p, 1 + trial % 37, 1000, 2000, static_cast<uint8_t>(trial));
         const IpHeaders h = parse_ip(b);
         const size_t csum_at = h.l4_offset + static_cast<size_t>(l4_checksum_offset(h.protocol));
         size_t byte = h.l4_offset + gen() % (b.size() - h.l4_offset);
@@ -79,8 +80,9 @@ TEST(IpHeaders, IncrementalUpdateMatchesFullRecompute) {
         }
         const size_t word = byte & ~size_t{1};
         auto read16 = [&](size_t at) {
-          return static_cast<uint16_t>((std::to_integer<unsigned>(b[at]) << 8) |
-                                       (at + 1 < b.size() ? std::to_integer<unsigned>(b[at + 1]) : 0U));
+          return static_cast<uint16_t>(
+              (std::to_integer<unsigned>(b[at]) << 8) |
+              (at + 1 < b.size() ? std::to_integer<unsigned>(b[at + 1]) : 0U));
         };
         const uint16_t old_word = read16(word);
         b[byte] ^= std::byte{0x10};
