@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "temp_dir.hh"
+
 #ifndef BADLINK_BINARY
 #error "BADLINK_BINARY must name the badlink executable (a compile definition)"
 #endif
@@ -24,27 +26,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "badlink-cli-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      throw std::runtime_error("mkdtemp failed");
-    }
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using badlink::testing::TempDir;
 
 std::string read_file(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);

@@ -23,6 +23,8 @@
 #include "profile/profile.hh"
 #include "test_packets.hh"
 
+#include "temp_dir.hh"
+
 namespace badlink {
 namespace {
 
@@ -32,27 +34,7 @@ using std::chrono::milliseconds;
 
 constexpr int64_t kEpoch = 1'700'000'000'000'000'000;  // a capture from late 2023, in ns
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "badlink-replay-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      throw std::runtime_error("mkdtemp failed");
-    }
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using testing::TempDir;
 
 struct Frame {
   int64_t nanos = 0;
