@@ -8,8 +8,10 @@
 namespace badlink {
 
 namespace {
+// Slots start on cache-line boundaries, so a packet's hot header fields share one line.
+constexpr size_t kLine = 64;
 constexpr size_t slot_size(size_t cls) {
-  return sizeof(Packet) + ((PacketPool::kClassCapacity[cls] + 15) & ~size_t{15});
+  return (sizeof(Packet) + PacketPool::kClassCapacity[cls] + kLine - 1) & ~(kLine - 1);
 }
 }  // namespace
 
@@ -31,7 +33,7 @@ bool PacketPool::grow(size_t cls) {
   if (bytes_reserved_ + bytes > limits_.max_bytes) {
     return false;
   }
-  auto chunk = std::unique_ptr<std::byte[]>(new (std::nothrow) std::byte[bytes]);
+  auto chunk = Chunk(static_cast<std::byte*>(::operator new(bytes, std::align_val_t{kLine}, std::nothrow)));
   if (!chunk) {
     return false;
   }

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <vector>
 
 #include "core/packet.hh"
@@ -56,7 +57,11 @@ class PacketPool {
 
   Limits limits_;
   std::array<FreeList, kClasses> free_{};
-  std::vector<std::unique_ptr<std::byte[]>> chunks_;
+  struct ChunkDelete {
+    void operator()(std::byte* p) const { ::operator delete(p, std::align_val_t{64}); }
+  };
+  using Chunk = std::unique_ptr<std::byte, ChunkDelete>;
+  std::vector<Chunk> chunks_;
   size_t in_use_ = 0;
   size_t bytes_reserved_ = 0;
   size_t chunk_allocations_ = 0;
