@@ -37,5 +37,9 @@ std::string show_help();
 int show_main(const std::vector<std::string>& args);
 std::string replay_help();
 int replay_main(const std::vector<std::string>& args);
+std::string run_help();
+int run_main(const std::vector<std::string>& args);
+std::string cleanup_help();
+int cleanup_main(const std::vector<std::string>& args);
 
 }  // namespace badlink::cli

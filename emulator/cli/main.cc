@@ -30,6 +30,8 @@ constexpr std::array kCommands{
     Command{"check", "validate profiles", check_help, check_main},
     Command{"show", "print a profile with every default filled in", show_help, show_main},
     Command{"replay", "impair a pcap capture offline", replay_help, replay_main},
+    Command{"run", "impair live traffic (NFQUEUE; needs root)", run_help, run_main},
+    Command{"cleanup", "remove rules a killed badlink left behind", cleanup_help, cleanup_main},
 };
 
 const Command* find_command(std::string_view name) {

@@ -1,0 +1,747 @@
+// `badlink run`: live traffic through a profile. Set-up (profile, capabilities, queues, rules)
+// throws; then the loop runs until SIGINT/SIGTERM, reloading on SIGHUP and writing stats on
+// SIGUSR1, and everything installed is removed on every way out.
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <net/if.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/program_options.hpp>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+
+#include "cli/command.hh"
+#include "core/clock.hh"
+#include "core/packet_pool.hh"
+#include "divert/firewall.hh"
+#include "divert/kernel_queue_stats.hh"
+#include "divert/live_driver.hh"
+#include "divert/nfqueue_backend.hh"
+#include "engine/engine.hh"
+#include "io/replacement_file.hh"
+#include "profile/profile.hh"
+#include "sys/capabilities.hh"
+#include "sys/signal_fd.hh"
+#include "sys/system_error.hh"
+#include "sys/timer_fd.hh"
+
+namespace po = boost::program_options;
+
+namespace badlink::cli {
+
+namespace {
+
+constexpr uint16_t kDefaultQueue = 4200;
+constexpr int kQueueAttempts = 8;              // default queue pairs tried when one is taken
+constexpr uint32_t kDefaultMark = 0x6261646c;  // "badl"
+constexpr uint64_t kDefaultMaxPps = 100000;
+constexpr uint32_t kMinQueueLength = 1024;
+constexpr uint32_t kMaxQueueLength = 262144;
+
+po::options_description run_options() {
+  po::options_description options("Run options");
+  // clang-format off
+  options.add_options()
+      ("profile,p", po::value<std::string>()->required()->value_name("PROFILE"),
+       "the profile to apply (SIGHUP reloads it)")
+      ("wan", po::value<std::string>()->value_name("IFACE"),
+       "gateway mode: impair traffic this host forwards; outbound leaves through IFACE, "
+       "inbound arrives from it")
+      ("no-rules", "install no firewall rules: use the rules you wrote (needs --queue)")
+      ("queue", po::value<std::string>()->value_name("N"),
+       "outbound packets come from NFQUEUE N, inbound from N+1 (default 4200, or the next "
+       "free pair)")
+      ("seed,s", po::value<std::string>()->value_name("N"),
+       "seed for the random choices (overrides the profile's)")
+      ("dump", "print one line per diverted packet on standard output")
+      ("stats-interval", po::value<std::string>()->default_value("10")->value_name("SECONDS"),
+       "log a one-line summary this often (0: never)")
+      ("stats-json", po::value<std::string>()->value_name("FILE"),
+       "write counters as JSON at exit and on SIGUSR1 (\"-\": standard output)")
+      ("mark", po::value<std::string>()->value_name("MARK"),
+       "SO_MARK of the packets badlink sends itself; rules skip it (default 0x6261646c)")
+      ("max-pps", po::value<std::string>()->value_name("N"),
+       "highest packet rate to hold for: sizes the kernel queues (default 100000)");
+  // clang-format on
+  return options;
+}
+
+uint64_t parse_number(const std::string& option, const std::string& text, uint64_t max) {
+  std::string_view digits = text;
+  int base = 10;
+  if (digits.starts_with("0x") || digits.starts_with("0X")) {
+    digits.remove_prefix(2);
+    base = 16;
+  }
+  uint64_t value = 0;
+  const char* end = digits.data() + digits.size();
+  const auto [ptr, ec] = std::from_chars(digits.data(), end, value, base);
+  if (digits.empty() || ec != std::errc{} || ptr != end || value > max) {
+    throw UsageError("--" + option + " must be an integer from 0 to " + std::to_string(max) +
+                     ", not '" + text + "'");
+  }
+  return value;
+}
+
+uint64_t random_seed() {
+  std::random_device device;
+  return (uint64_t{device()} << 32) | device();
+}
+
+double millis(Duration d) { return static_cast<double>(d.count()) / 1e6; }
+
+// Packets the kernel may have to hold per queue: the profile's longest delay (its jitter
+// counted four times over) at the highest rate expected, plus the bottleneck queue.
+uint32_t queue_length_for(const Profile& profile, uint64_t max_pps) {
+  double longest = 0.0;
+  uint64_t backlog = 0;
+  for (const Direction d : {Direction::outbound, Direction::inbound}) {
+    const DirectionConfig& c = profile.direction(d);
+    longest =
+        std::max(longest, static_cast<double>((c.delay.delay + 4 * c.delay.jitter).count()) / 1e9);
+    backlog = std::max<uint64_t>(backlog, c.queue.packets == 0 ? 10000 : c.queue.packets);
+  }
+  const double wanted =
+      static_cast<double>(max_pps) * longest + static_cast<double>(backlog) + kMinQueueLength;
+  return static_cast<uint32_t>(
+      std::clamp(wanted, double{kMinQueueLength}, double{kMaxQueueLength}));
+}
+
+DirectionConfigs configs_of(const Profile& p) {
+  DirectionConfigs configs{};
+  configs[index_of(Direction::outbound)] = p.outbound;
+  configs[index_of(Direction::inbound)] = p.inbound;
+  return configs;
+}
+
+struct RunSetup {
+  std::string profile_path;
+  DiversionMode mode = DiversionMode::host;
+  std::string wan;
+  bool rules = true;
+  bool queue_given = false;
+  uint16_t queue = kDefaultQueue;
+  std::optional<uint64_t> seed;
+  bool dump = false;
+  Duration stats_interval = std::chrono::seconds(10);
+  std::optional<std::string> stats_json;
+  uint32_t mark = kDefaultMark;
+  uint64_t max_pps = kDefaultMaxPps;
+};
+
+RunSetup parse_setup(const std::vector<std::string>& args) {
+  const po::options_description options = run_options();
+  po::variables_map vm;
+  po::store(po::command_line_parser(args)
+                .options(options)
+                .positional(po::positional_options_description{})
+                .run(),
+            vm);
+  po::notify(vm);
+
+  RunSetup s;
+  s.profile_path = vm["profile"].as<std::string>();
+  if (vm.count("wan") != 0) {
+    s.mode = DiversionMode::gateway;
+    s.wan = vm["wan"].as<std::string>();
+    if (s.wan.empty() || s.wan.size() >= IF_NAMESIZE) {
+      throw UsageError("--wan needs an interface name of 1 to 15 characters");
+    }
+  }
+  s.rules = vm.count("no-rules") == 0;
+  if (vm.count("queue") != 0) {
+    s.queue_given = true;
+    s.queue = static_cast<uint16_t>(parse_number("queue", vm["queue"].as<std::string>(), 65534));
+  } else if (!s.rules) {
+    throw UsageError("--no-rules needs --queue N: the NFQUEUE number your outbound rules use");
+  }
+  if (vm.count("seed") != 0) {
+    s.seed = parse_number("seed", vm["seed"].as<std::string>(), UINT64_MAX);
+  }
+  s.dump = vm.count("dump") != 0;
+  s.stats_interval = std::chrono::seconds(
+      parse_number("stats-interval", vm["stats-interval"].as<std::string>(), 86400));
+  if (vm.count("stats-json") != 0) {
+    s.stats_json = vm["stats-json"].as<std::string>();
+  }
+  if (vm.count("mark") != 0) {
+    s.mark = static_cast<uint32_t>(parse_number("mark", vm["mark"].as<std::string>(), UINT32_MAX));
+    if (s.mark == 0) {
+      throw UsageError("--mark must not be 0: unmarked packets are the ones to divert");
+    }
+  }
+  if (vm.count("max-pps") != 0) {
+    s.max_pps = parse_number("max-pps", vm["max-pps"].as<std::string>(), 100'000'000);
+    if (s.max_pps == 0) {
+      throw UsageError("--max-pps must be at least 1");
+    }
+  }
+  return s;
+}
+
+void require_interface(const std::string& name, const std::string& what) {
+  if (::if_nametoindex(name.c_str()) == 0) {
+    throw UsageError(what + ": there is no interface '" + name +
+                     "' (in this network namespace); nothing was installed");
+  }
+}
+
+// The capabilities live mode needs, with what each is for.
+void require_capabilities() {
+  constexpr std::array needed{Capability::net_admin, Capability::net_raw};
+  const std::vector<Capability> missing = missing_capabilities(needed);
+  if (missing.empty()) {
+    return;
+  }
+  std::string names;
+  for (const Capability c : missing) {
+    names += (names.empty() ? "" : " and ") + std::string(to_string(c));
+  }
+  throw std::runtime_error(
+      "missing " + names +
+      ". badlink run needs CAP_NET_ADMIN (NFQUEUE, firewall rules, socket marks) and "
+      "CAP_NET_RAW (raw sockets to send packets back); run it as root, or grant them with "
+      "'setcap cap_net_admin,cap_net_raw+ep BADLINK'");
+}
+
+std::unique_ptr<NfqueueBackend> open_backend(const RunSetup& setup, uint32_t max_length) {
+  for (int attempt = 0;; ++attempt) {
+    const uint32_t base = setup.queue + 2U * static_cast<uint32_t>(attempt);
+    NfqueueOptions options;
+    options.queues = {QueueRole{static_cast<uint16_t>(base), Direction::outbound},
+                      QueueRole{static_cast<uint16_t>(base + 1), Direction::inbound}};
+    options.max_length = max_length;
+    options.reinject_mark = setup.mark;
+    try {
+      return std::make_unique<NfqueueBackend>(options);
+    } catch (const SystemError& e) {
+      // Another socket's queue answers EPERM (EBUSY on some kernels); tell that apart from a
+      // real permission problem by whether the kernel lists the queue as bound.
+      const std::array<uint16_t, 2> pair{static_cast<uint16_t>(base),
+                                         static_cast<uint16_t>(base + 1)};
+      const bool taken = e.error() == EBUSY || e.error() == EEXIST ||
+                         (e.error() == EPERM && !read_kernel_queue_stats(pair).empty());
+      if (!taken) {
+        throw;
+      }
+      if (setup.queue_given || attempt + 1 >= kQueueAttempts || base + 3 > 65535) {
+        throw std::runtime_error("NFQUEUE " + std::to_string(base) + " or " +
+                                 std::to_string(base + 1) +
+                                 " is bound by another program (another badlink?); choose other "
+                                 "queues with --queue");
+      }
+      spdlog::debug("NFQUEUE {}/{} is taken; trying the next pair", base, base + 1);
+    }
+  }
+}
+
+// ---- reporting ----------------------------------------------------------------------------
+
+struct LiveReport {
+  std::string profile_name;
+  uint64_t seed = 0;
+  const RunSetup* setup = nullptr;
+  std::vector<uint16_t> queues;
+  double uptime_s = 0.0;
+  const Engine* engine = nullptr;
+  BackendStats backend;
+  std::vector<KernelQueueStats> kernel;
+  const LiveStats* loop = nullptr;
+  size_t pool_in_use = 0;
+  size_t pool_bytes = 0;
+};
+
+// A minimal JSON object writer; the keys of each direction match `badlink replay`'s JSON.
+class Json {
+ public:
+  explicit Json(std::string& out, int indent = 0) : out_(out), indent_(indent) { out_ += '{'; }
+  void key(std::string_view k) {
+    out_ += first_ ? "\n" : ",\n";
+    first_ = false;
+    out_.append(static_cast<size_t>(indent_ + 2), ' ');
+    string(k);
+    out_ += ": ";
+  }
+  void field(std::string_view k, uint64_t v) {
+    key(k);
+    out_ += std::to_string(v);
+  }
+  void field(std::string_view k, bool v) {
+    key(k);
+    out_ += v ? "true" : "false";
+  }
+  void field(std::string_view k, std::string_view v) {
+    key(k);
+    string(v);
+  }
+  void micros(std::string_view k, Duration d) {
+    key(k);
+    char text[32];
+    std::snprintf(text, sizeof text, "%lld.%03lld", static_cast<long long>(d.count() / 1000),
+                  static_cast<long long>(d.count() % 1000));
+    out_ += text;
+  }
+  void seconds(std::string_view k, double s) {
+    key(k);
+    char text[32];
+    std::snprintf(text, sizeof text, "%.3f", s);
+    out_ += text;
+  }
+  int child_indent() const { return indent_ + 2; }
+  void close() {
+    if (!first_) {
+      out_ += '\n';
+      out_.append(static_cast<size_t>(indent_), ' ');
+    }
+    out_ += '}';
+  }
+
+ private:
+  void string(std::string_view s) {
+    out_ += '"';
+    for (const char c : s) {
+      if (c == '"' || c == '\\') {
+        out_ += '\\';
+        out_ += c;
+      } else if (static_cast<unsigned char>(c) < 0x20) {
+        char esc[8];
+        std::snprintf(esc, sizeof esc, "\\u%04x", static_cast<unsigned>(c));
+        out_ += esc;
+      } else {
+        out_ += c;
+      }
+    }
+    out_ += '"';
+  }
+
+  std::string& out_;
+  int indent_;
+  bool first_ = true;
+};
+
+void delay_object(std::string& out, int indent, const LatencyHistogram& h) {
+  Json d(out, indent);
+  d.micros("p50", h.percentile(0.50));
+  d.micros("p90", h.percentile(0.90));
+  d.micros("p99", h.percentile(0.99));
+  d.micros("max", h.max());
+  d.micros("mean", Duration{static_cast<int64_t>(h.mean_ns() + 0.5)});
+  d.close();
+}
+
+std::string live_stats_json(const LiveReport& r) {
+  std::string out;
+  Json o(out);
+  o.field("profile", r.profile_name);
+  o.field("seed", r.seed);
+  o.field("mode", r.setup->mode == DiversionMode::host ? "host" : "gateway");
+  o.field("wan", r.setup->wan);
+  o.field("rules", r.setup->rules);
+  o.key("queues");
+  {
+    Json q(out, o.child_indent());
+    q.field("outbound", uint64_t{r.queues.at(0)});
+    q.field("inbound", uint64_t{r.queues.at(1)});
+    q.close();
+  }
+  o.seconds("uptime_s", r.uptime_s);
+  for (const Direction d : {Direction::outbound, Direction::inbound}) {
+    const DirectionStats& s = r.engine->stats(d);
+    o.key(to_string(d));
+    Json j(out, o.child_indent());
+    j.field("received", s.received);
+    j.field("sent", s.sent);
+    j.field("dropped_loss", s.dropped_loss);
+    j.field("dropped_queue", s.dropped_queue);
+    j.field("dropped_memory", s.dropped_memory);
+    j.field("duplicated", s.duplicated);
+    j.field("reordered", s.reordered);
+    j.field("corrupted", s.corrupted);
+    j.field("malformed", s.malformed);
+    j.field("bytes_received", s.bytes_received);
+    j.field("bytes_sent", s.bytes_sent);
+    j.key("delay_us");
+    delay_object(out, j.child_indent(), s.delay);
+    j.close();
+  }
+  o.key("backend");
+  {
+    const BackendStats& b = r.backend;
+    Json j(out, o.child_indent());
+    j.field("received", b.received);
+    j.field("diverted", b.diverted);
+    j.field("passed_malformed", b.passed_malformed);
+    j.field("passed_truncated", b.passed_truncated);
+    j.field("passed_no_buffer", b.passed_no_buffer);
+    j.field("passed_busy", b.passed_busy);
+    j.field("reinjected", b.reinjected);
+    j.field("resent", b.resent);
+    j.field("consumed", b.consumed);
+    j.field("resend_failed", b.resend_failed);
+    j.field("verdict_failed", b.verdict_failed);
+    j.field("receive_overruns", b.receive_overruns);
+    j.field("receive_errors", b.receive_errors);
+    j.field("held", b.held);
+    j.close();
+  }
+  o.key("kernel");
+  {
+    Json j(out, o.child_indent());
+    uint64_t queue_dropped = 0;
+    uint64_t user_dropped = 0;
+    for (const KernelQueueStats& k : r.kernel) {
+      queue_dropped += k.queue_dropped;
+      user_dropped += k.user_dropped;
+    }
+    j.field("queue_dropped", queue_dropped);
+    j.field("user_dropped", user_dropped);
+    for (const KernelQueueStats& k : r.kernel) {
+      j.key("queue_" + std::to_string(k.queue));
+      Json q(out, j.child_indent());
+      q.field("queue_total", uint64_t{k.queue_total});
+      q.field("queue_dropped", k.queue_dropped);
+      q.field("user_dropped", k.user_dropped);
+      q.field("id_sequence", uint64_t{k.id_sequence});
+      q.close();
+    }
+    j.close();
+  }
+  o.key("loop");
+  {
+    const LiveStats& l = *r.loop;
+    Json j(out, o.child_indent());
+    j.field("wakeups", l.wakeups);
+    j.field("timer_wakeups", l.timer_wakeups);
+    j.field("spins", l.spins);
+    j.field("spin_ns", l.spin_ns);
+    j.field("all_copies_dropped", l.dropped_copies);
+    j.key("lateness_us");
+    delay_object(out, j.child_indent(), l.lateness);
+    j.close();
+  }
+  o.key("pool");
+  {
+    Json j(out, o.child_indent());
+    j.field("in_use", uint64_t{r.pool_in_use});
+    j.field("bytes_reserved", uint64_t{r.pool_bytes});
+    j.close();
+  }
+  o.close();
+  out += '\n';
+  return out;
+}
+
+void write_json_file(const std::string& file, const std::string& text) {
+  if (file == "-") {
+    std::cout << text << std::flush;
+    return;
+  }
+  ReplacementFile replacement(file);
+  {
+    std::ofstream stream(replacement.path(), std::ios::binary | std::ios::trunc);
+    stream << text;
+    stream.close();
+    if (!stream) {
+      throw std::system_error(errno, std::generic_category(), "write(" + file + ")");
+    }
+  }
+  replacement.commit();
+}
+
+std::string stats_line(const LiveReport& r) {
+  std::string line;
+  for (const Direction d : {Direction::outbound, Direction::inbound}) {
+    const DirectionStats& s = r.engine->stats(d);
+    line += fmt::format(
+        "{}: {} in, {} out, {} lost, {} queue drops, {} dup, delay p50 {:.2f} ms "
+        "p99 {:.2f} ms | ",
+        to_string(d), s.received, s.sent, s.dropped_loss, s.dropped_queue, s.duplicated,
+        millis(s.delay.percentile(0.5)), millis(s.delay.percentile(0.99)));
+  }
+  uint64_t queue_dropped = 0;
+  uint64_t user_dropped = 0;
+  for (const KernelQueueStats& k : r.kernel) {
+    queue_dropped += k.queue_dropped;
+    user_dropped += k.user_dropped;
+  }
+  const BackendStats& b = r.backend;
+  line += fmt::format(
+      "held {}, passed unimpaired {}, resend failures {}, overruns {}, kernel drops {}+{}, "
+      "late p99 {:.3f} ms",
+      b.held, b.passed_malformed + b.passed_truncated + b.passed_no_buffer + b.passed_busy,
+      b.resend_failed, b.receive_overruns, queue_dropped, user_dropped,
+      millis(r.loop->lateness.percentile(0.99)));
+  return line;
+}
+
+}  // namespace
+
+std::string run_help() {
+  std::ostringstream out;
+  out << "Usage: badlink run --profile PROFILE [--wan IFACE] [--no-rules --queue N]\n"
+         "                   [--seed N] [--dump] [--stats-interval SECONDS] [--stats-json FILE]\n"
+         "\n"
+         "Impairs live traffic as the profile says until SIGINT or SIGTERM. Packets are taken\n"
+         "with NFQUEUE (iptables NFQUEUE rules; nft's native 'queue' is not needed) and handed\n"
+         "back with their divert address, as on a divert(4) socket.\n"
+         "\n"
+         "Host mode (default): outbound is what this host sends (OUTPUT), inbound what it\n"
+         "receives (INPUT); loopback is left alone unless [match] interface names it.\n"
+         "Gateway mode (--wan IFACE): traffic this host forwards; outbound leaves through\n"
+         "IFACE (FORWARD -o IFACE), inbound arrives from it (FORWARD -i IFACE).\n"
+         "\n"
+         "Rules: badlink installs, for IPv4 and IPv6, chains BADLINK-<pid>-OUT and\n"
+         "BADLINK-<pid>-IN in the mangle table holding the profile's [match] (comment\n"
+         "\"badlink\"), and jumps to them at the top of OUTPUT/INPUT or FORWARD. They are\n"
+         "removed on every exit. Every rule uses --queue-bypass: while no badlink listens,\n"
+         "matching traffic passes unimpaired instead of being dropped, so a killed badlink\n"
+         "never black-holes traffic. After kill -9, 'badlink cleanup' removes the rules left.\n"
+         "\n"
+         "--no-rules: badlink installs nothing and reads NFQUEUE N (outbound) and N+1\n"
+         "(inbound). Your rules must skip the packets badlink sends itself, which carry\n"
+         "--mark (default 0x6261646c):\n"
+         "  iptables -t mangle -A OUTPUT -m mark ! --mark 0x6261646c -j NFQUEUE --queue-num N \\\n"
+         "           --queue-bypass\n"
+         "  iptables -t mangle -A INPUT -m mark ! --mark 0x6261646c -j NFQUEUE --queue-num N+1 \\\n"
+         "           --queue-bypass\n"
+         "Packets a local socket sent (caught in OUTPUT, or in POSTROUTING) are copied, dropped\n"
+         "at once and sent again through a raw socket at their departure time, so that a\n"
+         "sender is never throttled by packets held in flight; all others (INPUT, FORWARD,\n"
+         "PREROUTING) are held by the kernel and accepted at departure.\n"
+         "\n"
+         "Signals: SIGHUP reloads the profile. A new profile that fails validation is rejected\n"
+         "(the reasons are logged) and the old one keeps running. A valid one is applied whole;\n"
+         "a changed [match] is NOT applied to the rules (a warning says so): restart for that.\n"
+         "SIGUSR1 writes --stats-json now. SIGINT/SIGTERM stop: the rules go first, then every\n"
+         "packet still held is sent at once.\n"
+         "\n"
+         "The seed is --seed, else the profile's, else a random one; the seed used is logged.\n"
+         "Needs CAP_NET_ADMIN and CAP_NET_RAW (root has them); every other capability is\n"
+         "dropped once the queues and rules are set up.\n"
+         "\n"
+      << run_options()
+      << "\n"
+         "Exit status: 0 stopped by a signal, 1 runtime failure (missing capability, queue in\n"
+         "use, iptables failed), 2 bad usage, invalid profile or missing interface.\n";
+  return out.str();
+}
+
+int run_main(const std::vector<std::string>& args) {
+  // First of all: from here on SIGINT/SIGTERM wait for the loop, which exits cleanly, and a
+  // closed standard output (--dump | head) is an error to count, not a silent death.
+  SignalFd signals({SIGINT, SIGTERM, SIGHUP, SIGUSR1});
+  ::signal(SIGPIPE, SIG_IGN);
+
+  const RunSetup setup = parse_setup(args);
+  Profile profile = load_profile(setup.profile_path);  // invalid: never starts (exit 2)
+  if (setup.mode == DiversionMode::gateway && !profile.match.interface.empty() &&
+      profile.match.interface != setup.wan) {
+    throw UsageError("the profile's [match] interface is '" + profile.match.interface +
+                     "' but --wan is '" + setup.wan + "'; in gateway mode --wan decides");
+  }
+  require_capabilities();
+  if (setup.mode == DiversionMode::gateway) {
+    require_interface(setup.wan, "--wan");
+  }
+  if (!profile.match.interface.empty()) {
+    require_interface(profile.match.interface, profile.source + ": [match] interface");
+  }
+
+  uint64_t seed = 0;
+  if (setup.seed) {
+    seed = *setup.seed;
+    spdlog::info("seed {} (from --seed)", seed);
+  } else if (profile.seed) {
+    seed = *profile.seed;
+    spdlog::info("seed {} (from the profile)", seed);
+  } else {
+    seed = random_seed();
+    spdlog::info("seed {} (use --seed {} to repeat)", seed, seed);
+  }
+
+  PacketPool pool;
+  pool.reserve(2048, 4096);
+  Engine engine(configs_of(profile), seed, pool);
+
+  uint32_t max_length = queue_length_for(profile, setup.max_pps);
+  std::unique_ptr<NfqueueBackend> backend = open_backend(setup, max_length);
+  const std::vector<uint16_t> queues = backend->queue_numbers();
+  spdlog::info("NFQUEUE {} (outbound) and {} (inbound), up to {} packets held each", queues[0],
+               queues[1], max_length);
+
+  std::optional<Firewall> firewall_v4;
+  std::optional<Firewall> firewall_v6;
+  if (setup.rules) {
+    spdlog::info("firewall: {}", detect_firewall_mechanism().describe());
+    FirewallLayout layout;
+    layout.mode = setup.mode;
+    layout.wan = setup.wan;
+    layout.outbound_queue = queues[0];
+    layout.inbound_queue = queues[1];
+    layout.skip_mark = setup.mark;
+    layout.owner_pid = static_cast<int>(::getpid());
+    const FamilyRules v4 = plan_rules(profile.match, layout, IpFamily::ipv4);
+    const FamilyRules v6 = plan_rules(profile.match, layout, IpFamily::ipv6);
+    const bool v6_asked = std::any_of(profile.match.hosts.begin(), profile.match.hosts.end(),
+                                      [](const Cidr& c) { return c.family == 6; });
+    for (const FamilyRules* f : {&v4, &v6}) {
+      for (const RuleSpec& r : f->chain_rules) {
+        spdlog::debug("rule: {}", describe(r, f->family));
+      }
+      for (const RuleSpec& r : f->jumps) {
+        spdlog::debug("rule: {}", describe(r, f->family, "-I"));
+      }
+    }
+    if (!v4.empty()) {
+      firewall_v4.emplace(std::vector<FamilyRules>{v4});
+    }
+    if (!v6.empty()) {
+      try {
+        firewall_v6.emplace(std::vector<FamilyRules>{v6});
+      } catch (const FirewallError& e) {
+        if (v6_asked) {
+          throw;
+        }
+        spdlog::warn("IPv6 packets are not diverted: {}", e.what());
+      }
+    }
+    const size_t count = (firewall_v4 ? firewall_v4->rule_count() : 0) +
+                         (firewall_v6 ? firewall_v6->rule_count() : 0);
+    spdlog::info("{} mode: {} rules in chains {} and {} ({}{}{})",
+                 setup.mode == DiversionMode::host ? "host" : "gateway", count,
+                 chain_name(layout.owner_pid, Direction::outbound),
+                 chain_name(layout.owner_pid, Direction::inbound), firewall_v4 ? "IPv4" : "",
+                 firewall_v4 && firewall_v6 ? " and " : "", firewall_v6 ? "IPv6" : "");
+  } else {
+    spdlog::info(
+        "--no-rules: reading your rules' NFQUEUE {} (outbound) and {} (inbound); they "
+        "must skip mark {:#x}",
+        queues[0], queues[1], setup.mark);
+  }
+
+  if (setup.mode == DiversionMode::gateway) {
+    std::ifstream forward("/proc/sys/net/ipv4/ip_forward");
+    char on = '1';
+    if (forward >> on && on == '0') {
+      spdlog::warn("IPv4 forwarding is off (net.ipv4.ip_forward = 0): nothing will be forwarded");
+    }
+  }
+
+  constexpr std::array keep{Capability::net_admin, Capability::net_raw};
+  keep_only_capabilities(keep);
+  set_timer_slack(Duration{1});
+
+  const SteadyClock clock;
+  LiveOptions live;
+  live.stats_interval = setup.stats_interval;
+  live.dump = setup.dump ? stdout : nullptr;
+  LiveDriver driver(engine, *backend, pool, clock, signals, live);
+  const TimePoint started = clock.now();
+
+  auto report = [&]() {
+    LiveReport r;
+    r.profile_name = profile.name;
+    r.seed = seed;
+    r.setup = &setup;
+    r.queues = queues;
+    r.uptime_s = static_cast<double>((clock.now() - started).count()) / 1e9;
+    r.engine = &engine;
+    r.backend = backend->stats();
+    r.kernel = read_kernel_queue_stats(queues);
+    r.loop = &driver.stats();
+    r.pool_in_use = pool.in_use();
+    r.pool_bytes = pool.bytes_reserved();
+    return r;
+  };
+  auto write_stats = [&]() {
+    if (!setup.stats_json) {
+      spdlog::info("stats: {}", stats_line(report()));
+      return;
+    }
+    try {
+      write_json_file(*setup.stats_json, live_stats_json(report()));
+    } catch (const std::exception& e) {
+      spdlog::error("--stats-json: {}", e.what());
+    }
+  };
+
+  spdlog::info("running profile '{}' ({}); SIGHUP reloads, SIGINT/SIGTERM stop", profile.name,
+               profile.source);
+  for (;;) {
+    const LiveEvent event = driver.run();
+    if (event.kind == LiveEvent::Kind::stop) {
+      spdlog::info("{}: stopping", ::strsignal(event.signal));
+      break;
+    }
+    switch (event.kind) {
+      case LiveEvent::Kind::stats_tick:
+        spdlog::info("stats: {}", stats_line(report()));
+        break;
+      case LiveEvent::Kind::write_stats:
+        write_stats();
+        break;
+      case LiveEvent::Kind::reload:
+        try {
+          Profile next = load_profile(setup.profile_path);
+          if (setup.mode == DiversionMode::gateway && !next.match.interface.empty() &&
+              next.match.interface != setup.wan) {
+            spdlog::error(
+                "reload rejected: [match] interface '{}' is not --wan '{}'; still "
+                "running the previous profile",
+                next.match.interface, setup.wan);
+            break;
+          }
+          if (!(next.match == profile.match)) {
+            spdlog::warn(
+                "reload: [match] changed, but the rules are kept as installed; restart "
+                "badlink to divert by the new [match]");
+          }
+          engine.reconfigure(configs_of(next));
+          const uint32_t wanted = queue_length_for(next, setup.max_pps);
+          if (wanted != max_length) {
+            try {
+              backend->set_max_length(wanted);
+              max_length = wanted;
+            } catch (const SystemError& e) {
+              spdlog::warn("reload: queue length stays {}: {}", max_length, e.what());
+            }
+          }
+          profile = std::move(next);
+          spdlog::info("reloaded profile '{}' ({})", profile.name, profile.source);
+        } catch (const ProfileError& e) {
+          for (const Diagnostic& d : e.diagnostics()) {
+            spdlog::error("{}", d.to_string());
+          }
+          spdlog::error("reload rejected; still running profile '{}'", profile.name);
+        }
+        break;
+      case LiveEvent::Kind::stop:
+        break;
+    }
+  }
+
+  // Orderly end: no new packets (rules gone), then everything held goes on at once.
+  firewall_v6.reset();
+  firewall_v4.reset();
+  driver.finish();
+  spdlog::info("stats: {}", stats_line(report()));
+  if (setup.stats_json) {
+    write_json_file(*setup.stats_json, live_stats_json(report()));
+  }
+  return kExitOk;
+}
+
+}  // namespace badlink::cli

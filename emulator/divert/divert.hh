@@ -1,0 +1,62 @@
+// The divert interface: packets taken out of the network stack with their divert address, and
+// handed back with it, as recvfrom()/sendto() do on a divert(4) socket. The live loop and the
+// engine see only this; NFQUEUE is one implementation, FreeBSD divert(4) could be another.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "core/packet.hh"
+#include "core/packet_pool.hh"
+
+namespace badlink {
+
+// What a backend counts. Every packet received ends in exactly one of: returned by receive()
+// (and later reinjected or consumed), or passed on at once for one of the reasons below.
+struct BackendStats {
+  uint64_t received = 0;          // packets the kernel handed over
+  uint64_t diverted = 0;          // of which returned by receive() to be impaired
+  uint64_t passed_malformed = 0;  // IP headers that lie: passed on unchanged at once
+  uint64_t passed_truncated = 0;  // the kernel gave fewer bytes than the packet has
+  uint64_t passed_no_buffer = 0;  // no packet buffer (pool limit): passed on unimpaired
+  uint64_t passed_busy = 0;       // too many packets held at once: passed on unimpaired
+  uint64_t reinjected = 0;        // handed back after impairment (verdict or resend)
+  uint64_t resent = 0;            // of which sent again through the raw socket
+  uint64_t consumed = 0;          // dropped because the engine dropped every copy
+  uint64_t resend_failed = 0;     // the raw socket refused a packet (counted, not retried)
+  uint64_t verdict_failed = 0;    // the kernel rejected a verdict
+  uint64_t receive_overruns = 0;  // ENOBUFS: the kernel could not deliver (fail-open passes)
+  uint64_t receive_errors = 0;    // other receive failures and undecodable messages
+  uint64_t held = 0;              // packets whose verdict is still outstanding, now
+};
+
+class DivertBackend {
+ public:
+  virtual ~DivertBackend() = default;
+
+  // Takes up to out.size() waiting packets without blocking, each in a buffer from `pool` with
+  // bytes, length and address set (arrival is the caller's). Returns how many. Never throws.
+  virtual size_t receive(std::span<Packet*> out, PacketPool& pool) = 0;
+
+  // Hands the packet back to the network where its address says it came from, with its
+  // current bytes (so corruption travels). A second copy of one packet (a duplicate) is sent
+  // as a packet of its own. The caller keeps the buffer.
+  virtual void reinject(Packet& packet) = 0;
+
+  // The packet goes on unmodified, at once (the caller keeps the buffer).
+  virtual void pass(Packet& packet) = 0;
+
+  // The engine dropped every copy of the packet with this address: it must not go on.
+  virtual void consume(const DivertAddress& address) = 0;
+
+  // Sends whatever the backend batched (verdicts); called once per loop iteration.
+  virtual void flush() = 0;
+
+  // Readable when receive() has something.
+  virtual int fd() const = 0;
+
+  virtual BackendStats stats() const = 0;
+};
+
+}  // namespace badlink

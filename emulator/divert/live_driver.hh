@@ -1,0 +1,99 @@
+// The live loop: packets from a divert backend through the engine and back, woken by epoll on
+// the backend, a timerfd armed for the wheel's next departure, a periodic stats timer and a
+// signalfd. run() returns whenever the caller has something to do (stop, reload, stats).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+
+#include "core/clock.hh"
+#include "core/latency_histogram.hh"
+#include "core/packet_pool.hh"
+#include "divert/divert.hh"
+#include "engine/engine.hh"
+#include "sys/epoll.hh"
+#include "sys/signal_fd.hh"
+#include "sys/timer_fd.hh"
+
+namespace badlink {
+
+struct LiveOptions {
+  // The wheel's timer fires this much before a departure; the rest is a clock_gettime spin, so
+  // packets leave within microseconds of their time despite timer wake-up latency.
+  Duration early_wake = std::chrono::microseconds(50);
+  Duration stats_interval = std::chrono::seconds(10);  // 0: no periodic stats event
+  std::FILE* dump = nullptr;  // one line per diverted packet goes here when set
+};
+
+struct LiveEvent {
+  enum class Kind { stop, reload, write_stats, stats_tick };
+  Kind kind = Kind::stop;
+  int signal = 0;  // the signal behind it, 0 for the stats timer
+};
+
+struct LiveStats {
+  uint64_t wakeups = 0;         // epoll returns
+  uint64_t timer_wakeups = 0;   // of which the wheel's timer
+  uint64_t spins = 0;           // waits finished by spinning on the clock
+  uint64_t spin_ns = 0;         // time spent spinning
+  uint64_t dropped_copies = 0;  // packets the engine dropped with every copy (consumed)
+  LatencyHistogram lateness;    // how long after its departure time each packet was handed back
+};
+
+// Observes the engine (for the duration of one submit) to tell the backend when every copy of
+// a packet was dropped: a held verdict is then answered with a drop.
+class LiveDriver final : private EngineObserver {
+ public:
+  // `clock` must be CLOCK_MONOTONIC (SteadyClock): the timerfd is armed on it. Registers itself
+  // as the engine's observer until destroyed.
+  LiveDriver(Engine& engine, DivertBackend& backend, PacketPool& pool, const Clock& clock,
+             SignalFd& signals, const LiveOptions& options);
+  ~LiveDriver() override;
+  LiveDriver(const LiveDriver&) = delete;
+  LiveDriver& operator=(const LiveDriver&) = delete;
+
+  // Moves packets until an event needs the caller; returns it. Throws only for a failure of
+  // the loop's own kernel objects (epoll, timerfd, signalfd).
+  LiveEvent run();
+
+  // Orderly end: packets still waiting in the socket go on at once, then everything the
+  // engine holds is handed back now (early, rather than lost when the queues unbind).
+  void finish();
+
+  const LiveStats& stats() const { return stats_; }
+
+ private:
+  static constexpr size_t kBatch = 64;
+  static constexpr size_t kMaxPerWake = 1024;  // then departures get their turn
+
+  int plan_wait();
+  void receive_all();  // sets backlog_ when it stopped with packets still waiting
+  void submit(Packet* packet);
+  void duplicated(const Packet& original) override;
+  void dropped(const Packet& packet) override;
+  void send_due();
+  void read_signals();
+  void dump(const Packet& packet);
+  std::optional<LiveEvent> take_pending();
+
+  Engine& engine_;
+  DivertBackend& backend_;
+  PacketPool& pool_;
+  const Clock& clock_;
+  SignalFd& signals_;
+  LiveOptions options_;
+  Epoll epoll_;
+  TimerFd wheel_timer_;
+  TimerFd stats_timer_;
+  std::optional<TimePoint> armed_;
+  bool backlog_ = false;  // the backend may hold more than epoll knows of: read again
+  std::array<Packet*, kBatch> batch_{};
+  std::array<bool, 4> pending_{};  // by LiveEvent::Kind
+  std::array<int, 4> pending_signal_{};
+  int64_t copies_alive_ = 0;  // of the packet being submitted
+  LiveStats stats_;
+};
+
+}  // namespace badlink

@@ -1,0 +1,481 @@
+// NfqueueBackend: the netlink conversation (bind, receive, verdict) after libnetfilter_queue's
+// nf-queue.c example, with recvmmsg() batches and one sendto() for all verdicts of a round.
+#include "divert/nfqueue_backend.hh"
+
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <libnetfilter_queue/libnetfilter_queue.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_queue.h>
+#include <net/if.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <string>
+
+#include "core/ip_headers.hh"
+#include "sys/system_error.hh"
+
+namespace badlink {
+
+namespace {
+
+constexpr uint32_t kCopyRange = 0xffff;
+
+// At most one warning of a kind every few seconds: the per-packet path must not flood the log.
+class Throttle {
+ public:
+  bool allow() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_ < std::chrono::seconds(5) && started_) {
+      return false;
+    }
+    started_ = true;
+    last_ = now;
+    return true;
+  }
+
+ private:
+  std::chrono::steady_clock::time_point last_{};
+  bool started_ = false;
+};
+
+Throttle resend_warning;
+Throttle verdict_warning;
+Throttle receive_warning;
+
+}  // namespace
+
+void NfqueueBackend::SocketCloser::operator()(mnl_socket* s) const noexcept { mnl_socket_close(s); }
+
+NfqueueBackend::NfqueueBackend(const NfqueueOptions& options)
+    : roles_(options.queues),
+      max_length_(options.max_length),
+      raw_(options.reinject_mark),
+      held_(std::max<size_t>(options.max_length, 1024) * options.queues.size()),
+      rx_buffers_(kBatch * kBufferBytes),
+      rx_headers_(new mmsghdr[kBatch]),
+      rx_iov_(new iovec[kBatch]),
+      tx_buffer_(256 * 1024) {
+  socket_.reset(mnl_socket_open(NETLINK_NETFILTER));
+  if (!socket_) {
+    throw SystemError("socket(AF_NETLINK, NETLINK_NETFILTER)", errno);
+  }
+  if (mnl_socket_bind(socket_.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
+    throw SystemError("bind(netlink)", errno);
+  }
+  portid_ = mnl_socket_get_portid(socket_.get());
+  const int fd = mnl_socket_get_fd(socket_.get());
+
+  // A large receive buffer absorbs bursts while the loop is busy sending; FORCE goes past
+  // rmem_max (CAP_NET_ADMIN). What still overflows is ENOBUFS, counted, and passed by the
+  // kernel (fail-open).
+  const int rcv = options.receive_buffer_bytes;
+  if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof rcv) != 0) {
+    SystemCall("setsockopt(SO_RCVBUF)", ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv));
+  }
+  // The verdict batch goes to the kernel in one datagram, which must fit the send buffer.
+  const int snd = 4 << 20;
+  if (::setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &snd, sizeof snd) != 0) {
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, sizeof snd);
+  }
+  int snd_now = 0;
+  socklen_t len = sizeof snd_now;
+  SystemCall("getsockopt(SO_SNDBUF)", ::getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd_now, &len));
+  tx_capacity_ = std::min(tx_buffer_.size(), static_cast<size_t>(std::max(snd_now - 1024, 0)));
+  tx_capacity_ = std::max<size_t>(tx_capacity_, kBufferBytes);  // one full-size verdict
+  tx_buffer_.resize(std::max(tx_buffer_.size(), tx_capacity_));
+  // Keep acknowledgements of failed verdicts short: the error and the header, not the payload.
+  const int on = 1;
+  ::setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &on, sizeof on);
+
+  for (size_t i = 0; i < kBatch; ++i) {
+    rx_iov_[i].iov_base = rx_buffers_.data() + i * kBufferBytes;
+    rx_iov_[i].iov_len = kBufferBytes;
+  }
+
+  for (const QueueRole& role : roles_) {
+    configure(role.number, true);
+  }
+}
+
+NfqueueBackend::~NfqueueBackend() {
+  // Unbinding drops whatever the kernel still holds: the caller hands everything back first.
+  flush();
+  for (const QueueRole& role : roles_) {
+    alignas(nlmsghdr) char buf[256];
+    nlmsghdr* nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, role.number);
+    nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, NFQNL_CFG_CMD_UNBIND);
+    if (mnl_socket_sendto(socket_.get(), nlh, nlh->nlmsg_len) < 0) {
+      spdlog::warn("unbinding NFQUEUE {}: {}", role.number, std::strerror(errno));
+    }
+  }
+}
+
+void NfqueueBackend::configure(uint16_t queue, bool bind) {
+  alignas(nlmsghdr) char buf[1024];
+  size_t length = 0;
+  const uint32_t first = seq_ + 1;
+  if (bind) {
+    nlmsghdr* nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, queue);
+    nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_BIND);
+    nlh->nlmsg_flags |= NLM_F_ACK;
+    nlh->nlmsg_seq = ++seq_;
+    length += NLMSG_ALIGN(nlh->nlmsg_len);
+  }
+  nlmsghdr* nlh = nfq_nlmsg_put(buf + length, NFQNL_MSG_CONFIG, queue);
+  nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, kCopyRange);
+  nfq_nlmsg_cfg_put_qmaxlen(nlh, max_length_);
+  // Fail open: a full queue passes packets unimpaired instead of dropping them. GSO off: the
+  // kernel segments (and checksums) before queueing, so every packet is a wire packet. UID:
+  // tells a local sender's packet from a forwarded one where both pass (POSTROUTING).
+  mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(NFQA_CFG_F_FAIL_OPEN | NFQA_CFG_F_UID_GID));
+  mnl_attr_put_u32(nlh, NFQA_CFG_MASK,
+                   htonl(NFQA_CFG_F_FAIL_OPEN | NFQA_CFG_F_GSO | NFQA_CFG_F_UID_GID));
+  nlh->nlmsg_flags |= NLM_F_ACK;
+  nlh->nlmsg_seq = ++seq_;
+  length += NLMSG_ALIGN(nlh->nlmsg_len);
+
+  const std::string what = (bind ? "bind NFQUEUE " : "configure NFQUEUE ") + std::to_string(queue);
+  if (mnl_socket_sendto(socket_.get(), buf, length) < 0) {
+    throw SystemError(what, errno);
+  }
+  wait_for_acks(first, seq_, what);
+}
+
+void NfqueueBackend::wait_for_acks(uint32_t first_seq, uint32_t last_seq, std::string_view what) {
+  // The kernel answers a configuration message before sendto() returns, so the answers are
+  // already queued; packets of a queue bound a moment ago may be queued among them and go on
+  // at once.
+  const int fd = mnl_socket_get_fd(socket_.get());
+  uint32_t acked = 0;
+  const uint32_t wanted = last_seq - first_seq + 1;
+  std::vector<std::byte> buf(kBufferBytes);
+  while (acked < wanted) {
+    const ssize_t n = retry_eintr([&] { return ::recv(fd, buf.data(), buf.size(), MSG_DONTWAIT); });
+    if (n < 0) {
+      if (errno == ENOBUFS) {
+        continue;
+      }
+      if (errno == EAGAIN) {
+        pollfd p{fd, POLLIN, 0};
+        if (retry_eintr([&] { return ::poll(&p, 1, 2000); }) == 0) {
+          throw SystemError(std::string(what) + " (no answer from the kernel)", ETIMEDOUT);
+        }
+        continue;
+      }
+      throw SystemError(std::string(what) + " (reading the answer)", errno);
+    }
+    auto* nlh = reinterpret_cast<const nlmsghdr*>(buf.data());
+    int remaining = static_cast<int>(n);
+    for (; mnl_nlmsg_ok(nlh, remaining); nlh = mnl_nlmsg_next(nlh, &remaining)) {
+      if (nlh->nlmsg_type == NLMSG_ERROR && nlh->nlmsg_seq >= first_seq &&
+          nlh->nlmsg_seq <= last_seq) {
+        const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
+        if (err->error != 0) {
+          throw SystemError(what, -err->error);
+        }
+        ++acked;
+      } else if (const auto packet = decode_packet_message(nlh)) {
+        ++stats_.received;
+        ++stats_.passed_busy;
+        verdict(packet->queue, packet->id, NF_ACCEPT);
+        flush();
+      }
+    }
+  }
+}
+
+void NfqueueBackend::set_max_length(uint32_t max_length) {
+  max_length_ = max_length;
+  for (const QueueRole& role : roles_) {
+    configure(role.number, false);
+  }
+  const size_t wanted = std::max<size_t>(max_length, 1024) * roles_.size();
+  if (wanted > held_.capacity()) {
+    HandleTable bigger(wanted);
+    held_.for_each([&](uint64_t key) { bigger.insert(key); });
+    held_ = std::move(bigger);
+  }
+}
+
+std::vector<uint16_t> NfqueueBackend::queue_numbers() const {
+  std::vector<uint16_t> numbers;
+  for (const QueueRole& r : roles_) {
+    numbers.push_back(r.number);
+  }
+  return numbers;
+}
+
+int NfqueueBackend::fd() const { return mnl_socket_get_fd(socket_.get()); }
+
+const QueueRole* NfqueueBackend::role_of(uint16_t queue) const {
+  for (const QueueRole& r : roles_) {
+    if (r.number == queue) {
+      return &r;
+    }
+  }
+  return nullptr;
+}
+
+std::string_view NfqueueBackend::interface_name(uint32_t ifindex) {
+  if (ifindex == 0) {
+    return {};
+  }
+  if (ifindex < kCachedInterfaces) {
+    if (!named_[ifindex]) {
+      char name[IF_NAMESIZE] = {};
+      if (::if_indextoname(ifindex, name) == nullptr) {
+        return {};  // gone already; try again next time
+      }
+      std::memcpy(names_[ifindex].data(), name, sizeof name);
+      named_[ifindex] = true;
+    }
+    return names_[ifindex].data();
+  }
+  char name[IF_NAMESIZE] = {};
+  if (::if_indextoname(ifindex, name) == nullptr) {
+    return {};
+  }
+  std::memcpy(scratch_name_.data(), name, sizeof name);
+  return scratch_name_.data();
+}
+
+bool NfqueueBackend::refill() {
+  for (size_t i = 0; i < kBatch; ++i) {
+    std::memset(&rx_headers_[i], 0, sizeof(mmsghdr));
+    rx_headers_[i].msg_hdr.msg_iov = &rx_iov_[i];
+    rx_headers_[i].msg_hdr.msg_iovlen = 1;
+  }
+  for (;;) {
+    const int n = ::recvmmsg(fd(), rx_headers_.get(), kBatch, MSG_DONTWAIT, nullptr);
+    if (n > 0) {
+      rx_count_ = static_cast<size_t>(n);
+      rx_index_ = 0;
+      rx_offset_ = 0;
+      return true;
+    }
+    if (n == 0) {
+      return false;
+    }
+    switch (errno) {
+      case EINTR:
+        continue;
+      case EAGAIN:
+        return false;
+      case ENOBUFS:
+        // The kernel could not deliver some packets (and passed them, failing open). The
+        // socket works on: read on.
+        ++stats_.receive_overruns;
+        continue;
+      default:
+        ++stats_.receive_errors;
+        if (receive_warning.allow()) {
+          spdlog::warn("receiving from NFQUEUE: {}", std::strerror(errno));
+        }
+        return false;
+    }
+  }
+}
+
+size_t NfqueueBackend::receive(std::span<Packet*> out, PacketPool& pool) {
+  size_t produced = 0;
+  while (produced < out.size()) {
+    if (rx_index_ >= rx_count_ && !refill()) {
+      break;
+    }
+    const mmsghdr& m = rx_headers_[rx_index_];
+    const size_t length = m.msg_len;
+    if ((m.msg_hdr.msg_flags & MSG_TRUNC) != 0) {
+      ++stats_.receive_errors;  // cannot happen with buffers this large; never parse a part
+      ++rx_index_;
+      rx_offset_ = 0;
+      continue;
+    }
+    if (rx_offset_ >= length) {
+      ++rx_index_;
+      rx_offset_ = 0;
+      continue;
+    }
+    const auto* nlh = reinterpret_cast<const nlmsghdr*>(rx_buffers_.data() +
+                                                        rx_index_ * kBufferBytes + rx_offset_);
+    const int remaining = static_cast<int>(length - rx_offset_);
+    if (!mnl_nlmsg_ok(nlh, remaining)) {
+      ++stats_.receive_errors;
+      ++rx_index_;
+      rx_offset_ = 0;
+      continue;
+    }
+    rx_offset_ += NLMSG_ALIGN(nlh->nlmsg_len);
+    if (Packet* p = handle_message(nlh, pool)) {
+      out[produced++] = p;
+    }
+  }
+  return produced;
+}
+
+Packet* NfqueueBackend::handle_message(const nlmsghdr* message, PacketPool& pool) {
+  if (message->nlmsg_type == NLMSG_ERROR) {
+    const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(message));
+    if (message->nlmsg_len >= NLMSG_HDRLEN + sizeof(int) && err->error != 0) {
+      ++stats_.verdict_failed;
+      if (verdict_warning.allow()) {
+        spdlog::warn("the kernel refused a verdict: {}", std::strerror(-err->error));
+      }
+    }
+    return nullptr;
+  }
+  if (message->nlmsg_type < NLMSG_MIN_TYPE) {
+    return nullptr;  // NOOP, DONE, OVERRUN
+  }
+  const std::optional<QueuedPacket> q = decode_packet_message(message);
+  if (!q) {
+    ++stats_.receive_errors;
+    return nullptr;
+  }
+  ++stats_.received;
+  const QueueRole* role = role_of(q->queue);
+  if (role == nullptr) {
+    ++stats_.passed_busy;
+    verdict(q->queue, q->id, NF_ACCEPT);
+    return nullptr;
+  }
+  if (!q->has_payload || q->payload.empty() || q->truncated()) {
+    ++stats_.passed_truncated;
+    verdict(q->queue, q->id, NF_ACCEPT);
+    return nullptr;
+  }
+  if (!parse_ip(q->payload).ok()) {
+    ++stats_.passed_malformed;
+    verdict(q->queue, q->id, NF_ACCEPT);
+    return nullptr;
+  }
+  Packet* p = pool.allocate(q->payload.size());
+  if (p == nullptr) {
+    ++stats_.passed_no_buffer;
+    verdict(q->queue, q->id, NF_ACCEPT);
+    return nullptr;
+  }
+  std::memcpy(p->data(), q->payload.data(), q->payload.size());
+  p->length = static_cast<uint32_t>(q->payload.size());
+  p->wire_length = p->length;
+  p->l3_offset = 0;
+  p->flags = 0;
+  const uint32_t ifindex = role->direction == Direction::inbound ? q->indev : q->outdev;
+  p->address = divert_address(*q, *role, interface_name(ifindex));
+
+  if (queue_mode_for(q->hook, q->has_uid) == QueueMode::copy) {
+    verdict(q->queue, q->id, NF_DROP);  // the copy goes on later, through the raw socket
+  } else if (!held_.insert(handle_key(q->queue, q->id))) {
+    ++stats_.passed_busy;
+    verdict(q->queue, q->id, NF_ACCEPT);
+    pool.release(p);
+    return nullptr;
+  }
+  ++stats_.diverted;
+  return p;
+}
+
+void NfqueueBackend::verdict(uint16_t queue, uint32_t id, int verdict,
+                             std::span<const std::byte> payload) {
+  const size_t needed = 128 + MNL_ALIGN(payload.size());
+  if (tx_length_ + needed > tx_capacity_) {
+    flush();
+  }
+  nlmsghdr* nlh = nfq_nlmsg_put(reinterpret_cast<char*>(tx_buffer_.data() + tx_length_),
+                                NFQNL_MSG_VERDICT, queue);
+  nfq_nlmsg_verdict_put(nlh, static_cast<int>(id), verdict);
+  if (!payload.empty()) {
+    nfq_nlmsg_verdict_put_pkt(nlh, payload.data(), static_cast<uint32_t>(payload.size()));
+  }
+  tx_length_ += NLMSG_ALIGN(nlh->nlmsg_len);
+  ++tx_messages_;
+}
+
+void NfqueueBackend::flush() {
+  if (tx_length_ == 0) {
+    return;
+  }
+  if (mnl_socket_sendto(socket_.get(), tx_buffer_.data(), tx_length_) < 0) {
+    stats_.verdict_failed += tx_messages_;
+    if (verdict_warning.allow()) {
+      spdlog::warn("sending {} verdicts: {}", tx_messages_, std::strerror(errno));
+    }
+  }
+  tx_length_ = 0;
+  tx_messages_ = 0;
+}
+
+void NfqueueBackend::resend(Packet& packet) {
+  std::span<std::byte> ip = packet.l3();
+  if (packet.address.checksum_partial) {
+    // The kernel left the transport checksum to the NIC; the raw path has no NIC to do it.
+    const IpHeaders h = parse_ip(ip);
+    if (h.ok()) {
+      fix_l4_checksum(ip, h);
+    }
+    packet.address.checksum_partial = false;
+  }
+  // An outbound packet's address names the interface it was leaving by: it keeps it. An
+  // inbound one names where it arrived, not where to go: it is routed afresh (to this host,
+  // or on through the gateway).
+  const uint32_t ifindex =
+      packet.address.direction == Direction::outbound ? packet.address.ifindex : 0;
+  const int error = raw_.send(ip, ifindex);
+  if (error != 0) {
+    ++stats_.resend_failed;
+    if (resend_warning.allow()) {
+      spdlog::warn("resending a {} packet of {} bytes: {}", to_string(packet.address.direction),
+                   ip.size(), std::strerror(error));
+    }
+    return;
+  }
+  ++stats_.resent;
+  ++stats_.reinjected;
+}
+
+void NfqueueBackend::reinject(Packet& packet) {
+  // Held: the kernel still has it and gets its verdict. Not held: copied at receive (a local
+  // sender's packet), or a second copy whose original already took the verdict.
+  if (held_.erase(handle_key(packet.address.queue, packet.address.handle))) {
+    // The first copy to leave takes the kernel's packet; a corrupted one replaces its bytes.
+    const bool changed = (packet.flags & Packet::kCorrupted) != 0;
+    verdict(packet.address.queue, static_cast<uint32_t>(packet.address.handle), NF_ACCEPT,
+            changed ? std::span<const std::byte>(packet.l3()) : std::span<const std::byte>{});
+    ++stats_.reinjected;
+    return;
+  }
+  resend(packet);
+}
+
+void NfqueueBackend::pass(Packet& packet) {
+  // Held: the kernel still has it and gets its verdict. Not held: copied at receive (a local
+  // sender's packet), or a second copy whose original already took the verdict.
+  if (held_.erase(handle_key(packet.address.queue, packet.address.handle))) {
+    verdict(packet.address.queue, static_cast<uint32_t>(packet.address.handle), NF_ACCEPT);
+    ++stats_.reinjected;
+    return;
+  }
+  resend(packet);
+}
+
+void NfqueueBackend::consume(const DivertAddress& address) {
+  if (held_.erase(handle_key(address.queue, address.handle))) {
+    verdict(address.queue, static_cast<uint32_t>(address.handle), NF_DROP);
+  }
+  ++stats_.consumed;
+}
+
+BackendStats NfqueueBackend::stats_with_held() const {
+  BackendStats s = stats_;
+  s.held = held_.size();
+  return s;
+}
+
+}  // namespace badlink

@@ -1,0 +1,103 @@
+// The Linux divert backend: NFQUEUE through libmnl, with raw-socket reinjection for packets
+// this host sends (see QueueMode) and batched receive and verdicts.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "divert/divert.hh"
+#include "divert/handle_table.hh"
+#include "divert/nfqueue_message.hh"
+#include "divert/raw_injector.hh"
+
+struct mnl_socket;
+struct nlmsghdr;
+struct mmsghdr;
+struct iovec;
+
+namespace badlink {
+
+struct NfqueueOptions {
+  std::vector<QueueRole> queues;        // one per queue number to bind
+  uint32_t max_length = 4096;           // packets the kernel may hold per queue
+  int receive_buffer_bytes = 32 << 20;  // the netlink socket's (SO_RCVBUFFORCE)
+  uint32_t reinject_mark = 0;           // SO_MARK of the raw sockets; rules must skip it
+};
+
+class NfqueueBackend final : public DivertBackend {
+ public:
+  // Opens the netlink socket and binds every queue (copy whole packets, fail open, no GSO,
+  // `max_length`). Throws SystemError; binding a queue another program holds fails with EBUSY.
+  explicit NfqueueBackend(const NfqueueOptions& options);
+  ~NfqueueBackend() override;
+  NfqueueBackend(const NfqueueBackend&) = delete;
+  NfqueueBackend& operator=(const NfqueueBackend&) = delete;
+
+  size_t receive(std::span<Packet*> out, PacketPool& pool) override;
+  void reinject(Packet& packet) override;
+  void pass(Packet& packet) override;
+  void consume(const DivertAddress& address) override;
+  void flush() override;
+  int fd() const override;
+  BackendStats stats() const override { return stats_with_held(); }
+
+  // A new per-queue limit (a reload changed the delays); throws SystemError.
+  void set_max_length(uint32_t max_length);
+
+  std::vector<uint16_t> queue_numbers() const;
+  uint32_t max_length() const { return max_length_; }
+
+ private:
+  static constexpr size_t kBatch = 32;                    // datagrams per recvmmsg()
+  static constexpr size_t kBufferBytes = 0x10000 + 8192;  // one packet of 64 KiB and its attrs
+
+  struct SocketCloser {
+    void operator()(mnl_socket* s) const noexcept;
+  };
+
+  const QueueRole* role_of(uint16_t queue) const;
+  bool refill();
+  Packet* handle_message(const nlmsghdr* message, PacketPool& pool);
+  void verdict(uint16_t queue, uint32_t id, int verdict, std::span<const std::byte> payload = {});
+  void resend(Packet& packet);
+  void configure(uint16_t queue, bool bind);
+  void wait_for_acks(uint32_t first_seq, uint32_t last_seq, std::string_view what);
+  std::string_view interface_name(uint32_t ifindex);
+  BackendStats stats_with_held() const;
+
+  std::unique_ptr<mnl_socket, SocketCloser> socket_;
+  uint32_t portid_ = 0;
+  uint32_t seq_ = 0;
+  std::vector<QueueRole> roles_;
+  uint32_t max_length_;
+  RawInjector raw_;
+  HandleTable held_;
+
+  // Receive side: kBatch buffers filled by one recvmmsg(), walked message by message.
+  std::vector<std::byte> rx_buffers_;
+  std::unique_ptr<mmsghdr[]> rx_headers_;
+  std::unique_ptr<iovec[]> rx_iov_;
+  size_t rx_count_ = 0;
+  size_t rx_index_ = 0;
+  size_t rx_offset_ = 0;
+
+  // Verdicts batched into one sendto() per loop iteration.
+  std::vector<std::byte> tx_buffer_;
+  size_t tx_capacity_ = 0;
+  size_t tx_length_ = 0;
+  size_t tx_messages_ = 0;
+
+  // ifindex -> name, looked up once per interface.
+  static constexpr size_t kCachedInterfaces = 256;
+  std::array<std::array<char, 16>, kCachedInterfaces> names_{};
+  std::array<bool, kCachedInterfaces> named_{};
+  std::array<char, 16> scratch_name_{};
+
+  BackendStats stats_;
+};
+
+}  // namespace badlink

@@ -1,0 +1,73 @@
+// NFQUEUE packet messages decoded into plain data, and mapped onto a divert address. No
+// sockets here, so that the mapping is testable without root.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "core/packet.hh"
+
+struct nlmsghdr;
+
+namespace badlink {
+
+// How a diverted packet is handed back, decided by where netfilter caught it.
+enum class QueueMode : uint8_t {
+  // The kernel keeps the packet until the verdict (NF_ACCEPT at departure, NF_DROP if lost).
+  // For inbound and forwarded packets, which have no local sender to stall.
+  hold,
+  // The packet is copied and dropped (NF_DROP) at once and the copy sent later through a raw
+  // socket. For packets a local socket sends: a held verdict keeps the sender's socket charged
+  // for every packet in flight and throttles it.
+  copy,
+};
+
+// copy for packets a local socket sent: caught at NF_INET_LOCAL_OUT, or at
+// NF_INET_POST_ROUTING with a socket owner (`local_socket`: the kernel reported its uid);
+// hold for everything else.
+QueueMode queue_mode_for(uint8_t hook, bool local_socket);
+
+// Which direction a queue's packets travel.
+struct QueueRole {
+  uint16_t number = 0;
+  Direction direction = Direction::outbound;
+};
+
+// One NFQNL_MSG_PACKET, fields in host byte order.
+struct QueuedPacket {
+  uint16_t queue = 0;
+  uint32_t id = 0;
+  uint16_t hw_protocol = 0;  // ETH_P_IP, ETH_P_IPV6
+  uint8_t hook = 0;          // NF_INET_LOCAL_OUT, ...
+  uint32_t mark = 0;
+  uint32_t indev = 0;  // 0 when absent
+  uint32_t outdev = 0;
+  uint32_t skb_info = 0;  // NFQA_SKB_* flags
+  uint32_t cap_len = 0;   // the packet's full length when the payload was cut; else 0
+  bool has_uid = false;   // a local socket owns the packet (NFQA_CFG_F_UID_GID requested)
+  bool has_payload = false;
+  std::span<const std::byte> payload;
+
+  // The kernel gave fewer bytes than the packet has.
+  bool truncated() const { return cap_len > payload.size(); }
+};
+
+// Decodes one netlink message of type NFQNL_MSG_PACKET; nullopt when it is another type, or
+// when it is too damaged to carry a packet id.
+std::optional<QueuedPacket> decode_packet_message(const nlmsghdr* message);
+
+// The address a divert socket would report for this packet: direction from the queue's role,
+// the receiving interface for inbound packets and the sending one for outbound packets, the
+// netfilter hook as the rule tag (it decides the QueueMode on the way back).
+DivertAddress divert_address(const QueuedPacket& packet, const QueueRole& role,
+                             std::string_view ifname);
+
+// Key for one queued packet across queues: queue number and packet id.
+constexpr uint64_t handle_key(uint16_t queue, uint64_t id) {
+  return (uint64_t{queue} << 32) | (id & 0xffffffffU);
+}
+
+}  // namespace badlink

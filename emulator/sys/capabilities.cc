@@ -1,0 +1,117 @@
+// Capabilities through libcap.
+#include "sys/capabilities.hh"
+
+#include <spdlog/spdlog.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include "sys/system_error.hh"
+
+namespace badlink {
+
+namespace {
+
+cap_value_t value_of(Capability c) {
+  switch (c) {
+    case Capability::net_admin:
+      return CAP_NET_ADMIN;
+    case Capability::net_raw:
+      return CAP_NET_RAW;
+  }
+  return CAP_NET_ADMIN;
+}
+
+struct CapFree {
+  void operator()(cap_t caps) const { cap_free(caps); }
+};
+using CapHandle = std::unique_ptr<std::remove_pointer_t<cap_t>, CapFree>;
+
+CapHandle current() {
+  CapHandle caps(cap_get_proc());
+  if (!caps) {
+    throw SystemError("cap_get_proc", errno);
+  }
+  return caps;
+}
+
+}  // namespace
+
+std::string_view to_string(Capability c) {
+  switch (c) {
+    case Capability::net_admin:
+      return "CAP_NET_ADMIN";
+    case Capability::net_raw:
+      return "CAP_NET_RAW";
+  }
+  return "?";
+}
+
+std::vector<Capability> missing_capabilities(std::span<const Capability> needed) {
+  const CapHandle caps = current();
+  std::vector<Capability> missing;
+  for (const Capability c : needed) {
+    cap_flag_value_t set = CAP_CLEAR;
+    if (cap_get_flag(caps.get(), value_of(c), CAP_EFFECTIVE, &set) != 0 || set != CAP_SET) {
+      missing.push_back(c);
+    }
+  }
+  return missing;
+}
+
+void keep_only_capabilities(std::span<const Capability> keep) {
+  std::vector<cap_value_t> values;
+  for (const Capability c : keep) {
+    values.push_back(value_of(c));
+  }
+  auto kept = [&](cap_value_t v) {
+    for (const cap_value_t k : values) {
+      if (k == v) {
+        return true;
+      }
+    }
+    return false;
+  };
+
+  // Bounding set first, while CAP_SETPCAP may still be effective. Without it (a non-root user
+  // given only the capabilities badlink needs) there is nothing there to drop that matters.
+  const bool may_drop_bound = CAP_IS_SUPPORTED(CAP_SETPCAP) && [] {
+    const CapHandle caps = current();
+    cap_flag_value_t set = CAP_CLEAR;
+    return cap_get_flag(caps.get(), CAP_SETPCAP, CAP_EFFECTIVE, &set) == 0 && set == CAP_SET;
+  }();
+  if (may_drop_bound) {
+    for (cap_value_t v = 0; v <= CAP_LAST_CAP; ++v) {
+      if (!kept(v) && cap_get_bound(v) == 1) {
+        SystemCall("cap_drop_bound", cap_drop_bound(v));
+      }
+    }
+  }
+
+  CapHandle caps(cap_init());
+  if (!caps) {
+    throw SystemError("cap_init", errno);
+  }
+  for (const cap_flag_t flag : {CAP_EFFECTIVE, CAP_PERMITTED, CAP_INHERITABLE}) {
+    SystemCall("cap_set_flag", cap_set_flag(caps.get(), flag, static_cast<int>(values.size()),
+                                            values.data(), CAP_SET));
+  }
+  SystemCall("cap_set_proc", cap_set_proc(caps.get()));
+
+  // Ambient capabilities survive execve() of ordinary programs: a non-root badlink can still
+  // run iptables to remove its rules at exit. Root does not need them (its bounding set does).
+  // Best effort: a system that locks ambient capabilities (SECBIT_NO_CAP_AMBIENT_RAISE) still
+  // runs badlink; only a non-root badlink's clean-up would then fail, and it logs that.
+  ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  for (const cap_value_t v : values) {
+    if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, static_cast<unsigned long>(v), 0, 0) != 0) {
+      spdlog::debug("prctl(PR_CAP_AMBIENT_RAISE, {}): {}", static_cast<int>(v),
+                    std::strerror(errno));
+    }
+  }
+}
+
+}  // namespace badlink

@@ -1,0 +1,29 @@
+// Running a helper program (iptables) to completion and collecting what it printed.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace badlink {
+
+struct ProgramResult {
+  int exit_status = 0;  // the exit code; 128 + N when killed by signal N
+  std::string output;   // standard output and standard error together
+
+  bool ok() const { return exit_status == 0; }
+};
+
+// Runs argv[0] (a path, or a name looked up as find_program() does) with argv, stdin from
+// /dev/null, the signal mask cleared, default dispositions, in a process group of its own.
+// Throws SystemError when the program cannot be started at all.
+ProgramResult run_program(const std::vector<std::string>& argv);
+
+// Full path of `name` from PATH, then /usr/sbin, /sbin, /usr/bin, /bin; nullopt if absent.
+std::optional<std::string> find_program(std::string_view name);
+
+// argv as a shell would show it, for messages.
+std::string command_line(const std::vector<std::string>& argv);
+
+}  // namespace badlink

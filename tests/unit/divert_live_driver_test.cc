@@ -1,0 +1,186 @@
+// LiveDriver with a fake backend and a manual clock: what the engine drops is consumed (so a
+// held packet's verdict is a drop), every surviving copy is reinjected once, at its time, and
+// finish() hands back everything still held.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+
+#include <cstring>
+#include <deque>
+#include <vector>
+
+#include "divert/live_driver.hh"
+#include "sys/file_descriptor.hh"
+#include "test_packets.hh"
+
+namespace badlink {
+namespace {
+
+using std::chrono::milliseconds;
+
+// Packets queued by the test come out of receive(); the fd is an eventfd kept readable.
+class FakeBackend final : public DivertBackend {
+ public:
+  FakeBackend() : fd_(::eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+
+  void queue(Direction d, uint64_t handle) { incoming_.push_back({d, handle}); }
+
+  size_t receive(std::span<Packet*> out, PacketPool& pool) override {
+    size_t n = 0;
+    while (n < out.size() && !incoming_.empty()) {
+      const auto bytes = testing::make_ip_packet(4, 17, 32);
+      Packet* p = pool.allocate(bytes.size());
+      std::memcpy(p->data(), bytes.data(), bytes.size());
+      p->length = p->wire_length = static_cast<uint32_t>(bytes.size());
+      p->address.direction = incoming_.front().direction;
+      p->address.handle = incoming_.front().handle;
+      incoming_.pop_front();
+      out[n++] = p;
+    }
+    return n;
+  }
+  void reinject(Packet& p) override { reinjected.push_back(p.address.handle); }
+  void pass(Packet& p) override { passed.push_back(p.address.handle); }
+  void consume(const DivertAddress& a) override { consumed.push_back(a.handle); }
+  void flush() override { ++flushes; }
+  int fd() const override { return fd_.fd(); }
+  BackendStats stats() const override { return {}; }
+
+  std::vector<uint64_t> reinjected;
+  std::vector<uint64_t> passed;
+  std::vector<uint64_t> consumed;
+  int flushes = 0;
+
+ private:
+  struct Incoming {
+    Direction direction;
+    uint64_t handle;
+  };
+  FileDescriptor fd_;
+  std::deque<Incoming> incoming_;
+};
+
+class DivertLiveDriver : public ::testing::Test {
+ protected:
+  void start(const DirectionConfig& outbound, const DirectionConfig& inbound) {
+    DirectionConfigs configs{};
+    configs[index_of(Direction::outbound)] = outbound;
+    configs[index_of(Direction::inbound)] = inbound;
+    engine_ = std::make_unique<Engine>(configs, 7, pool_);
+    LiveOptions options;
+    options.stats_interval = Duration{0};
+    driver_ = std::make_unique<LiveDriver>(*engine_, backend_, pool_, clock_, signals_, options);
+  }
+
+  // One pass of the loop: the pending SIGUSR1 makes run() return after it.
+  void turn() {
+    ::raise(SIGUSR1);
+    const LiveEvent e = driver_->run();
+    ASSERT_EQ(e.kind, LiveEvent::Kind::write_stats);
+  }
+
+  ManualClock clock_{from_nanos(1'000'000'000)};
+  SignalFd signals_{SIGUSR1};
+  PacketPool pool_;
+  FakeBackend backend_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<LiveDriver> driver_;
+};
+
+TEST_F(DivertLiveDriver, ZeroDelayGoesStraightBack) {
+  start(DirectionConfig{}, DirectionConfig{});
+  backend_.queue(Direction::outbound, 1);
+  backend_.queue(Direction::inbound, 2);
+  turn();
+  EXPECT_EQ(backend_.reinjected, (std::vector<uint64_t>{1, 2}));
+  EXPECT_TRUE(backend_.consumed.empty());
+  EXPECT_GE(backend_.flushes, 1);
+  EXPECT_EQ(pool_.in_use(), 0u);
+}
+
+TEST_F(DivertLiveDriver, DelayedPacketsLeaveAtTheirTime) {
+  DirectionConfig delayed;
+  delayed.delay.delay = milliseconds(10);
+  start(delayed, DirectionConfig{});
+  backend_.queue(Direction::outbound, 1);
+  turn();
+  EXPECT_TRUE(backend_.reinjected.empty());
+  clock_.advance(milliseconds(9));
+  turn();
+  EXPECT_TRUE(backend_.reinjected.empty());
+  clock_.advance(milliseconds(1));
+  turn();
+  EXPECT_EQ(backend_.reinjected, (std::vector<uint64_t>{1}));
+  EXPECT_EQ(driver_->stats().lateness.max(), Duration{0});
+}
+
+TEST_F(DivertLiveDriver, LostPacketsAreConsumed) {
+  DirectionConfig lossy;
+  lossy.loss = BernoulliLoss{1.0};
+  start(DirectionConfig{}, lossy);
+  for (uint64_t h = 1; h <= 5; ++h) {
+    backend_.queue(Direction::inbound, h);
+  }
+  turn();
+  EXPECT_TRUE(backend_.reinjected.empty());
+  EXPECT_EQ(backend_.consumed, (std::vector<uint64_t>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(driver_->stats().dropped_copies, 5u);
+}
+
+TEST_F(DivertLiveDriver, DuplicatesAreReinjectedTwiceAndNeverConsumed) {
+  DirectionConfig dup;
+  dup.duplicate = 1.0;
+  start(DirectionConfig{}, dup);
+  backend_.queue(Direction::inbound, 1);
+  backend_.queue(Direction::inbound, 2);
+  turn();
+  EXPECT_EQ(backend_.reinjected, (std::vector<uint64_t>{1, 1, 2, 2}));
+  EXPECT_TRUE(backend_.consumed.empty());
+}
+
+TEST_F(DivertLiveDriver, AConsumeOnlyWhenEveryCopyIsLost) {
+  // Half the packets duplicated, half of all copies lost: a handle is consumed exactly when
+  // none of its copies came back.
+  DirectionConfig both;
+  both.duplicate = 0.5;
+  both.loss = BernoulliLoss{0.5};
+  start(DirectionConfig{}, both);
+  constexpr uint64_t kPackets = 2000;
+  for (uint64_t h = 1; h <= kPackets; ++h) {
+    backend_.queue(Direction::inbound, h);
+  }
+  for (int i = 0; i < 40; ++i) {
+    turn();
+  }
+  std::vector<int> copies(kPackets + 1, 0);
+  for (const uint64_t h : backend_.reinjected) {
+    ++copies[h];
+  }
+  std::vector<bool> consumed(kPackets + 1, false);
+  for (const uint64_t h : backend_.consumed) {
+    EXPECT_FALSE(consumed[h]) << "consumed twice: " << h;
+    consumed[h] = true;
+  }
+  for (uint64_t h = 1; h <= kPackets; ++h) {
+    EXPECT_EQ(consumed[h], copies[h] == 0) << "handle " << h;
+    EXPECT_LE(copies[h], 2);
+  }
+}
+
+TEST_F(DivertLiveDriver, FinishHandsBackEverythingHeld) {
+  DirectionConfig delayed;
+  delayed.delay.delay = std::chrono::seconds(5);
+  start(delayed, delayed);
+  backend_.queue(Direction::outbound, 1);
+  backend_.queue(Direction::inbound, 2);
+  turn();
+  EXPECT_TRUE(backend_.reinjected.empty());
+  backend_.queue(Direction::inbound, 3);  // received by the kernel, not yet read
+  driver_->finish();
+  EXPECT_EQ(backend_.passed, (std::vector<uint64_t>{3}));
+  EXPECT_EQ(backend_.reinjected, (std::vector<uint64_t>{1, 2}));
+  EXPECT_EQ(pool_.in_use(), 0u);
+}
+
+}  // namespace
+}  // namespace badlink
