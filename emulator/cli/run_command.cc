@@ -32,6 +32,7 @@
 #include "divert/nfqueue_backend.hh"
 #include "engine/engine.hh"
 #include "io/replacement_file.hh"
+#include "profile/default_profile.hh"
 #include "profile/profile.hh"
 #include "sys/capabilities.hh"
 #include "sys/signal_fd.hh"
@@ -55,8 +56,8 @@ po::options_description run_options() {
   po::options_description options("Run options");
   // clang-format off
   options.add_options()
-      ("profile,p", po::value<std::string>()->required()->value_name("PROFILE"),
-       "the profile to apply (SIGHUP reloads it)")
+      ("profile,p", po::value<std::string>()->value_name("PROFILE"),
+       "the profile to apply (SIGHUP reloads it); default: the built-in LTE profile")
       ("wan", po::value<std::string>()->value_name("IFACE"),
        "gateway mode: impair traffic this host forwards; outbound leaves through IFACE, "
        "inbound arrives from it")
@@ -153,7 +154,9 @@ RunSetup parse_setup(const std::vector<std::string>& args) {
   po::notify(vm);
 
   RunSetup s;
-  s.profile_path = vm["profile"].as<std::string>();
+  if (vm.count("profile") != 0) {
+    s.profile_path = vm["profile"].as<std::string>();
+  }
   if (vm.count("wan") != 0) {
     s.mode = DiversionMode::gateway;
     s.wan = vm["wan"].as<std::string>();
@@ -491,7 +494,7 @@ std::string stats_line(const LiveReport& r) {
 
 std::string run_help() {
   std::ostringstream out;
-  out << "Usage: badlink run --profile PROFILE [--wan IFACE] [--no-rules --queue N]\n"
+  out << "Usage: badlink run [--profile PROFILE] [--wan IFACE] [--no-rules --queue N]\n"
          "                   [--seed N] [--dump] [--stats-interval SECONDS] [--stats-json FILE]\n"
          "\n"
          "Impairs live traffic as the profile says until SIGINT or SIGTERM. Packets are taken\n"
@@ -539,6 +542,11 @@ std::string run_help() {
   return out.str();
 }
 
+// No --profile: the built-in default (profiles/lte.toml, embedded in the binary).
+Profile load_run_profile(const std::string& path) {
+  return path.empty() ? default_profile() : load_profile(path);
+}
+
 int run_main(const std::vector<std::string>& args) {
   // First of all: from here on SIGINT/SIGTERM wait for the loop, which exits cleanly, and a
   // closed standard output (--dump | head) is an error to count, not a silent death.
@@ -546,7 +554,7 @@ int run_main(const std::vector<std::string>& args) {
   ::signal(SIGPIPE, SIG_IGN);
 
   const RunSetup setup = parse_setup(args);
-  Profile profile = load_profile(setup.profile_path);  // invalid: never starts (exit 2)
+  Profile profile = load_run_profile(setup.profile_path);  // invalid: never starts (exit 2)
   if (setup.mode == DiversionMode::gateway && !profile.match.interface.empty() &&
       profile.match.interface != setup.wan) {
     throw UsageError("the profile's [match] interface is '" + profile.match.interface +
@@ -695,7 +703,7 @@ int run_main(const std::vector<std::string>& args) {
         break;
       case LiveEvent::Kind::reload:
         try {
-          Profile next = load_profile(setup.profile_path);
+          Profile next = load_run_profile(setup.profile_path);
           if (setup.mode == DiversionMode::gateway && !next.match.interface.empty() &&
               next.match.interface != setup.wan) {
             spdlog::error(
