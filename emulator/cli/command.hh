@@ -41,5 +41,9 @@ std::string run_help();
 int run_main(const std::vector<std::string>& args);
 std::string cleanup_help();
 int cleanup_main(const std::vector<std::string>& args);
+std::string verify_help();
+int verify_main(const std::vector<std::string>& args);
+std::string probe_help();
+int probe_main(const std::vector<std::string>& args);
 
 }  // namespace badlink::cli

@@ -32,6 +32,10 @@ constexpr std::array kCommands{
     Command{"replay", "impair a pcap capture offline", replay_help, replay_main},
     Command{"run", "impair live traffic (NFQUEUE; needs root)", run_help, run_main},
     Command{"cleanup", "remove rules a killed badlink left behind", cleanup_help, cleanup_main},
+    Command{"verify", "measure that badlink does what a profile says (needs root)", verify_help,
+            verify_main},
+    Command{"probe", "send or receive numbered UDP probes (verify's measuring stick)", probe_help,
+            probe_main},
 };
 
 const Command* find_command(std::string_view name) {
