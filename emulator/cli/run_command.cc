@@ -586,6 +586,12 @@ int run_main(const std::vector<std::string>& args) {
 
   uint32_t max_length = queue_length_for(profile, setup.max_pps);
   std::unique_ptr<NfqueueBackend> backend = open_backend(setup, max_length);
+  const auto set_passthrough = [&backend](const Profile& p) {
+    for (const Direction d : {Direction::outbound, Direction::inbound}) {
+      backend->set_passthrough(d, p.direction(d).is_passthrough());
+    }
+  };
+  set_passthrough(profile);
   const std::vector<uint16_t> queues = backend->queue_numbers();
   spdlog::info("NFQUEUE {} (outbound) and {} (inbound), up to {} packets held each", queues[0],
                queues[1], max_length);
@@ -718,6 +724,7 @@ int run_main(const std::vector<std::string>& args) {
                 "badlink to divert by the new [match]");
           }
           engine.reconfigure(configs_of(next));
+          set_passthrough(next);
           const uint32_t wanted = queue_length_for(next, setup.max_pps);
           if (wanted != max_length) {
             try {

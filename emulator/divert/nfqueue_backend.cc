@@ -370,7 +370,8 @@ Packet* NfqueueBackend::handle_message(const nlmsghdr* message, PacketPool& pool
   const uint32_t ifindex = role->direction == Direction::inbound ? q->indev : q->outdev;
   p->address = divert_address(*q, *role, interface_name(ifindex));
 
-  if (queue_mode_for(q->hook, q->has_uid) == QueueMode::copy) {
+  if (!passthrough_[index_of(role->direction)] &&
+      queue_mode_for(q->hook, q->has_uid) == QueueMode::copy) {
     verdict(q->queue, q->id, NF_DROP);  // the copy goes on later, through the raw socket
   } else if (!held_.insert(handle_key(q->queue, q->id))) {
     ++stats_.passed_busy;

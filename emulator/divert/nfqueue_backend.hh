@@ -45,6 +45,13 @@ class NfqueueBackend final : public DivertBackend {
   int fd() const override;
   BackendStats stats() const override { return stats_with_held(); }
 
+  // A direction whose profile changes nothing releases every packet in the batch it arrived
+  // in, so no sender is throttled by holding it: its local senders' packets are then held and
+  // accepted (one verdict, the kernel's own packet) instead of copied, dropped and resent.
+  void set_passthrough(Direction direction, bool passthrough) {
+    passthrough_[index_of(direction)] = passthrough;
+  }
+
   // A new per-queue limit (a reload changed the delays); throws SystemError.
   void set_max_length(uint32_t max_length);
 
@@ -59,6 +66,7 @@ class NfqueueBackend final : public DivertBackend {
     void operator()(mnl_socket* s) const noexcept;
   };
 
+  std::array<bool, kDirections> passthrough_{};
   const QueueRole* role_of(uint16_t queue) const;
   bool refill();
   Packet* handle_message(const nlmsghdr* message, PacketPool& pool);
