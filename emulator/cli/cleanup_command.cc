@@ -126,13 +126,7 @@ std::string cleanup_help() {
 
 int cleanup_main(const std::vector<std::string>& args) {
   const po::options_description options = cleanup_options();
-  po::variables_map vm;
-  po::store(po::command_line_parser(args)
-                .options(options)
-                .positional(po::positional_options_description{})
-                .run(),
-            vm);
-  po::notify(vm);
+  const po::variables_map vm = parse_command_line(args, options);
   const bool all = vm.count("all") != 0;
   const bool dry_run = vm.count("dry-run") != 0;
 

@@ -2,6 +2,7 @@
 // arguments after its name. main.cc holds the table; each command lives in its own file.
 #pragma once
 
+#include <boost/program_options.hpp>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -29,6 +30,13 @@ struct Command {
   // ProfileError for a bad profile, anything else for a runtime failure.
   int (*run)(const std::vector<std::string>& args);
 };
+
+// Parses a command's arguments; with no `positional`, a stray word is an error. Throws
+// boost::program_options errors (bad usage, exit 2).
+boost::program_options::variables_map parse_command_line(
+    const std::vector<std::string>& args,
+    const boost::program_options::options_description& options,
+    const boost::program_options::positional_options_description& positional = {});
 
 // The commands, each in its own file.
 std::string check_help();

@@ -65,19 +65,6 @@ po::options_description recv_options() {
   return o;
 }
 
-po::variables_map parse(const std::vector<std::string>& args, size_t first,
-                        const po::options_description& options) {
-  po::variables_map vm;
-  po::store(po::command_line_parser(
-                std::vector<std::string>(args.begin() + static_cast<long>(first), args.end()))
-                .options(options)
-                .positional(po::positional_options_description{})
-                .run(),
-            vm);
-  po::notify(vm);
-  return vm;
-}
-
 std::string netns_of(const po::variables_map& vm) {
   return vm.count("netns") != 0 ? vm["netns"].as<std::string>() : std::string();
 }
@@ -91,7 +78,7 @@ Endpoint endpoint(const std::string& option, const std::string& host, uint16_t p
 }
 
 int send_main(const std::vector<std::string>& args) {
-  const po::variables_map vm = parse(args, 1, send_options());
+  const po::variables_map vm = parse_command_line({args.begin() + 1, args.end()}, send_options());
   const Endpoint to = endpoint("to", vm["to"].as<std::string>(), vm["port"].as<uint16_t>());
   SendPlan plan;
   plan.count = vm["count"].as<uint64_t>();
@@ -116,7 +103,7 @@ int send_main(const std::vector<std::string>& args) {
 }
 
 int recv_main(const std::vector<std::string>& args) {
-  const po::variables_map vm = parse(args, 1, recv_options());
+  const po::variables_map vm = parse_command_line({args.begin() + 1, args.end()}, recv_options());
   const Endpoint at = endpoint("bind", vm["bind"].as<std::string>(), vm["port"].as<uint16_t>());
   ReceivePlan plan;
   plan.count = vm["count"].as<uint64_t>();

@@ -12,15 +12,6 @@ namespace badlink::cli {
 
 namespace {
 
-po::variables_map parse(const std::vector<std::string>& args,
-                        const po::options_description& options,
-                        const po::positional_options_description& positional) {
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(options).positional(positional).run(), vm);
-  po::notify(vm);
-  return vm;
-}
-
 po::options_description profiles_option() {
   po::options_description hidden;
   hidden.add_options()("profiles", po::value<std::vector<std::string>>(), "profile files");
@@ -41,7 +32,7 @@ std::string check_help() {
 int check_main(const std::vector<std::string>& args) {
   po::positional_options_description positional;
   positional.add("profiles", -1);
-  const po::variables_map vm = parse(args, profiles_option(), positional);
+  const po::variables_map vm = parse_command_line(args, profiles_option(), positional);
   if (vm.count("profiles") == 0) {
     throw UsageError("check needs at least one PROFILE");
   }
@@ -75,7 +66,7 @@ std::string show_help() {
 int show_main(const std::vector<std::string>& args) {
   po::positional_options_description positional;
   positional.add("profiles", 1);
-  const po::variables_map vm = parse(args, profiles_option(), positional);
+  const po::variables_map vm = parse_command_line(args, profiles_option(), positional);
   const std::string text =
       render_profile(vm.count("profiles") == 0
                          ? default_profile()

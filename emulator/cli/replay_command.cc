@@ -132,14 +132,7 @@ std::string replay_help() {
 
 int replay_main(const std::vector<std::string>& args) {
   const po::options_description options = replay_options();
-  po::variables_map vm;
-  // No positional arguments: an empty description makes a stray word an error.
-  po::store(po::command_line_parser(args)
-                .options(options)
-                .positional(po::positional_options_description{})
-                .run(),
-            vm);
-  po::notify(vm);
+  const po::variables_map vm = parse_command_line(args, options);
 
   // Usage first, then the profile: a wrong flag is reported before a wrong profile.
   ReplaySetup setup;

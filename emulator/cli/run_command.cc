@@ -145,13 +145,7 @@ struct RunSetup {
 
 RunSetup parse_setup(const std::vector<std::string>& args) {
   const po::options_description options = run_options();
-  po::variables_map vm;
-  po::store(po::command_line_parser(args)
-                .options(options)
-                .positional(po::positional_options_description{})
-                .run(),
-            vm);
-  po::notify(vm);
+  const po::variables_map vm = parse_command_line(args, options);
 
   RunSetup s;
   if (vm.count("profile") != 0) {

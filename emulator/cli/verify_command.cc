@@ -101,9 +101,7 @@ VerifySetup parse_setup(const std::vector<std::string>& args) {
   all.add(verify_options()).add(hidden_options());
   po::positional_options_description positional;
   positional.add("profile", 1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
-  po::notify(vm);
+  const po::variables_map vm = parse_command_line(args, all, positional);
   VerifySetup s;
   if (vm.count("profile") != 0) {
     s.profile_path = vm["profile"].as<std::string>();
