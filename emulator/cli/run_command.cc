@@ -31,7 +31,9 @@
 #include "divert/live_driver.hh"
 #include "divert/nfqueue_backend.hh"
 #include "engine/engine.hh"
+#include "io/json_writer.hh"
 #include "io/replacement_file.hh"
+#include "io/stats_json.hh"
 #include "profile/default_profile.hh"
 #include "profile/profile.hh"
 #include "sys/capabilities.hh"
@@ -261,87 +263,9 @@ struct LiveReport {
   size_t pool_bytes = 0;
 };
 
-// A minimal JSON object writer; the keys of each direction match `badlink replay`'s JSON.
-class Json {
- public:
-  explicit Json(std::string& out, int indent = 0) : out_(out), indent_(indent) { out_ += '{'; }
-  void key(std::string_view k) {
-    out_ += first_ ? "\n" : ",\n";
-    first_ = false;
-    out_.append(static_cast<size_t>(indent_ + 2), ' ');
-    string(k);
-    out_ += ": ";
-  }
-  void field(std::string_view k, uint64_t v) {
-    key(k);
-    out_ += std::to_string(v);
-  }
-  void field(std::string_view k, bool v) {
-    key(k);
-    out_ += v ? "true" : "false";
-  }
-  void field(std::string_view k, std::string_view v) {
-    key(k);
-    string(v);
-  }
-  void micros(std::string_view k, Duration d) {
-    key(k);
-    char text[32];
-    std::snprintf(text, sizeof text, "%lld.%03lld", static_cast<long long>(d.count() / 1000),
-                  static_cast<long long>(d.count() % 1000));
-    out_ += text;
-  }
-  void seconds(std::string_view k, double s) {
-    key(k);
-    char text[32];
-    std::snprintf(text, sizeof text, "%.3f", s);
-    out_ += text;
-  }
-  int child_indent() const { return indent_ + 2; }
-  void close() {
-    if (!first_) {
-      out_ += '\n';
-      out_.append(static_cast<size_t>(indent_), ' ');
-    }
-    out_ += '}';
-  }
-
- private:
-  void string(std::string_view s) {
-    out_ += '"';
-    for (const char c : s) {
-      if (c == '"' || c == '\\') {
-        out_ += '\\';
-        out_ += c;
-      } else if (static_cast<unsigned char>(c) < 0x20) {
-        char esc[8];
-        std::snprintf(esc, sizeof esc, "\\u%04x", static_cast<unsigned>(c));
-        out_ += esc;
-      } else {
-        out_ += c;
-      }
-    }
-    out_ += '"';
-  }
-
-  std::string& out_;
-  int indent_;
-  bool first_ = true;
-};
-
-void delay_object(std::string& out, int indent, const LatencyHistogram& h) {
-  Json d(out, indent);
-  d.micros("p50", h.percentile(0.50));
-  d.micros("p90", h.percentile(0.90));
-  d.micros("p99", h.percentile(0.99));
-  d.micros("max", h.max());
-  d.micros("mean", Duration{static_cast<int64_t>(h.mean_ns() + 0.5)});
-  d.close();
-}
-
 std::string live_stats_json(const LiveReport& r) {
   std::string out;
-  Json o(out);
+  JsonObject o(out);
   o.field("profile", r.profile_name);
   o.field("seed", r.seed);
   o.field("mode", r.setup->mode == DiversionMode::host ? "host" : "gateway");
@@ -349,35 +273,20 @@ std::string live_stats_json(const LiveReport& r) {
   o.field("rules", r.setup->rules);
   o.key("queues");
   {
-    Json q(out, o.child_indent());
+    JsonObject q(out, o.child_indent());
     q.field("outbound", uint64_t{r.queues.at(0)});
     q.field("inbound", uint64_t{r.queues.at(1)});
     q.close();
   }
   o.seconds("uptime_s", r.uptime_s);
   for (const Direction d : {Direction::outbound, Direction::inbound}) {
-    const DirectionStats& s = r.engine->stats(d);
     o.key(to_string(d));
-    Json j(out, o.child_indent());
-    j.field("received", s.received);
-    j.field("sent", s.sent);
-    j.field("dropped_loss", s.dropped_loss);
-    j.field("dropped_queue", s.dropped_queue);
-    j.field("dropped_memory", s.dropped_memory);
-    j.field("duplicated", s.duplicated);
-    j.field("reordered", s.reordered);
-    j.field("corrupted", s.corrupted);
-    j.field("malformed", s.malformed);
-    j.field("bytes_received", s.bytes_received);
-    j.field("bytes_sent", s.bytes_sent);
-    j.key("delay_us");
-    delay_object(out, j.child_indent(), s.delay);
-    j.close();
+    write_direction_stats(out, o.child_indent(), r.engine->stats(d));
   }
   o.key("backend");
   {
     const BackendStats& b = r.backend;
-    Json j(out, o.child_indent());
+    JsonObject j(out, o.child_indent());
     j.field("received", b.received);
     j.field("diverted", b.diverted);
     j.field("passed_malformed", b.passed_malformed);
@@ -396,7 +305,7 @@ std::string live_stats_json(const LiveReport& r) {
   }
   o.key("kernel");
   {
-    Json j(out, o.child_indent());
+    JsonObject j(out, o.child_indent());
     uint64_t queue_dropped = 0;
     uint64_t user_dropped = 0;
     for (const KernelQueueStats& k : r.kernel) {
@@ -407,7 +316,7 @@ std::string live_stats_json(const LiveReport& r) {
     j.field("user_dropped", user_dropped);
     for (const KernelQueueStats& k : r.kernel) {
       j.key("queue_" + std::to_string(k.queue));
-      Json q(out, j.child_indent());
+      JsonObject q(out, j.child_indent());
       q.field("queue_total", uint64_t{k.queue_total});
       q.field("queue_dropped", k.queue_dropped);
       q.field("user_dropped", k.user_dropped);
@@ -419,19 +328,19 @@ std::string live_stats_json(const LiveReport& r) {
   o.key("loop");
   {
     const LiveStats& l = *r.loop;
-    Json j(out, o.child_indent());
+    JsonObject j(out, o.child_indent());
     j.field("wakeups", l.wakeups);
     j.field("timer_wakeups", l.timer_wakeups);
     j.field("spins", l.spins);
     j.field("spin_ns", l.spin_ns);
     j.field("all_copies_dropped", l.dropped_copies);
     j.key("lateness_us");
-    delay_object(out, j.child_indent(), l.lateness);
+    write_latency(out, j.child_indent(), l.lateness);
     j.close();
   }
   o.key("pool");
   {
-    Json j(out, o.child_indent());
+    JsonObject j(out, o.child_indent());
     j.field("in_use", uint64_t{r.pool_in_use});
     j.field("bytes_reserved", uint64_t{r.pool_bytes});
     j.close();

@@ -17,6 +17,12 @@ namespace badlink {
 // Delays are in microseconds (3 decimals: nanosecond resolution); counts are integers.
 std::string stats_json(const ReplayReport& report);
 
+// Delay percentiles { p50, p90, p99, max, mean } in microseconds.
+void write_latency(std::string& out, int indent, const LatencyHistogram& histogram);
+
+// One direction's counters and delay_us object, as both the replay and the live JSON print them.
+void write_direction_stats(std::string& out, int indent, const DirectionStats& stats);
+
 // Writes stats_json() to `file` (through a temporary file and a rename); throws
 // std::system_error when it cannot.
 void write_stats_json(const std::filesystem::path& file, const ReplayReport& report);
