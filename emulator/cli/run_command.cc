@@ -301,6 +301,7 @@ std::string live_stats_json(const LiveReport& r) {
     j.field("receive_overruns", b.receive_overruns);
     j.field("receive_errors", b.receive_errors);
     j.field("held", b.held);
+    j.field("kernel_stamped", b.kernel_stamped);
     j.close();
   }
   o.key("kernel");
@@ -336,6 +337,8 @@ std::string live_stats_json(const LiveReport& r) {
     j.field("all_copies_dropped", l.dropped_copies);
     j.key("lateness_us");
     write_latency(out, j.child_indent(), l.lateness);
+    j.key("read_latency_us");
+    write_latency(out, j.child_indent(), l.read_latency);
     j.close();
   }
   o.key("pool");

@@ -29,6 +29,7 @@ struct BackendStats {
   uint64_t receive_overruns = 0;  // ENOBUFS: the kernel could not deliver (fail-open passes)
   uint64_t receive_errors = 0;    // other receive failures and undecodable messages
   uint64_t held = 0;              // packets whose verdict is still outstanding, now
+  uint64_t kernel_stamped = 0;    // of `diverted`, arrival stamped by the kernel
 };
 
 class DivertBackend {
@@ -36,7 +37,9 @@ class DivertBackend {
   virtual ~DivertBackend() = default;
 
   // Takes up to out.size() waiting packets without blocking, each in a buffer from `pool` with
-  // bytes, length and address set (arrival is the caller's). Returns how many. Never throws.
+  // bytes, length and address set, and arrival set to when the kernel took the packet where
+  // the backend knows it (CLOCK_MONOTONIC, never later than now), else to TimePoint{}: the
+  // caller stamps it. Returns how many. Never throws.
   virtual size_t receive(std::span<Packet*> out, PacketPool& pool) = 0;
 
   // Hands the packet back to the network where its address says it came from, with its

@@ -147,7 +147,13 @@ void LiveDriver::receive_all() {
     }
     const TimePoint now = clock_.now();
     for (size_t i = 0; i < n; ++i) {
-      batch_[i]->arrival = now;
+      // The kernel's stamp where the backend has one: the time spent waking up and reading
+      // is then not added to the packet's delay.
+      if (batch_[i]->arrival == TimePoint{} || batch_[i]->arrival > now) {
+        batch_[i]->arrival = now;
+      } else {
+        stats_.read_latency.record(now - batch_[i]->arrival);
+      }
       if (options_.dump != nullptr) {
         dump(*batch_[i]);
       }

@@ -40,6 +40,7 @@ struct LiveStats {
   uint64_t spin_ns = 0;         // time spent spinning
   uint64_t dropped_copies = 0;  // packets the engine dropped with every copy (consumed)
   LatencyHistogram lateness;    // how long after its departure time each packet was handed back
+  LatencyHistogram read_latency;  // kernel's arrival stamp to the loop reading the packet
 };
 
 // Observes the engine (for the duration of one submit) to tell the backend when every copy of

@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -98,6 +99,12 @@ NfqueueBackend::NfqueueBackend(const NfqueueOptions& options)
   for (size_t i = 0; i < kBatch; ++i) {
     rx_iov_[i].iov_base = rx_buffers_.data() + i * kBufferBytes;
     rx_iov_[i].iov_len = kBufferBytes;
+  }
+
+  // Best effort: without it, packets that carry no stamp of their own are stamped when read.
+  timestamping_ = FileDescriptor(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (timestamping_) {
+    ::setsockopt(timestamping_.fd(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
   }
 
   for (const QueueRole& role : roles_) {
@@ -256,6 +263,14 @@ bool NfqueueBackend::refill() {
   for (;;) {
     const int n = ::recvmmsg(fd(), rx_headers_.get(), kBatch, MSG_DONTWAIT, nullptr);
     if (n > 0) {
+      // The kernel stamps in CLOCK_REALTIME; the engine runs on CLOCK_MONOTONIC.
+      timespec r0{}, m{}, r1{};
+      ::clock_gettime(CLOCK_REALTIME, &r0);
+      ::clock_gettime(CLOCK_MONOTONIC, &m);
+      ::clock_gettime(CLOCK_REALTIME, &r1);
+      const auto ns = [](const timespec& t) { return int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec; };
+      refilled_at_ = from_nanos(ns(m));
+      realtime_minus_monotonic_ = ns(r0) + (ns(r1) - ns(r0)) / 2 - ns(m);
       rx_count_ = static_cast<size_t>(n);
       rx_index_ = 0;
       rx_offset_ = 0;
@@ -369,6 +384,10 @@ Packet* NfqueueBackend::handle_message(const nlmsghdr* message, PacketPool& pool
   p->flags = 0;
   const uint32_t ifindex = role->direction == Direction::inbound ? q->indev : q->outdev;
   p->address = divert_address(*q, *role, interface_name(ifindex));
+  p->arrival = kernel_arrival(q->timestamp_ns);
+  if (p->arrival != TimePoint{}) {
+    ++stats_.kernel_stamped;
+  }
 
   if (!passthrough_[index_of(role->direction)] &&
       queue_mode_for(q->hook, q->has_uid) == QueueMode::copy) {
@@ -381,6 +400,20 @@ Packet* NfqueueBackend::handle_message(const nlmsghdr* message, PacketPool& pool
   }
   ++stats_.diverted;
   return p;
+}
+
+TimePoint NfqueueBackend::kernel_arrival(int64_t realtime_ns) const {
+  if (realtime_ns == 0) {
+    return {};
+  }
+  // The stamp has microsecond resolution: the middle of its microsecond. A stamp from
+  // another clock (TCP's departure times are CLOCK_MONOTONIC), or from before a clock step,
+  // lands far from now: the caller stamps those packets.
+  const TimePoint t = from_nanos(realtime_ns - realtime_minus_monotonic_ + 500);
+  if (t > refilled_at_ + std::chrono::milliseconds(1) || t < refilled_at_ - std::chrono::seconds(2)) {
+    return {};
+  }
+  return std::min(t, refilled_at_);
 }
 
 void NfqueueBackend::verdict(uint16_t queue, uint32_t id, int verdict,

@@ -13,6 +13,7 @@
 #include "divert/handle_table.hh"
 #include "divert/nfqueue_message.hh"
 #include "divert/raw_injector.hh"
+#include "sys/file_descriptor.hh"
 
 struct mnl_socket;
 struct nlmsghdr;
@@ -77,7 +78,14 @@ class NfqueueBackend final : public DivertBackend {
   std::string_view interface_name(uint32_t ifindex);
   BackendStats stats_with_held() const;
 
+  TimePoint kernel_arrival(int64_t realtime_ns) const;
+
   std::unique_ptr<mnl_socket, SocketCloser> socket_;
+  // A socket asking for receive timestamps turns the kernel's timestamping on host-wide, so
+  // that every queued packet carries NFQA_TIMESTAMP (when it arrived, or was queued).
+  FileDescriptor timestamping_;
+  int64_t realtime_minus_monotonic_ = 0;  // sampled at each refill()
+  TimePoint refilled_at_{};               // CLOCK_MONOTONIC, at the same moment
   uint32_t portid_ = 0;
   uint32_t seq_ = 0;
   std::vector<QueueRole> roles_;

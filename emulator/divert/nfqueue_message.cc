@@ -3,6 +3,7 @@
 #include "divert/nfqueue_message.hh"
 
 #include <arpa/inet.h>
+#include <endian.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -33,6 +34,11 @@ int collect_attribute(const nlattr* attr, void* data) {
     case NFQA_SKB_INFO:
     case NFQA_UID:
       if (mnl_attr_validate(attr, MNL_TYPE_U32) < 0) {
+        return MNL_CB_OK;
+      }
+      break;
+    case NFQA_TIMESTAMP:
+      if (mnl_attr_validate2(attr, MNL_TYPE_UNSPEC, sizeof(nfqnl_msg_packet_timestamp)) < 0) {
         return MNL_CB_OK;
       }
       break;
@@ -80,6 +86,15 @@ std::optional<QueuedPacket> decode_packet_message(const nlmsghdr* message) {
   p.skb_info = u32_of(attrs[NFQA_SKB_INFO]);
   p.cap_len = u32_of(attrs[NFQA_CAP_LEN]);
   p.has_uid = attrs[NFQA_UID] != nullptr;
+  if (const nlattr* stamp = attrs[NFQA_TIMESTAMP]; stamp != nullptr) {
+    nfqnl_msg_packet_timestamp ts{};
+    std::memcpy(&ts, mnl_attr_get_payload(stamp), sizeof ts);
+    const auto sec = static_cast<int64_t>(be64toh(ts.sec));
+    const auto usec = static_cast<int64_t>(be64toh(ts.usec));
+    if (sec > 0 && sec < (int64_t{1} << 33) && usec >= 0 && usec < 1'000'000) {
+      p.timestamp_ns = sec * 1'000'000'000 + usec * 1'000;
+    }
+  }
   if (const nlattr* payload = attrs[NFQA_PAYLOAD]; payload != nullptr) {
     p.has_payload = true;
     p.payload = {static_cast<const std::byte*>(mnl_attr_get_payload(payload)),

@@ -50,6 +50,10 @@ struct QueuedPacket {
   bool has_uid = false;   // a local socket owns the packet (NFQA_CFG_F_UID_GID requested)
   bool has_payload = false;
   std::span<const std::byte> payload;
+  // NFQA_TIMESTAMP: when the packet arrived (skb->tstamp) or, with no stamp on the skb and
+  // timestamping enabled on the host, when the kernel queued it. CLOCK_REALTIME in
+  // nanoseconds (microsecond resolution); 0 when absent.
+  int64_t timestamp_ns = 0;
 
   // The kernel gave fewer bytes than the packet has.
   bool truncated() const { return cap_len > payload.size(); }

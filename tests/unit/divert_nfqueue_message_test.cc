@@ -1,5 +1,6 @@
 // NFQUEUE packet messages: decoding (lengths never trusted) and the divert address they map to.
 #include <arpa/inet.h>
+#include <endian.h>
 #include <gtest/gtest.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
@@ -8,6 +9,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "divert/nfqueue_message.hh"
@@ -26,6 +28,8 @@ struct MessageSpec {
   std::optional<uint32_t> mark;
   std::optional<uint32_t> skb_info;
   std::optional<uint32_t> cap_len;
+  std::optional<std::pair<uint64_t, uint64_t>> timestamp;  // seconds, microseconds
+  std::optional<size_t> timestamp_bytes;                   // a damaged attribute's size
   bool header = true;
   std::vector<std::byte> payload;
 };
@@ -56,6 +60,12 @@ std::vector<char> build(const MessageSpec& s) {
   put(NFQA_IFINDEX_OUTDEV, s.outdev);
   put(NFQA_SKB_INFO, s.skb_info);
   put(NFQA_CAP_LEN, s.cap_len);
+  if (s.timestamp) {
+    nfqnl_msg_packet_timestamp ts{};
+    ts.sec = htobe64(s.timestamp->first);
+    ts.usec = htobe64(s.timestamp->second);
+    mnl_attr_put(nlh, NFQA_TIMESTAMP, s.timestamp_bytes.value_or(sizeof ts), &ts);
+  }
   if (!s.payload.empty()) {
     mnl_attr_put(nlh, NFQA_PAYLOAD, s.payload.size(), s.payload.data());
   }
@@ -86,6 +96,28 @@ TEST(DivertNfqueueMessage, DecodesAnOutboundPacket) {
   ASSERT_EQ(q->payload.size(), s.payload.size());
   EXPECT_TRUE(std::equal(q->payload.begin(), q->payload.end(), s.payload.begin()));
   EXPECT_FALSE(q->truncated());
+}
+
+TEST(DivertNfqueueMessage, KernelTimestampInNanosecondsOnlyWhenWellFormed) {
+  MessageSpec s;
+  s.payload = testing::make_ip_packet(4, 17, 10);
+  EXPECT_EQ(decode_packet_message(header_of(build(s)))->timestamp_ns, 0);
+
+  s.timestamp = {{1'795'000'000, 123'456}};
+  auto q = decode_packet_message(header_of(build(s)));
+  ASSERT_TRUE(q.has_value());
+  EXPECT_EQ(q->timestamp_ns, int64_t{1'795'000'000} * 1'000'000'000 + 123'456'000);
+
+  s.timestamp = {{1'795'000'000, 1'000'000}};  // microseconds out of range: no stamp
+  EXPECT_EQ(decode_packet_message(header_of(build(s)))->timestamp_ns, 0);
+  s.timestamp = {{0, 5}};  // the epoch itself: the kernel sends nothing like it
+  EXPECT_EQ(decode_packet_message(header_of(build(s)))->timestamp_ns, 0);
+  s.timestamp = {{1'795'000'000, 5}};
+  s.timestamp_bytes = 8;  // too short to be a timestamp: ignored, the packet still decodes
+  q = decode_packet_message(header_of(build(s)));
+  ASSERT_TRUE(q.has_value());
+  EXPECT_EQ(q->timestamp_ns, 0);
+  EXPECT_TRUE(q->has_payload);
 }
 
 TEST(DivertNfqueueMessage, CapLenBeyondThePayloadMeansTruncated) {
