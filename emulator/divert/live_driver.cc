@@ -4,6 +4,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "divert/packet_dump.hh"
@@ -12,7 +13,7 @@ namespace badlink {
 
 namespace {
 
-enum Tag : uint64_t { kBackendTag = 1, kWheelTag, kStatsTag, kSignalTag };
+enum Tag : uint64_t { kBackendTag = 1, kStatsTag, kSignalTag };
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -31,9 +32,10 @@ LiveDriver::LiveDriver(Engine& engine, DivertBackend& backend, PacketPool& pool,
       pool_(pool),
       clock_(clock),
       signals_(signals),
-      options_(options) {
+      options_(options),
+      early_wake_(std::clamp(options.early_wake, options.min_early_wake, options.max_early_wake)) {
+  stats_.early_wake = early_wake_;
   epoll_.add(backend_.fd(), EPOLLIN, kBackendTag);
-  epoll_.add(wheel_timer_.fd(), EPOLLIN, kWheelTag);
   epoll_.add(signals_.fd(), EPOLLIN, kSignalTag);
   if (options_.stats_interval.count() > 0) {
     stats_timer_.arm_periodic(options_.stats_interval);
@@ -65,19 +67,23 @@ LiveEvent LiveDriver::run() {
     if (const auto event = take_pending()) {
       return *event;
     }
-    const int timeout = backlog_ ? 0 : plan_wait();
+    const std::optional<Duration> timeout = backlog_ ? Duration{0} : plan_wait();
     const auto events = epoll_.wait(timeout);
     ++stats_.wakeups;
+    if (events.empty() && planned_wake_) {
+      // The wait ran out: the departure timer. How late it woke steers the lead.
+      ++stats_.timer_wakeups;
+      const TimePoint now = clock_.now();
+      const Duration late = now > *planned_wake_ ? now - *planned_wake_ : Duration{0};
+      stats_.timer_lateness.record(late);
+      learn_timer_lateness(late);
+    }
+    planned_wake_.reset();
     bool readable = backlog_;
     for (const epoll_event& e : events) {
       switch (e.data.u64) {
         case kBackendTag:
           readable = true;
-          break;
-        case kWheelTag:
-          ++stats_.timer_wakeups;
-          wheel_timer_.acknowledge();
-          armed_.reset();
           break;
         case kStatsTag:
           if (stats_timer_.acknowledge() > 0) {
@@ -99,36 +105,85 @@ LiveEvent LiveDriver::run() {
   }
 }
 
-// Arms the wheel's timer for the next departure (early_wake ahead) and returns the epoll
-// timeout: -1 to sleep until something happens, 0 when a departure is due now (after a spin).
-int LiveDriver::plan_wait() {
+// The wait before the next departure: nullopt to sleep until something happens, 0 when a
+// departure is due now (after a spin), else until early_wake_ before it.
+std::optional<Duration> LiveDriver::plan_wait() {
   const std::optional<TimePoint> next = engine_.next_expiry();
   if (!next) {
-    if (armed_) {
-      wheel_timer_.disarm();
-      armed_.reset();
-    }
-    return -1;
+    return std::nullopt;
   }
   const TimePoint now = clock_.now();
-  if (*next <= now + options_.early_wake) {
+  if (*next <= now + early_wake_) {
     if (*next > now) {
       ++stats_.spins;
-      TimePoint t = now;
-      while (t < *next) {
-        cpu_relax();
-        t = clock_.now();
-      }
-      stats_.spin_ns += static_cast<uint64_t>((t - now).count());
+      spin_until(*next, now);
     }
+    return Duration{0};
+  }
+  planned_wake_ = *next - early_wake_;
+  return *planned_wake_ - now;
+}
+
+void LiveDriver::learn_timer_lateness(Duration late) {
+  timer_late_ns_[timer_samples_ % kTimerWindow] = late.count();
+  ++timer_samples_;
+  if (timer_samples_ % (kTimerWindow / 4) != 0 || timer_samples_ < kTimerWindow) {
+    return;
+  }
+  // Every quarter window: the 99th percentile of the last window, and a margin for the spin's
+  // own first turn.
+  std::array<int64_t, kTimerWindow> sorted = timer_late_ns_;
+  const size_t k = kTimerWindow * 99 / 100;
+  std::nth_element(sorted.begin(), sorted.begin() + static_cast<ptrdiff_t>(k), sorted.end());
+  const Duration lead = Duration{sorted[k]} + std::chrono::microseconds(5);
+  early_wake_ = std::clamp(lead, options_.min_early_wake, options_.max_early_wake);
+  stats_.early_wake = early_wake_;
+}
+
+// The last stretch before a departure, awake anyway: the queue is read on every turn, so a
+// packet arriving now is stamped now rather than after the departure (a local sender's packet
+// carries no kernel stamp), and one that must leave sooner than `due` is not held up.
+void LiveDriver::spin_until(TimePoint due, TimePoint now) {
+  const TimePoint start = now;
+  TimePoint t = now;
+  while (t < due) {
+    if (receive_batch() > 0) {
+      const std::optional<TimePoint> next = engine_.next_expiry();
+      if (next && *next < due) {
+        due = *next;
+      }
+    } else {
+      cpu_relax();
+    }
+    t = clock_.now();
+  }
+  stats_.spin_ns += static_cast<uint64_t>((t - start).count());
+}
+
+// One batch from the backend into the engine; how many packets it held.
+size_t LiveDriver::receive_batch() {
+  const size_t n = backend_.receive(batch_, pool_);
+  if (n == 0) {
     return 0;
   }
-  const TimePoint wake = *next - options_.early_wake;
-  if (armed_ != wake) {
-    wheel_timer_.arm_at(wake);
-    armed_ = wake;
+  const TimePoint now = clock_.now();
+  for (size_t i = 0; i < n; ++i) {
+    // The kernel's stamp where the backend has one: the time spent waking up and reading
+    // is then not added to the packet's delay.
+    if (batch_[i]->arrival == TimePoint{} || batch_[i]->arrival > now) {
+      batch_[i]->arrival = now;
+    } else {
+      stats_.read_latency.record(now - batch_[i]->arrival);
+    }
+    if (options_.dump != nullptr) {
+      dump(*batch_[i]);
+    }
+    submit(batch_[i]);
   }
-  return -1;
+  if (options_.dump != nullptr) {
+    std::fflush(options_.dump);
+  }
+  return n;
 }
 
 void LiveDriver::receive_all() {
@@ -141,26 +196,9 @@ void LiveDriver::receive_all() {
       backlog_ = true;
       break;
     }
-    const size_t n = backend_.receive(batch_, pool_);
+    const size_t n = receive_batch();
     if (n == 0) {
       break;
-    }
-    const TimePoint now = clock_.now();
-    for (size_t i = 0; i < n; ++i) {
-      // The kernel's stamp where the backend has one: the time spent waking up and reading
-      // is then not added to the packet's delay.
-      if (batch_[i]->arrival == TimePoint{} || batch_[i]->arrival > now) {
-        batch_[i]->arrival = now;
-      } else {
-        stats_.read_latency.record(now - batch_[i]->arrival);
-      }
-      if (options_.dump != nullptr) {
-        dump(*batch_[i]);
-      }
-      submit(batch_[i]);
-    }
-    if (options_.dump != nullptr) {
-      std::fflush(options_.dump);
     }
     total += n;
     send_due();        // zero-delay packets, and departures that came due meanwhile

@@ -5,8 +5,10 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 
+#include "core/time.hh"
 #include "sys/file_descriptor.hh"
 
 namespace badlink {
@@ -22,6 +24,10 @@ class Epoll {
   // Waits up to `timeout_ms` (-1: forever, 0: poll) and returns what is ready; an interrupted
   // wait returns nothing. The span is valid until the next wait().
   std::span<const epoll_event> wait(int timeout_ms);
+
+  // The same with a nanosecond timeout (epoll_pwait2: an hrtimer with the thread's timer
+  // slack, no timerfd to arm and read); nullopt waits forever.
+  std::span<const epoll_event> wait(std::optional<Duration> timeout);
 
   int fd() const { return fd_.fd(); }
 

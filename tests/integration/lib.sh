@@ -2,11 +2,10 @@
 # namespaces and veth pairs named uniquely for this run, a trap that removes all of it on every
 # path, badlink started and stopped in a namespace, and the measuring helpers.
 #
-# A test script is called as: TEST.sh BADLINK UDP_PROBE
+# A test script is called as: TEST.sh BADLINK. The measuring stick is `badlink probe`.
 set -euo pipefail
 
-BADLINK=${1:?usage: $0 BADLINK UDP_PROBE}
-PROBE=${2:?usage: $0 BADLINK UDP_PROBE}
+BADLINK=${1:?usage: $0 BADLINK}
 TEST_NAME=$(basename "$0" .sh)
 
 skip() {
@@ -26,7 +25,6 @@ for tool in ip iptables ip6tables iptables-save ping awk; do
   command -v "$tool" >/dev/null 2>&1 || skip "needs $tool"
 done
 [ -x "$BADLINK" ] || fail "no badlink at $BADLINK"
-[ -x "$PROBE" ] || fail "no udp_probe at $PROBE"
 
 # Names unique per run: bl-<pid>-<x> (interface names stay within 15 characters).
 ID="bl-$$"
@@ -149,12 +147,12 @@ udp_probe() {
   shift 6
   local ready="$WORK/$name.ready"
   rm -f "$ready"
-  in_ns "$dst" "$PROBE" recv --bind "$address" --port 5000 --count "$count" --idle 3 \
+  in_ns "$dst" "$BADLINK" probe recv --bind "$address" --port 5000 --count "$count" --idle 3 \
     --max-time 120 --ready "$ready" "$@" >"$WORK/$name.recv" &
   local receiver=$!
   for _ in $(seq 100); do [ -f "$ready" ] && break; sleep 0.05; done
   [ -f "$ready" ] || fail "udp_probe receiver did not start"
-  in_ns "$src" "$PROBE" send --to "$address" --port 5000 --count "$count" --rate "$rate" \
+  in_ns "$src" "$BADLINK" probe send --to "$address" --port 5000 --count "$count" --rate "$rate" \
     --size 200 >"$WORK/$name.send"
   wait "$receiver" || fail "udp_probe receiver failed"
 }
