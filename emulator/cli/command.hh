@@ -54,4 +54,8 @@ int verify_main(const std::vector<std::string>& args);
 std::string probe_help();
 int probe_main(const std::vector<std::string>& args);
 
+// The whole program: what main() runs (cli/entry.cc), so that another build of the executable
+// (tests/bench: badlink_counting) runs the same code.
+int entry(int argc, char** argv);
+
 }  // namespace badlink::cli

@@ -180,7 +180,7 @@ int run(int argc, char** argv, std::string& help_hint) {
 
 }  // namespace badlink::cli
 
-int main(int argc, char** argv) {
+int badlink::cli::entry(int argc, char** argv) {
   using namespace badlink::cli;
   std::string help_hint = "badlink --help";
   try {

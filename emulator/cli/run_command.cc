@@ -25,6 +25,7 @@
 
 #include "cli/command.hh"
 #include "core/clock.hh"
+#include "core/allocation_count.hh"
 #include "core/packet_pool.hh"
 #include "divert/firewall.hh"
 #include "divert/kernel_queue_stats.hh"
@@ -265,6 +266,7 @@ struct LiveReport {
 
 std::string live_stats_json(const LiveReport& r) {
   std::string out;
+  out.reserve(32 * 1024);  // one allocation, whatever the figures: snapshots cost a fixed count
   JsonObject o(out);
   o.field("profile", r.profile_name);
   o.field("seed", r.seed);
@@ -349,6 +351,9 @@ std::string live_stats_json(const LiveReport& r) {
     JsonObject j(out, o.child_indent());
     j.field("in_use", uint64_t{r.pool_in_use});
     j.field("bytes_reserved", uint64_t{r.pool_bytes});
+    if (const std::optional<uint64_t> n = allocation_count()) {
+      j.field("heap_allocations", *n);  // a counting build only (tests/bench)
+    }
     j.close();
   }
   o.close();
