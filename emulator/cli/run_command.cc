@@ -304,6 +304,8 @@ std::string live_stats_json(const LiveReport& r) {
     j.field("receive_errors", b.receive_errors);
     j.field("held", b.held);
     j.field("kernel_stamped", b.kernel_stamped);
+    j.field("gso_super_packets", b.gso_super_packets);
+    j.field("segments_resent", b.segments_resent);
     j.close();
   }
   o.key("kernel");

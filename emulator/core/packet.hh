@@ -48,6 +48,10 @@ struct alignas(16) Packet {
   uint16_t l3_offset = 0;    // where the IP header starts (14 behind Ethernet, 0 for raw IP)
   uint8_t pool_class = 0;    // which size class of the pool owns it
   uint8_t flags = 0;  // kNotIp from the driver; kDuplicate, kReordered, kCorrupted, kMalformed
+  // A GSO super-packet passed whole stands for `segments` wire packets, each of which carries
+  // `segment_overhead` header bytes of its own beyond the first; 1 and 0 for any other packet.
+  uint16_t segments = 1;
+  uint16_t segment_overhead = 0;
   DivertAddress address{};  // direction first: still in the first cache line
 
   static constexpr uint8_t kDuplicate = 1;
@@ -55,6 +59,10 @@ struct alignas(16) Packet {
   static constexpr uint8_t kCorrupted = 4;
   static constexpr uint8_t kMalformed = 8;
   static constexpr uint8_t kNotIp = 16;  // set by the driver: a non-IP frame, passed on as is
+  static constexpr uint8_t kSegment = 32;  // cut from a GSO super-packet by the engine
+
+  // Bytes on the wire, all segments counted.
+  uint64_t wire_bytes() const { return wire_length + uint64_t{segments - 1U} * segment_overhead; }
 
   std::byte* data() { return reinterpret_cast<std::byte*>(this + 1); }
   const std::byte* data() const { return reinterpret_cast<const std::byte*>(this + 1); }
@@ -64,6 +72,8 @@ struct alignas(16) Packet {
   std::span<const std::byte> l3() const { return bytes().subspan(l3_offset); }
 };
 
+static_assert(offsetof(Packet, address) + sizeof(Direction) <= 64,
+              "the direction must stay in the first cache line");
 static_assert(sizeof(Packet) % alignof(std::max_align_t) == 0,
               "packet data must start aligned behind the header");
 

@@ -30,6 +30,8 @@ struct BackendStats {
   uint64_t receive_errors = 0;    // other receive failures and undecodable messages
   uint64_t held = 0;              // packets whose verdict is still outstanding, now
   uint64_t kernel_stamped = 0;    // of `diverted`, arrival stamped by the kernel
+  uint64_t gso_super_packets = 0;  // of `diverted`, GSO super-packets (many wire packets each)
+  uint64_t segments_resent = 0;   // wire packets cut from super-packets at resend
 };
 
 class DivertBackend {

@@ -11,6 +11,7 @@
 #include <net/if.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -20,6 +21,7 @@
 #include <cstring>
 #include <string>
 
+#include "core/gso.hh"
 #include "core/ip_headers.hh"
 #include "sys/system_error.hh"
 
@@ -63,7 +65,8 @@ NfqueueBackend::NfqueueBackend(const NfqueueOptions& options)
       rx_buffers_(kBatch * kBufferBytes),
       rx_headers_(new mmsghdr[kBatch]),
       rx_iov_(new iovec[kBatch]),
-      tx_buffer_(256 * 1024) {
+      tx_buffer_(256 * 1024),
+      segment_buffer_(kBufferBytes) {
   socket_.reset(mnl_socket_open(NETLINK_NETFILTER));
   if (!socket_) {
     throw SystemError("socket(AF_NETLINK, NETLINK_NETFILTER)", errno);
@@ -139,10 +142,12 @@ void NfqueueBackend::configure(uint16_t queue, bool bind) {
   nlmsghdr* nlh = nfq_nlmsg_put(buf + length, NFQNL_MSG_CONFIG, queue);
   nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, kCopyRange);
   nfq_nlmsg_cfg_put_qmaxlen(nlh, max_length_);
-  // Fail open: a full queue passes packets unimpaired instead of dropping them. GSO off: the
-  // kernel segments (and checksums) before queueing, so every packet is a wire packet. UID:
+  // Fail open: a full queue passes packets unimpaired instead of dropping them. GSO: a
+  // super-packet comes whole (one message, one verdict instead of one per segment); the
+  // engine impairs it per wire packet and cuts it only when a segment's fate differs. UID:
   // tells a local sender's packet from a forwarded one where both pass (POSTROUTING).
-  mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(NFQA_CFG_F_FAIL_OPEN | NFQA_CFG_F_UID_GID));
+  mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS,
+                   htonl(NFQA_CFG_F_FAIL_OPEN | NFQA_CFG_F_GSO | NFQA_CFG_F_UID_GID));
   mnl_attr_put_u32(nlh, NFQA_CFG_MASK,
                    htonl(NFQA_CFG_F_FAIL_OPEN | NFQA_CFG_F_GSO | NFQA_CFG_F_UID_GID));
   nlh->nlmsg_flags |= NLM_F_ACK;
@@ -252,6 +257,23 @@ std::string_view NfqueueBackend::interface_name(uint32_t ifindex) {
   }
   std::memcpy(scratch_name_.data(), name, sizeof name);
   return scratch_name_.data();
+}
+
+uint32_t NfqueueBackend::interface_mtu(uint32_t ifindex) {
+  constexpr uint32_t kFallback = 1500;
+  if (ifindex == 0 || ifindex >= kCachedInterfaces || !timestamping_) {
+    return kFallback;
+  }
+  if (mtus_[ifindex] == 0) {
+    const std::string_view name = interface_name(ifindex);
+    ifreq request{};
+    std::memcpy(request.ifr_name, name.data(), std::min(name.size(), sizeof request.ifr_name - 1));
+    mtus_[ifindex] = !name.empty() && ::ioctl(timestamping_.fd(), SIOCGIFMTU, &request) == 0 &&
+                             request.ifr_mtu > 0
+                         ? static_cast<uint32_t>(request.ifr_mtu)
+                         : kFallback;
+  }
+  return mtus_[ifindex];
 }
 
 bool NfqueueBackend::refill() {
@@ -366,7 +388,8 @@ Packet* NfqueueBackend::handle_message(const nlmsghdr* message, PacketPool& pool
     verdict(q->queue, q->id, NF_ACCEPT);
     return nullptr;
   }
-  if (!parse_ip(q->payload).ok()) {
+  const IpHeaders headers = parse_ip(q->payload);
+  if (!headers.ok()) {
     ++stats_.passed_malformed;
     verdict(q->queue, q->id, NF_ACCEPT);
     return nullptr;
@@ -384,6 +407,13 @@ Packet* NfqueueBackend::handle_message(const nlmsghdr* message, PacketPool& pool
   p->flags = 0;
   const uint32_t ifindex = role->direction == Direction::inbound ? q->indev : q->outdev;
   p->address = divert_address(*q, *role, interface_name(ifindex));
+  if ((q->skb_info & NFQA_SKB_GSO) != 0) {
+    // NFQUEUE does not say the segment size: it is what the interface's MTU leaves after
+    // these headers (TCP's MSS with its options), as the stack chose it for this device.
+    const uint32_t size = gso_size_for_mtu(q->payload, headers, interface_mtu(ifindex));
+    p->address.gso_size = static_cast<uint16_t>(std::min<uint32_t>(size, 0xffff));
+    ++stats_.gso_super_packets;
+  }
   p->arrival = kernel_arrival(q->timestamp_ns);
   if (p->arrival != TimePoint{}) {
     ++stats_.kernel_stamped;
@@ -448,14 +478,33 @@ void NfqueueBackend::flush() {
 
 void NfqueueBackend::resend(Packet& packet) {
   std::span<std::byte> ip = packet.l3();
+  const IpHeaders h = parse_ip(ip);
+  if (packet.address.gso_size > 0 && h.ok()) {
+    // A super-packet passed whole: the raw socket takes wire packets only (no GSO, and DF
+    // forbids fragmenting), so it is cut here, each segment with its checksums in full.
+    if (const auto layout = gso_layout(ip, h, packet.address.gso_size);
+        layout && layout->segments > 1) {
+      for (uint32_t i = 0; i < layout->segments; ++i) {
+        const size_t n = gso_write_segment(ip, h, *layout, i, segment_buffer_);
+        send_raw({segment_buffer_.data(), n}, packet);
+        ++stats_.segments_resent;
+      }
+      ++stats_.reinjected;
+      return;
+    }
+  }
   if (packet.address.checksum_partial) {
     // The kernel left the transport checksum to the NIC; the raw path has no NIC to do it.
-    const IpHeaders h = parse_ip(ip);
     if (h.ok()) {
       fix_l4_checksum(ip, h);
     }
     packet.address.checksum_partial = false;
   }
+  send_raw(ip, packet);
+  ++stats_.reinjected;
+}
+
+void NfqueueBackend::send_raw(std::span<const std::byte> ip, const Packet& packet) {
   // An outbound packet's address names the interface it was leaving by: it keeps it. An
   // inbound one names where it arrived, not where to go: it is routed afresh (to this host,
   // or on through the gateway).
@@ -471,7 +520,6 @@ void NfqueueBackend::resend(Packet& packet) {
     return;
   }
   ++stats_.resent;
-  ++stats_.reinjected;
 }
 
 void NfqueueBackend::reinject(Packet& packet) {

@@ -31,8 +31,9 @@ struct NfqueueOptions {
 
 class NfqueueBackend final : public DivertBackend {
  public:
-  // Opens the netlink socket and binds every queue (copy whole packets, fail open, no GSO,
-  // `max_length`). Throws SystemError; binding a queue another program holds fails with EBUSY.
+  // Opens the netlink socket and binds every queue (copy whole packets, fail open, GSO
+  // super-packets taken whole, `max_length`). Throws SystemError; binding a queue another
+  // program holds fails with EBUSY.
   explicit NfqueueBackend(const NfqueueOptions& options);
   ~NfqueueBackend() override;
   NfqueueBackend(const NfqueueBackend&) = delete;
@@ -76,6 +77,8 @@ class NfqueueBackend final : public DivertBackend {
   void configure(uint16_t queue, bool bind);
   void wait_for_acks(uint32_t first_seq, uint32_t last_seq, std::string_view what);
   std::string_view interface_name(uint32_t ifindex);
+  uint32_t interface_mtu(uint32_t ifindex);
+  void send_raw(std::span<const std::byte> ip, const Packet& packet);
   BackendStats stats_with_held() const;
 
   TimePoint kernel_arrival(int64_t realtime_ns) const;
@@ -111,6 +114,8 @@ class NfqueueBackend final : public DivertBackend {
   static constexpr size_t kCachedInterfaces = 256;
   std::array<std::array<char, 16>, kCachedInterfaces> names_{};
   std::array<bool, kCachedInterfaces> named_{};
+  std::array<uint32_t, kCachedInterfaces> mtus_{};  // 0: not looked up yet
+  std::vector<std::byte> segment_buffer_;  // one wire packet cut from a super-packet
   std::array<char, 16> scratch_name_{};
 
   BackendStats stats_;

@@ -113,7 +113,7 @@ DivertAddress divert_address(const QueuedPacket& packet, const QueueRole& role,
   DivertAddress a;
   a.direction = role.direction;
   a.checksum_partial = (packet.skb_info & NFQA_SKB_CSUMNOTREADY) != 0;
-  a.gso_size = 0;  // GSO is not requested: the kernel segments before queueing
+  a.gso_size = 0;  // set by the backend for a GSO super-packet (NFQA_SKB_GSO)
   a.queue = packet.queue;
   a.ifindex = role.direction == Direction::inbound ? packet.indev : packet.outdev;
   a.rule = packet.hook;

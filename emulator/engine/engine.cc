@@ -27,9 +27,11 @@ void Engine::submit(Packet* packet) {
 static void account(PacketList& list, std::array<DirectionStats, kDirections>& stats) {
   for (Packet* p = list.front(); p != nullptr; p = p->next) {
     DirectionStats& s = stats[index_of(p->address.direction)];
-    ++s.sent;
-    s.bytes_sent += p->wire_length;
-    s.delay.record(p->departure - p->arrival);
+    s.sent += p->segments;
+    s.bytes_sent += p->wire_bytes();
+    for (uint16_t i = 0; i < p->segments; ++i) {
+      s.delay.record(p->departure - p->arrival);
+    }
   }
 }
 

@@ -2,6 +2,7 @@
 #include "engine/pipeline.hh"
 
 #include <algorithm>
+#include <cstring>
 
 namespace badlink {
 
@@ -14,10 +15,13 @@ Pipeline::Pipeline(const DirectionConfig& config, Rng& rng, PacketPool& pool, Di
       observer_(observer),
       loss_(config.loss),
       rate_(config.rate, config.queue),
-      delay_(config.delay) {}
+      delay_(config.delay) {
+  fate_.reserve(1024);  // a 64 KiB super-packet of 88-byte segments: no allocation per packet
+}
 
 void Pipeline::drop(Packet* packet) {
-  if (observer_ != nullptr) {
+  // A segment is the engine's own: the backend's packet it was cut from is already answered.
+  if (observer_ != nullptr && (packet->flags & Packet::kSegment) == 0) {
     observer_->dropped(*packet);
   }
   pool_.release(packet);
@@ -51,6 +55,15 @@ void Pipeline::process(Packet* packet, uint64_t& next_seq, TimingWheel& wheel) {
     packet->departure = packet->arrival;
     wheel.insert(packet);
     return;
+  }
+
+  if (packet->address.gso_size > 0) {
+    const std::optional<GsoLayout> layout =
+        gso_layout(packet->l3(), headers, packet->address.gso_size);
+    if (layout && layout->segments > 1) {
+      process_super(packet, headers, *layout, next_seq, wheel);
+      return;
+    }
   }
 
   // duplicate: the copy is a wire packet of its own from here on.
@@ -90,11 +103,104 @@ void Pipeline::process(Packet* packet, uint64_t& next_seq, TimingWheel& wheel) {
   }
 }
 
+void Pipeline::process_super(Packet* packet, const IpHeaders& headers, const GsoLayout& layout,
+                             uint64_t& next_seq, TimingWheel& wheel) {
+  stats_.received += layout.segments - 1;
+  stats_.bytes_received += uint64_t{layout.segments - 1} * (layout.header_bytes + packet->l3_offset);
+  fate_.clear();
+  bool whole = !rate_.enabled() && config_.reorder <= 0.0 && !delay_.has_jitter();
+  for (uint32_t i = 0; i < layout.segments; ++i) {
+    uint8_t fate = 0;
+    if (config_.duplicate > 0.0 && rng_.chance(config_.duplicate)) {
+      fate |= kDuplicated;
+    }
+    for (int copy = 0; copy < ((fate & kDuplicated) != 0 ? 2 : 1); ++copy) {
+      const int shift = copy * kCopyShift;
+      if (loss_.lose(rng_)) {
+        fate |= static_cast<uint8_t>(kLost << shift);
+      } else if (config_.corrupt > 0.0 && rng_.chance(config_.corrupt)) {
+        fate |= static_cast<uint8_t>(kCorrupt << shift);
+      }
+    }
+    whole = whole && fate == 0;
+    fate_.push_back(fate);
+  }
+  if (whole) {
+    packet->segments = static_cast<uint16_t>(layout.segments);
+    packet->segment_overhead = static_cast<uint16_t>(layout.header_bytes + packet->l3_offset);
+    schedule(packet, wheel);
+    return;
+  }
+  split(packet, headers, layout, next_seq, wheel);
+}
+
+void Pipeline::split(Packet* packet, const IpHeaders& headers, const GsoLayout& layout,
+                     uint64_t& next_seq, TimingWheel& wheel) {
+  const std::span<const std::byte> ip = packet->l3();
+  const size_t room = packet->l3_offset + layout.header_bytes + layout.segment_payload;
+  for (uint32_t i = 0; i < layout.segments; ++i) {
+    const uint8_t fate = fate_[i];
+    Packet* seg = pool_.allocate(room);
+    if (seg == nullptr) {
+      ++stats_.dropped_memory;
+      continue;
+    }
+    std::memcpy(seg->data(), packet->data(), packet->l3_offset);  // a link header, if any
+    const size_t n = gso_write_segment(ip, headers, layout, i,
+                                       {seg->data() + packet->l3_offset, seg->capacity - packet->l3_offset});
+    seg->length = static_cast<uint32_t>(packet->l3_offset + n);
+    seg->wire_length = seg->length;
+    seg->l3_offset = packet->l3_offset;
+    seg->arrival = packet->arrival;
+    seg->address = packet->address;
+    seg->address.gso_size = 0;
+    seg->address.checksum_partial = false;  // written in full
+    seg->flags = Packet::kSegment;
+    seg->seq = next_seq++;
+
+    Packet* copy = nullptr;
+    if ((fate & kDuplicated) != 0) {
+      copy = pool_.clone(*seg);
+      if (copy != nullptr) {
+        ++stats_.duplicated;
+        copy->flags |= Packet::kDuplicate;
+        copy->seq = next_seq++;
+      } else {
+        ++stats_.dropped_memory;
+      }
+    }
+    int shift = 0;
+    for (Packet* p : {seg, copy}) {
+      const int at = shift;
+      shift += kCopyShift;
+      if (p == nullptr) {
+        continue;
+      }
+      if ((fate & (kLost << at)) != 0) {
+        ++stats_.dropped_loss;
+        drop(p);
+        continue;
+      }
+      if ((fate & (kCorrupt << at)) != 0) {
+        const IpHeaders h = parse_ip(p->l3());
+        if (h.ok() && corrupt_packet(*p, h, rng_).flipped) {
+          ++stats_.corrupted;
+          p->flags |= Packet::kCorrupted;
+        }
+      }
+      schedule(p, wheel);
+    }
+  }
+  // The super-packet itself goes no further: its wire packets travel instead.
+  drop(packet);
+}
+
 void Pipeline::schedule(Packet* p, TimingWheel& wheel) {
   // rate/queue: the bottleneck, measured in IP bytes (what the kernel and iperf3 count).
   TimePoint finished = p->arrival;
   if (rate_.enabled()) {
     const uint32_t ip_bytes = p->wire_length > p->l3_offset ? p->wire_length - p->l3_offset : 0;
+    // (A super-packet reaches this stage cut into wire packets: rate times each of them.)
     const std::optional<TimePoint> done = rate_.admit(p->arrival, ip_bytes);
     if (!done) {
       ++stats_.dropped_queue;

@@ -8,10 +8,18 @@
 // the delay stage is the propagation delay after it. `reorder` sends a packet straight on when
 // it leaves the bottleneck, skipping the delay; `keep_order` makes every other packet leave no
 // earlier than the one ahead of it (so jitter then lengthens delays rather than reordering).
+//
+// A GSO super-packet (address.gso_size > 0: one buffer standing for many wire packets) meets
+// every stage per wire packet: its segments' fates are drawn one by one, and only when none
+// is lost, duplicated or corrupted, and no stage times wire packets apart (rate, reorder,
+// jitter), does it go on whole; otherwise it is cut into its wire packets here, each a packet
+// of its own (kSegment) from the first stage on.
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
+#include "core/gso.hh"
 #include "core/latency_histogram.hh"
 #include "core/packet.hh"
 #include "core/packet_pool.hh"
@@ -69,6 +77,18 @@ class Pipeline {
  private:
   void schedule(Packet* packet, TimingWheel& wheel);
   void drop(Packet* packet);
+  void process_super(Packet* packet, const IpHeaders& headers, const GsoLayout& layout,
+                     uint64_t& next_seq, TimingWheel& wheel);
+  void split(Packet* packet, const IpHeaders& headers, const GsoLayout& layout,
+             uint64_t& next_seq, TimingWheel& wheel);
+
+  // What happened to each wire packet of a super-packet, drawn in the order the stages
+  // would draw for packets that came one by one.
+  static constexpr uint8_t kDuplicated = 1;
+  static constexpr uint8_t kLost = 2;  // shifted by kCopyShift for the duplicate
+  static constexpr uint8_t kCorrupt = 4;
+  static constexpr int kCopyShift = 2;
+  std::vector<uint8_t> fate_;  // per segment; capacity kept between packets
 
   DirectionConfig config_;
   Rng& rng_;
