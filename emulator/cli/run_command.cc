@@ -505,6 +505,7 @@ int run_main(const std::vector<std::string>& args) {
   const auto set_passthrough = [&backend](const Profile& p) {
     for (const Direction d : {Direction::outbound, Direction::inbound}) {
       backend->set_passthrough(d, p.direction(d).is_passthrough());
+      backend->set_headers_only(d, p.direction(d).delays_only());
     }
   };
   set_passthrough(profile);

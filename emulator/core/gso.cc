@@ -61,11 +61,11 @@ uint32_t segment_count(uint32_t payload, uint32_t segment_payload) {
 
 std::optional<GsoLayout> gso_layout(std::span<const std::byte> ip, const IpHeaders& h,
                                     uint32_t segment_payload) {
-  if (segment_payload == 0 || ip.size() < h.ip_length) {
+  if (segment_payload == 0) {
     return std::nullopt;
   }
   const uint32_t header_bytes = header_bytes_of(ip, h);
-  if (header_bytes == 0) {
+  if (header_bytes == 0 || header_bytes > h.ip_length) {
     return std::nullopt;
   }
   GsoLayout layout;

@@ -26,7 +26,8 @@ struct GsoLayout {
 
 // The layout of `ip` (parsed into `h`) cut into segments of `segment_payload` payload bytes.
 // nullopt unless it is TCP or UDP over IPv4/IPv6, not a fragment, with a sane TCP data offset,
-// segment_payload > 0 and all bytes present (ip.size() >= h.ip_length).
+// segment_payload > 0 and all headers present: the payload need not be (a copy of the headers
+// that stands for a packet the kernel keeps will do); gso_write_segment() needs every byte.
 std::optional<GsoLayout> gso_layout(std::span<const std::byte> ip, const IpHeaders& h,
                                     uint32_t segment_payload);
 

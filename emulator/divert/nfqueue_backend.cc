@@ -290,7 +290,9 @@ bool NfqueueBackend::refill() {
       ::clock_gettime(CLOCK_REALTIME, &r0);
       ::clock_gettime(CLOCK_MONOTONIC, &m);
       ::clock_gettime(CLOCK_REALTIME, &r1);
-      const auto ns = [](const timespec& t) { return int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec; };
+      const auto ns = [](const timespec& t) {
+        return int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec;
+      };
       refilled_at_ = from_nanos(ns(m));
       realtime_minus_monotonic_ = ns(r0) + (ns(r1) - ns(r0)) / 2 - ns(m);
       rx_count_ = static_cast<size_t>(n);
@@ -394,15 +396,23 @@ Packet* NfqueueBackend::handle_message(const nlmsghdr* message, PacketPool& pool
     verdict(q->queue, q->id, NF_ACCEPT);
     return nullptr;
   }
-  Packet* p = pool.allocate(q->payload.size());
+  const size_t direction = index_of(role->direction);
+  const bool copy =
+      !passthrough_[direction] && queue_mode_for(q->hook, q->has_uid) == QueueMode::copy;
+  // The headers (and enough of the transport header for any TCP options) when that is all
+  // the engine will look at: the kernel keeps the packet itself.
+  const size_t keep = !copy && headers_only_[direction]
+                          ? std::min<size_t>(q->payload.size(), headers.l4_offset + 64U)
+                          : q->payload.size();
+  Packet* p = pool.allocate(keep);
   if (p == nullptr) {
     ++stats_.passed_no_buffer;
     verdict(q->queue, q->id, NF_ACCEPT);
     return nullptr;
   }
-  std::memcpy(p->data(), q->payload.data(), q->payload.size());
-  p->length = static_cast<uint32_t>(q->payload.size());
-  p->wire_length = p->length;
+  std::memcpy(p->data(), q->payload.data(), keep);
+  p->length = static_cast<uint32_t>(keep);
+  p->wire_length = static_cast<uint32_t>(q->payload.size());
   p->l3_offset = 0;
   p->flags = 0;
   const uint32_t ifindex = role->direction == Direction::inbound ? q->indev : q->outdev;
@@ -419,8 +429,7 @@ Packet* NfqueueBackend::handle_message(const nlmsghdr* message, PacketPool& pool
     ++stats_.kernel_stamped;
   }
 
-  if (!passthrough_[index_of(role->direction)] &&
-      queue_mode_for(q->hook, q->has_uid) == QueueMode::copy) {
+  if (copy) {
     verdict(q->queue, q->id, NF_DROP);  // the copy goes on later, through the raw socket
   } else if (!held_.insert(handle_key(q->queue, q->id))) {
     ++stats_.passed_busy;
@@ -440,7 +449,8 @@ TimePoint NfqueueBackend::kernel_arrival(int64_t realtime_ns) const {
   // another clock (TCP's departure times are CLOCK_MONOTONIC), or from before a clock step,
   // lands far from now: the caller stamps those packets.
   const TimePoint t = from_nanos(realtime_ns - realtime_minus_monotonic_ + 500);
-  if (t > refilled_at_ + std::chrono::milliseconds(1) || t < refilled_at_ - std::chrono::seconds(2)) {
+  if (t > refilled_at_ + std::chrono::milliseconds(1) ||
+      t < refilled_at_ - std::chrono::seconds(2)) {
     return {};
   }
   return std::min(t, refilled_at_);
@@ -477,6 +487,12 @@ void NfqueueBackend::flush() {
 }
 
 void NfqueueBackend::resend(Packet& packet) {
+  if (packet.length < packet.wire_length) {
+    // Only the headers were kept (the kernel held the packet): nothing whole to send. The
+    // engine never asks this of a headers-only direction; counted, should it ever happen.
+    ++stats_.resend_failed;
+    return;
+  }
   std::span<std::byte> ip = packet.l3();
   const IpHeaders h = parse_ip(ip);
   if (packet.address.gso_size > 0 && h.ok()) {
@@ -527,7 +543,8 @@ void NfqueueBackend::reinject(Packet& packet) {
   // sender's packet), or a second copy whose original already took the verdict.
   if (held_.erase(handle_key(packet.address.queue, packet.address.handle))) {
     // The first copy to leave takes the kernel's packet; a corrupted one replaces its bytes.
-    const bool changed = (packet.flags & Packet::kCorrupted) != 0;
+    const bool changed =
+        (packet.flags & Packet::kCorrupted) != 0 && packet.length == packet.wire_length;
     verdict(packet.address.queue, static_cast<uint32_t>(packet.address.handle), NF_ACCEPT,
             changed ? std::span<const std::byte>(packet.l3()) : std::span<const std::byte>{});
     ++stats_.reinjected;

@@ -54,6 +54,13 @@ class NfqueueBackend final : public DivertBackend {
     passthrough_[index_of(direction)] = passthrough;
   }
 
+  // A direction whose profile only delays: of a packet the kernel holds for its verdict, only
+  // the headers are copied (the engine needs no more, and 20,000 held packets then take a
+  // few MB instead of 40). Packets copied for resending are always copied whole.
+  void set_headers_only(Direction direction, bool headers_only) {
+    headers_only_[index_of(direction)] = headers_only;
+  }
+
   // A new per-queue limit (a reload changed the delays); throws SystemError.
   void set_max_length(uint32_t max_length);
 
@@ -69,6 +76,7 @@ class NfqueueBackend final : public DivertBackend {
   };
 
   std::array<bool, kDirections> passthrough_{};
+  std::array<bool, kDirections> headers_only_{};
   const QueueRole* role_of(uint16_t queue) const;
   bool refill();
   Packet* handle_message(const nlmsghdr* message, PacketPool& pool);

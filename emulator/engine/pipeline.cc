@@ -106,24 +106,31 @@ void Pipeline::process(Packet* packet, uint64_t& next_seq, TimingWheel& wheel) {
 void Pipeline::process_super(Packet* packet, const IpHeaders& headers, const GsoLayout& layout,
                              uint64_t& next_seq, TimingWheel& wheel) {
   stats_.received += layout.segments - 1;
-  stats_.bytes_received += uint64_t{layout.segments - 1} * (layout.header_bytes + packet->l3_offset);
+  stats_.bytes_received +=
+      uint64_t{layout.segments - 1} * (layout.header_bytes + packet->l3_offset);
   fate_.clear();
   bool whole = !rate_.enabled() && config_.reorder <= 0.0 && !delay_.has_jitter();
-  for (uint32_t i = 0; i < layout.segments; ++i) {
-    uint8_t fate = 0;
-    if (config_.duplicate > 0.0 && rng_.chance(config_.duplicate)) {
-      fate |= kDuplicated;
-    }
-    for (int copy = 0; copy < ((fate & kDuplicated) != 0 ? 2 : 1); ++copy) {
-      const int shift = copy * kCopyShift;
-      if (loss_.lose(rng_)) {
-        fate |= static_cast<uint8_t>(kLost << shift);
-      } else if (config_.corrupt > 0.0 && rng_.chance(config_.corrupt)) {
-        fate |= static_cast<uint8_t>(kCorrupt << shift);
+  if (packet->l3().size() < headers.ip_length) {
+    // Only its headers were copied, which a backend does only where the profile just delays
+    // (DirectionConfig::delays_only): nothing to draw, it goes on whole.
+    whole = true;
+  } else {
+    for (uint32_t i = 0; i < layout.segments; ++i) {
+      uint8_t fate = 0;
+      if (config_.duplicate > 0.0 && rng_.chance(config_.duplicate)) {
+        fate |= kDuplicated;
       }
+      for (int copy = 0; copy < ((fate & kDuplicated) != 0 ? 2 : 1); ++copy) {
+        const int shift = copy * kCopyShift;
+        if (loss_.lose(rng_)) {
+          fate |= static_cast<uint8_t>(kLost << shift);
+        } else if (config_.corrupt > 0.0 && rng_.chance(config_.corrupt)) {
+          fate |= static_cast<uint8_t>(kCorrupt << shift);
+        }
+      }
+      whole = whole && fate == 0;
+      fate_.push_back(fate);
     }
-    whole = whole && fate == 0;
-    fate_.push_back(fate);
   }
   if (whole) {
     packet->segments = static_cast<uint16_t>(layout.segments);
@@ -146,8 +153,9 @@ void Pipeline::split(Packet* packet, const IpHeaders& headers, const GsoLayout& 
       continue;
     }
     std::memcpy(seg->data(), packet->data(), packet->l3_offset);  // a link header, if any
-    const size_t n = gso_write_segment(ip, headers, layout, i,
-                                       {seg->data() + packet->l3_offset, seg->capacity - packet->l3_offset});
+    const size_t n =
+        gso_write_segment(ip, headers, layout, i,
+                          {seg->data() + packet->l3_offset, seg->capacity - packet->l3_offset});
     seg->length = static_cast<uint32_t>(packet->l3_offset + n);
     seg->wire_length = seg->length;
     seg->l3_offset = packet->l3_offset;

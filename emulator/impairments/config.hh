@@ -67,6 +67,13 @@ struct DirectionConfig {
   QueueLimit queue;
 
   // True when the direction changes nothing, so the datapath may pass packets straight on.
+  // Every packet goes on whole and unchanged, only later: no byte beyond the headers is
+  // looked at, and no GSO super-packet needs cutting.
+  bool delays_only() const {
+    return delay.jitter.count() == 0 && std::holds_alternative<std::monostate>(loss) &&
+           duplicate == 0.0 && reorder == 0.0 && corrupt == 0.0 && rate.bits_per_second == 0;
+  }
+
   bool is_passthrough() const {
     return delay.delay.count() == 0 && delay.jitter.count() == 0 &&
            std::holds_alternative<std::monostate>(loss) && duplicate == 0.0 && reorder == 0.0 &&

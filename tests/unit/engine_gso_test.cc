@@ -41,12 +41,15 @@ class SuperHarness {
     engine_.set_observer(&observer_);
   }
 
-  void submit(TimePoint at) {
+  // `headers_only`: as a backend copies a packet the kernel keeps, for a delay-only direction.
+  void submit(TimePoint at, bool headers_only = false) {
     collect(engine_.expire(at));
     const auto bytes = testing::make_ip_packet(4, 6, kPayload);
-    Packet* p = pool_.allocate(bytes.size());
-    std::memcpy(p->data(), bytes.data(), bytes.size());
-    p->length = p->wire_length = static_cast<uint32_t>(bytes.size());
+    const size_t keep = headers_only ? 40 : bytes.size();
+    Packet* p = pool_.allocate(keep);
+    std::memcpy(p->data(), bytes.data(), keep);
+    p->length = static_cast<uint32_t>(keep);
+    p->wire_length = static_cast<uint32_t>(bytes.size());
     p->arrival = at;
     p->address.gso_size = kMss;
     p->address.checksum_partial = true;
@@ -92,6 +95,19 @@ TEST(EngineGso, ConstantDelayPassesTheSuperPacketWholeAndCountsWirePackets) {
   EXPECT_EQ(h.stats().bytes_sent, h.stats().bytes_received);
   EXPECT_EQ(h.observer().dropped_calls, 0);
   EXPECT_EQ(h.pool().in_use(), 0U);
+}
+
+TEST(EngineGso, HeadersOnlyCopyStillCountsEveryWirePacket) {
+  DirectionConfig c;
+  c.delay.delay = milliseconds(20);
+  SuperHarness h(c);
+  h.submit(from_nanos(0), true);
+  const auto out = h.finish();
+  ASSERT_EQ(out.size(), 1U);
+  EXPECT_EQ(out[0].segments, kSegments);
+  EXPECT_EQ(out[0].bytes.size(), 40U);
+  EXPECT_EQ(h.stats().sent, kSegments);
+  EXPECT_EQ(h.stats().bytes_sent, kPayload + 40 * kSegments);
 }
 
 TEST(EngineGso, CutSegmentsAreValidWirePacketsInOrder) {
