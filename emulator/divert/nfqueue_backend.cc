@@ -545,6 +545,15 @@ void NfqueueBackend::reinject(Packet& packet) {
     // The first copy to leave takes the kernel's packet; a corrupted one replaces its bytes.
     const bool changed =
         (packet.flags & Packet::kCorrupted) != 0 && packet.length == packet.wire_length;
+    if (changed && packet.address.checksum_partial) {
+      // The kernel left the checksum to offload (it holds the pseudo-header sum only); a
+      // verdict with new bytes is checked in full, so it gets the whole sum, over the damage.
+      std::span<std::byte> ip = packet.l3();
+      if (const IpHeaders h = parse_ip(ip); h.ok()) {
+        fix_l4_checksum(ip, h);
+      }
+      packet.address.checksum_partial = false;
+    }
     verdict(packet.address.queue, static_cast<uint32_t>(packet.address.handle), NF_ACCEPT,
             changed ? std::span<const std::byte>(packet.l3()) : std::span<const std::byte>{});
     ++stats_.reinjected;

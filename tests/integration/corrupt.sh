@@ -15,7 +15,7 @@ P_SEEN=$(awk -v p=$P 'BEGIN { print p * (200 - 24) / (6 + 200) }')
 
 say "sanity: payloads arrive unchanged without impairment"
 udp_probe a b 192.0.2.2 1000 2000 base
-check "baseline: nothing corrupted" "$(value "$WORK/base.recv" corrupted) == 0"
+check "baseline: nothing corrupted" "$(value "$WORK/base.recv" damaged) == 0"
 
 p=$(profile corrupt <<TOML
 [profile]
@@ -30,11 +30,11 @@ start_badlink b badlink --profile "$p" --stats-json "$WORK/stats.json"
 read -r lo hi <<<"$(binomial_bounds $N "$P_SEEN")"
 
 udp_probe a b 192.0.2.2 $N 2000 in --user-stamp
-c=$(value "$WORK/in.recv" corrupted)
+c=$(value "$WORK/in.recv" damaged)
 check "inbound (held, new payload in the verdict): $c changed payloads of $N" "$c >= $lo && $c <= $hi"
 
 udp_probe b a 192.0.2.1 $N 2000 out
-c=$(value "$WORK/out.recv" corrupted)
+c=$(value "$WORK/out.recv" damaged)
 check "outbound (sent again): $c changed payloads of $N" "$c >= $lo && $c <= $hi"
 
 stop_badlink TERM
