@@ -8,6 +8,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <sched.h>
+
 #include <algorithm>
 #include <boost/program_options.hpp>
 #include <cerrno>
@@ -71,6 +73,8 @@ po::options_description run_options() {
       ("seed,s", po::value<std::string>()->value_name("N"),
        "seed for the random choices (overrides the profile's)")
       ("dump", "print one line per diverted packet on standard output")
+      ("realtime", "run the packet loop under SCHED_FIFO: no other task delays a departure, "
+       "at the price of a CPU other tasks cannot have while it waits out the last microseconds")
       ("stats-interval", po::value<std::string>()->default_value("10")->value_name("SECONDS"),
        "log a one-line summary this often (0: never)")
       ("stats-json", po::value<std::string>()->value_name("FILE"),
@@ -140,6 +144,7 @@ struct RunSetup {
   uint16_t queue = kDefaultQueue;
   std::optional<uint64_t> seed;
   bool dump = false;
+  bool realtime = false;
   Duration stats_interval = std::chrono::seconds(10);
   std::optional<std::string> stats_json;
   uint32_t mark = kDefaultMark;
@@ -172,6 +177,7 @@ RunSetup parse_setup(const std::vector<std::string>& args) {
     s.seed = parse_number("seed", vm["seed"].as<std::string>(), UINT64_MAX);
   }
   s.dump = vm.count("dump") != 0;
+  s.realtime = vm.count("realtime") != 0;
   s.stats_interval = std::chrono::seconds(
       parse_number("stats-interval", vm["stats-interval"].as<std::string>(), 86400));
   if (vm.count("stats-json") != 0) {
@@ -270,7 +276,7 @@ std::string live_stats_json(const LiveReport& r) {
   JsonObject o(out);
   o.field("profile", r.profile_name);
   o.field("seed", r.seed);
-  o.field("mode", r.setup->mode == DiversionMode::host ? "host" : "gateway");
+  o.field("mode", std::string_view(r.setup->mode == DiversionMode::host ? "host" : "gateway"));
   o.field("wan", r.setup->wan);
   o.field("rules", r.setup->rules);
   o.key("queues");
@@ -295,6 +301,7 @@ std::string live_stats_json(const LiveReport& r) {
     j.field("passed_truncated", b.passed_truncated);
     j.field("passed_no_buffer", b.passed_no_buffer);
     j.field("passed_busy", b.passed_busy);
+    j.field("passed_through", b.passed_through);
     j.field("reinjected", b.reinjected);
     j.field("resent", b.resent);
     j.field("consumed", b.consumed);
@@ -411,7 +418,8 @@ std::string stats_line(const LiveReport& r) {
 std::string run_help() {
   std::ostringstream out;
   out << "Usage: badlink run [--profile PROFILE] [--wan IFACE] [--no-rules --queue N]\n"
-         "                   [--seed N] [--dump] [--stats-interval SECONDS] [--stats-json FILE]\n"
+         "                   [--seed N] [--dump] [--realtime] [--stats-interval SECONDS]\n"
+         "                   [--stats-json FILE]\n"
          "\n"
          "Impairs live traffic as the profile says until SIGINT or SIGTERM. Packets are taken\n"
          "with NFQUEUE (iptables NFQUEUE rules; nft's native 'queue' is not needed) and handed\n"
@@ -502,9 +510,11 @@ int run_main(const std::vector<std::string>& args) {
 
   uint32_t max_length = queue_length_for(profile, setup.max_pps);
   std::unique_ptr<NfqueueBackend> backend = open_backend(setup, max_length);
-  const auto set_passthrough = [&backend](const Profile& p) {
+  const auto set_passthrough = [&backend, &setup](const Profile& p) {
     for (const Direction d : {Direction::outbound, Direction::inbound}) {
       backend->set_passthrough(d, p.direction(d).is_passthrough());
+      // --dump shows every packet: then even these go through the loop.
+      backend->set_bypass(d, p.direction(d).is_passthrough() && !setup.dump);
       backend->set_headers_only(d, p.direction(d).delays_only());
     }
   };
@@ -571,6 +581,17 @@ int run_main(const std::vector<std::string>& args) {
     }
   }
 
+  if (setup.realtime) {
+    // Before the capabilities go (CAP_SYS_NICE). The spin before a departure is bounded
+    // (max_early_wake), and the kernel's RT throttling stays in force.
+    sched_param param{};
+    param.sched_priority = 10;
+    if (::sched_setscheduler(0, SCHED_FIFO, &param) != 0) {
+      throw SystemError("--realtime: sched_setscheduler(SCHED_FIFO)", errno);
+    }
+    spdlog::info("--realtime: the packet loop runs under SCHED_FIFO priority {}",
+                 param.sched_priority);
+  }
   constexpr std::array keep{Capability::net_admin, Capability::net_raw};
   keep_only_capabilities(keep);
   set_timer_slack(Duration{1});

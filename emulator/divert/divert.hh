@@ -21,6 +21,7 @@ struct BackendStats {
   uint64_t passed_truncated = 0;  // the kernel gave fewer bytes than the packet has
   uint64_t passed_no_buffer = 0;  // no packet buffer (pool limit): passed on unimpaired
   uint64_t passed_busy = 0;       // too many packets held at once: passed on unimpaired
+  uint64_t passed_through = 0;    // its direction's profile changes nothing: accepted as read
   uint64_t reinjected = 0;        // handed back after impairment (verdict or resend)
   uint64_t resent = 0;            // of which sent again through the raw socket
   uint64_t consumed = 0;          // dropped because the engine dropped every copy

@@ -67,6 +67,7 @@ NfqueueBackend::NfqueueBackend(const NfqueueOptions& options)
       rx_iov_(new iovec[kBatch]),
       tx_buffer_(256 * 1024),
       segment_buffer_(kBufferBytes) {
+  held_per_queue_.assign(roles_.size(), 0);
   socket_.reset(mnl_socket_open(NETLINK_NETFILTER));
   if (!socket_) {
     throw SystemError("socket(AF_NETLINK, NETLINK_NETFILTER)", errno);
@@ -397,6 +398,11 @@ Packet* NfqueueBackend::handle_message(const nlmsghdr* message, PacketPool& pool
     return nullptr;
   }
   const size_t direction = index_of(role->direction);
+  if (bypass_[direction]) {
+    ++stats_.passed_through;
+    accept_now(q->queue, q->id);
+    return nullptr;
+  }
   const bool copy =
       !passthrough_[direction] && queue_mode_for(q->hook, q->has_uid) == QueueMode::copy;
   // The headers (and enough of the transport header for any TCP options) when that is all
@@ -436,6 +442,8 @@ Packet* NfqueueBackend::handle_message(const nlmsghdr* message, PacketPool& pool
     verdict(q->queue, q->id, NF_ACCEPT);
     pool.release(p);
     return nullptr;
+  } else {
+    ++held_per_queue_[queue_index(q->queue)];
   }
   ++stats_.diverted;
   return p;
@@ -456,12 +464,13 @@ TimePoint NfqueueBackend::kernel_arrival(int64_t realtime_ns) const {
   return std::min(t, refilled_at_);
 }
 
-void NfqueueBackend::verdict(uint16_t queue, uint32_t id, int verdict,
-                             std::span<const std::byte> payload) {
+size_t NfqueueBackend::verdict(uint16_t queue, uint32_t id, int verdict,
+                               std::span<const std::byte> payload) {
   const size_t needed = 128 + MNL_ALIGN(payload.size());
   if (tx_length_ + needed > tx_capacity_) {
     flush();
   }
+  const size_t offset = tx_length_;
   nlmsghdr* nlh = nfq_nlmsg_put(reinterpret_cast<char*>(tx_buffer_.data() + tx_length_),
                                 NFQNL_MSG_VERDICT, queue);
   nfq_nlmsg_verdict_put(nlh, static_cast<int>(id), verdict);
@@ -470,6 +479,47 @@ void NfqueueBackend::verdict(uint16_t queue, uint32_t id, int verdict,
   }
   tx_length_ += NLMSG_ALIGN(nlh->nlmsg_len);
   ++tx_messages_;
+  batch_offset_ = kNoBatch;
+  return offset;
+}
+
+size_t NfqueueBackend::queue_index(uint16_t queue) const {
+  for (size_t i = 0; i < roles_.size(); ++i) {
+    if (roles_[i].number == queue) {
+      return i;
+    }
+  }
+  return 0;  // not reached: only bound queues' packets are held
+}
+
+bool NfqueueBackend::erase_held(uint16_t queue, uint64_t id) {
+  if (!held_.erase(handle_key(queue, id))) {
+    return false;
+  }
+  --held_per_queue_[queue_index(queue)];
+  return true;
+}
+
+void NfqueueBackend::accept_now(uint16_t queue, uint32_t id) {
+  // NFQNL_MSG_VERDICT_BATCH accepts every packet of the queue up to its id: only right while
+  // this queue holds nothing (every earlier id is answered) and the ids run on unbroken.
+  if (held_per_queue_[queue_index(queue)] != 0) {
+    verdict(queue, id, NF_ACCEPT);
+    return;
+  }
+  if (batch_offset_ != kNoBatch && batch_queue_ == queue && id == batch_last_id_ + 1) {
+    auto* nlh = reinterpret_cast<nlmsghdr*>(tx_buffer_.data() + batch_offset_);
+    nlh->nlmsg_type = (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_VERDICT_BATCH;
+    auto* attr = static_cast<nlattr*>(mnl_nlmsg_get_payload_offset(nlh, sizeof(nfgenmsg)));
+    auto* header = static_cast<nfqnl_msg_verdict_hdr*>(mnl_attr_get_payload(attr));
+    header->id = htonl(id);
+    batch_last_id_ = id;
+    return;
+  }
+  const size_t offset = verdict(queue, id, NF_ACCEPT);
+  batch_offset_ = offset;
+  batch_queue_ = queue;
+  batch_last_id_ = id;
 }
 
 void NfqueueBackend::flush() {
@@ -484,6 +534,7 @@ void NfqueueBackend::flush() {
   }
   tx_length_ = 0;
   tx_messages_ = 0;
+  batch_offset_ = kNoBatch;
 }
 
 void NfqueueBackend::resend(Packet& packet) {
@@ -541,7 +592,7 @@ void NfqueueBackend::send_raw(std::span<const std::byte> ip, const Packet& packe
 void NfqueueBackend::reinject(Packet& packet) {
   // Held: the kernel still has it and gets its verdict. Not held: copied at receive (a local
   // sender's packet), or a second copy whose original already took the verdict.
-  if (held_.erase(handle_key(packet.address.queue, packet.address.handle))) {
+  if (erase_held(packet.address.queue, packet.address.handle)) {
     // The first copy to leave takes the kernel's packet; a corrupted one replaces its bytes.
     const bool changed =
         (packet.flags & Packet::kCorrupted) != 0 && packet.length == packet.wire_length;
@@ -565,7 +616,7 @@ void NfqueueBackend::reinject(Packet& packet) {
 void NfqueueBackend::pass(Packet& packet) {
   // Held: the kernel still has it and gets its verdict. Not held: copied at receive (a local
   // sender's packet), or a second copy whose original already took the verdict.
-  if (held_.erase(handle_key(packet.address.queue, packet.address.handle))) {
+  if (erase_held(packet.address.queue, packet.address.handle)) {
     verdict(packet.address.queue, static_cast<uint32_t>(packet.address.handle), NF_ACCEPT);
     ++stats_.reinjected;
     return;
@@ -574,7 +625,7 @@ void NfqueueBackend::pass(Packet& packet) {
 }
 
 void NfqueueBackend::consume(const DivertAddress& address) {
-  if (held_.erase(handle_key(address.queue, address.handle))) {
+  if (erase_held(address.queue, address.handle)) {
     verdict(address.queue, static_cast<uint32_t>(address.handle), NF_DROP);
   }
   ++stats_.consumed;

@@ -61,6 +61,11 @@ class NfqueueBackend final : public DivertBackend {
     headers_only_[index_of(direction)] = headers_only;
   }
 
+  // A direction whose profile changes nothing and whose packets nobody watches (no --dump):
+  // its packets skip the engine altogether and are accepted as they are read, runs of them
+  // with one NFQNL_MSG_VERDICT_BATCH (counted as passed_through).
+  void set_bypass(Direction direction, bool bypass) { bypass_[index_of(direction)] = bypass; }
+
   // A new per-queue limit (a reload changed the delays); throws SystemError.
   void set_max_length(uint32_t max_length);
 
@@ -77,10 +82,22 @@ class NfqueueBackend final : public DivertBackend {
 
   std::array<bool, kDirections> passthrough_{};
   std::array<bool, kDirections> headers_only_{};
+  std::array<bool, kDirections> bypass_{};
+  std::vector<uint32_t> held_per_queue_;  // by index in roles_: a batch verdict needs none held
+  size_t queue_index(uint16_t queue) const;
+  void accept_now(uint16_t queue, uint32_t id);
+  bool erase_held(uint16_t queue, uint64_t id);
+  // The last message in the verdict buffer, while it is a plain accept that later ids of the
+  // same queue may extend into a batch verdict.
+  static constexpr size_t kNoBatch = ~size_t{0};
+  size_t batch_offset_ = kNoBatch;
+  uint16_t batch_queue_ = 0;
+  uint32_t batch_last_id_ = 0;
   const QueueRole* role_of(uint16_t queue) const;
   bool refill();
   Packet* handle_message(const nlmsghdr* message, PacketPool& pool);
-  void verdict(uint16_t queue, uint32_t id, int verdict, std::span<const std::byte> payload = {});
+  // Appends one verdict message; returns its offset in the verdict buffer.
+  size_t verdict(uint16_t queue, uint32_t id, int verdict, std::span<const std::byte> payload = {});
   void resend(Packet& packet);
   void configure(uint16_t queue, bool bind);
   void wait_for_acks(uint32_t first_seq, uint32_t last_seq, std::string_view what);
