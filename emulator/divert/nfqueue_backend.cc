@@ -572,6 +572,9 @@ void NfqueueBackend::resend(Packet& packet) {
 }
 
 void NfqueueBackend::send_raw(std::span<const std::byte> ip, const Packet& packet) {
+  // Verdicts batched before this packet leave first: the raw path goes out at once, and
+  // must not overtake packets whose departure came earlier (or at the same time).
+  flush();
   // An outbound packet's address names the interface it was leaving by: it keeps it. An
   // inbound one names where it arrived, not where to go: it is routed afresh (to this host,
   // or on through the gateway).
