@@ -108,20 +108,31 @@ LiveEvent LiveDriver::run() {
 // The wait before the next departure: nullopt to sleep until something happens, 0 when a
 // departure is due now (after a spin), else until early_wake_ before it.
 std::optional<Duration> LiveDriver::plan_wait() {
-  const std::optional<TimePoint> next = engine_.next_expiry();
-  if (!next) {
-    return std::nullopt;
-  }
-  const TimePoint now = clock_.now();
-  if (*next <= now + early_wake_) {
+  // Departures close together are sent one after the other from here, spinning between
+  // them, and the wait for the next is planned straight after the last: no poll and read in
+  // between, so the CPU is given up (to the application the packets wake) soonest. Bounded,
+  // so that signals and a flood of arrivals still get their turn in the loop.
+  const TimePoint started = clock_.now();
+  for (;;) {
+    const std::optional<TimePoint> next = engine_.next_expiry();
+    if (!next) {
+      return std::nullopt;
+    }
+    const TimePoint now = clock_.now();
+    if (*next > now + early_wake_) {
+      planned_wake_ = *next - early_wake_;
+      return *planned_wake_ - now;
+    }
+    if (now - started > kMaxSpinTurn) {
+      return Duration{0};
+    }
     if (*next > now) {
       ++stats_.spins;
       spin_until(*next, now);
     }
-    return Duration{0};
+    send_due();
+    backend_.flush();
   }
-  planned_wake_ = *next - early_wake_;
-  return *planned_wake_ - now;
 }
 
 void LiveDriver::learn_timer_lateness(Duration late) {

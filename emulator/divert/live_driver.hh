@@ -76,6 +76,7 @@ class LiveDriver final : private EngineObserver {
   static constexpr size_t kBatch = 64;
   static constexpr size_t kMaxPerWake = 1024;  // then departures get their turn
   static constexpr size_t kTimerWindow = 512;  // timer wake-ups the lead is chosen from
+  static constexpr Duration kMaxSpinTurn = std::chrono::milliseconds(1);  // then the loop
 
   std::optional<Duration> plan_wait();
   void receive_all();  // sets backlog_ when it stopped with packets still waiting
