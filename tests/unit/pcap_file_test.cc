@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "pcap_helpers.hh"
 #include "temp_dir.hh"
 
 namespace badlink {
@@ -22,11 +23,9 @@ namespace fs = std::filesystem;
 
 using testing::TempDir;
 
-struct Frame {
-  int64_t nanos = 0;
-  std::vector<std::byte> bytes;
-  uint32_t wire_length = 0;  // 0: bytes.size()
-};
+using Frame = testing::PcapFrame;
+using testing::read_with_libpcap;
+using testing::write_with_libpcap;
 
 std::vector<std::byte> bytes_of(std::initializer_list<int> values) {
   std::vector<std::byte> out;
@@ -41,58 +40,6 @@ std::vector<std::byte> counting_bytes(size_t n, uint8_t start) {
   for (size_t i = 0; i < n; ++i) {
     out[i] = static_cast<std::byte>((start + i) & 0xff);
   }
-  return out;
-}
-
-// Writes frames with libpcap directly, at nanosecond or microsecond precision.
-void write_with_libpcap(const fs::path& file, int link_type, const std::vector<Frame>& frames,
-                        u_int precision = PCAP_TSTAMP_PRECISION_NANO, int snaplen = 65535) {
-  pcap_t* dead = pcap_open_dead_with_tstamp_precision(link_type, snaplen, precision);
-  ASSERT_NE(dead, nullptr);
-  pcap_dumper_t* dumper = pcap_dump_open(dead, file.c_str());
-  ASSERT_NE(dumper, nullptr) << pcap_geterr(dead);
-  const int64_t per_second = precision == PCAP_TSTAMP_PRECISION_NANO ? 1'000'000'000 : 1'000'000;
-  const int64_t unit = precision == PCAP_TSTAMP_PRECISION_NANO ? 1 : 1000;
-  for (const Frame& f : frames) {
-    pcap_pkthdr h{};
-    const int64_t ticks = f.nanos / unit;
-    h.ts.tv_sec = static_cast<time_t>(ticks / per_second);
-    h.ts.tv_usec = static_cast<suseconds_t>(ticks % per_second);
-    h.caplen = static_cast<bpf_u_int32>(f.bytes.size());
-    h.len = f.wire_length != 0 ? f.wire_length : h.caplen;
-    pcap_dump(reinterpret_cast<u_char*>(dumper), &h,
-              reinterpret_cast<const u_char*>(f.bytes.data()));
-  }
-  pcap_dump_close(dumper);
-  pcap_close(dead);
-}
-
-struct ReadBack {
-  int link_type = 0;
-  std::vector<Frame> frames;
-};
-
-ReadBack read_with_libpcap(const fs::path& file) {
-  char errbuf[PCAP_ERRBUF_SIZE] = {};
-  pcap_t* p =
-      pcap_open_offline_with_tstamp_precision(file.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf);
-  EXPECT_NE(p, nullptr) << errbuf;
-  ReadBack out;
-  if (p == nullptr) {
-    return out;
-  }
-  out.link_type = pcap_datalink(p);
-  pcap_pkthdr* h = nullptr;
-  const u_char* data = nullptr;
-  while (pcap_next_ex(p, &h, &data) == 1) {
-    Frame f;
-    f.nanos = static_cast<int64_t>(h->ts.tv_sec) * 1'000'000'000 + h->ts.tv_usec;
-    const auto* first = reinterpret_cast<const std::byte*>(data);
-    f.bytes.assign(first, first + h->caplen);
-    f.wire_length = h->len;
-    out.frames.push_back(std::move(f));
-  }
-  pcap_close(p);
   return out;
 }
 
@@ -226,7 +173,7 @@ TEST(PcapWriter, WritesNanosecondCapturesLibpcapReads) {
   raw.read(reinterpret_cast<char*>(&magic), sizeof magic);
   EXPECT_EQ(magic, 0xa1b23c4dU);
 
-  const ReadBack back = read_with_libpcap(dir / "out.pcap");
+  const testing::PcapCapture back = read_with_libpcap(dir / "out.pcap");
   EXPECT_EQ(back.link_type, DLT_EN10MB);
   ASSERT_EQ(back.frames.size(), frames.size());
   for (size_t i = 0; i < frames.size(); ++i) {
@@ -244,7 +191,7 @@ TEST(PcapWriter, WireLengthIsNeverBelowTheCapturedLength) {
     writer.write(from_nanos(5), counting_bytes(50, 0), 10);
     writer.close();
   }
-  const ReadBack back = read_with_libpcap(dir / "out.pcap");
+  const testing::PcapCapture back = read_with_libpcap(dir / "out.pcap");
   ASSERT_EQ(back.frames.size(), 1U);
   EXPECT_EQ(back.frames[0].wire_length, 50U);
 }

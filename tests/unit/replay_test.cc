@@ -23,6 +23,7 @@
 #include "profile/profile.hh"
 #include "test_packets.hh"
 
+#include "pcap_helpers.hh"
 #include "temp_dir.hh"
 
 namespace badlink {
@@ -36,62 +37,15 @@ constexpr int64_t kEpoch = 1'700'000'000'000'000'000;  // a capture from late 20
 
 using testing::TempDir;
 
-struct Frame {
-  int64_t nanos = 0;
-  std::vector<std::byte> bytes;
-  uint32_t wire_length = 0;
-};
+using Frame = testing::PcapFrame;
+using Capture = testing::PcapCapture;
 
 void write_capture(const fs::path& file, int link_type, const std::vector<Frame>& frames,
                    int snaplen = 65535) {
-  pcap_t* dead =
-      pcap_open_dead_with_tstamp_precision(link_type, snaplen, PCAP_TSTAMP_PRECISION_NANO);
-  ASSERT_NE(dead, nullptr);
-  pcap_dumper_t* dumper = pcap_dump_open(dead, file.c_str());
-  ASSERT_NE(dumper, nullptr) << pcap_geterr(dead);
-  for (const Frame& f : frames) {
-    pcap_pkthdr h{};
-    h.ts.tv_sec = static_cast<time_t>(f.nanos / 1'000'000'000);
-    h.ts.tv_usec = static_cast<suseconds_t>(f.nanos % 1'000'000'000);
-    h.caplen = static_cast<bpf_u_int32>(f.bytes.size());
-    h.len = std::max<bpf_u_int32>(f.wire_length, h.caplen);
-    pcap_dump(reinterpret_cast<u_char*>(dumper), &h,
-              reinterpret_cast<const u_char*>(f.bytes.data()));
-  }
-  pcap_dump_close(dumper);
-  pcap_close(dead);
+  testing::write_with_libpcap(file, link_type, frames, PCAP_TSTAMP_PRECISION_NANO, snaplen);
 }
 
-struct Capture {
-  int link_type = -1;
-  std::vector<Frame> frames;
-};
-
-Capture read_capture(const fs::path& file) {
-  char errbuf[PCAP_ERRBUF_SIZE] = {};
-  pcap_t* p =
-      pcap_open_offline_with_tstamp_precision(file.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf);
-  EXPECT_NE(p, nullptr) << errbuf;
-  Capture out;
-  if (p == nullptr) {
-    return out;
-  }
-  out.link_type = pcap_datalink(p);
-  pcap_pkthdr* h = nullptr;
-  const u_char* data = nullptr;
-  int rc = 0;
-  while ((rc = pcap_next_ex(p, &h, &data)) == 1) {
-    Frame f;
-    f.nanos = static_cast<int64_t>(h->ts.tv_sec) * 1'000'000'000 + h->ts.tv_usec;
-    const auto* first = reinterpret_cast<const std::byte*>(data);
-    f.bytes.assign(first, first + h->caplen);
-    f.wire_length = h->len;
-    out.frames.push_back(std::move(f));
-  }
-  EXPECT_EQ(rc, PCAP_ERROR_BREAK) << "output must be a clean capture: " << pcap_geterr(p);
-  pcap_close(p);
-  return out;
-}
+Capture read_capture(const fs::path& file) { return testing::read_with_libpcap(file); }
 
 std::vector<std::byte> file_bytes(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
