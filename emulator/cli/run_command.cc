@@ -4,11 +4,10 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <net/if.h>
+#include <sched.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
-
-#include <sched.h>
 
 #include <algorithm>
 #include <boost/program_options.hpp>
@@ -26,8 +25,8 @@
 #include <string>
 
 #include "cli/command.hh"
-#include "core/clock.hh"
 #include "core/allocation_count.hh"
+#include "core/clock.hh"
 #include "core/packet_pool.hh"
 #include "divert/firewall.hh"
 #include "divert/kernel_queue_stats.hh"

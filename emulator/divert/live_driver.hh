@@ -39,14 +39,14 @@ struct LiveEvent {
 };
 
 struct LiveStats {
-  uint64_t wakeups = 0;         // epoll returns
-  uint64_t timer_wakeups = 0;   // of which the wheel's timer
-  uint64_t spins = 0;           // waits finished by spinning on the clock
-  uint64_t spin_ns = 0;         // time spent spinning
-  Duration early_wake{};        // the timer's current lead on a departure
-  uint64_t dropped_copies = 0;  // packets the engine dropped with every copy (consumed)
-  LatencyHistogram lateness;    // how long after its departure time each packet was handed back
-  LatencyHistogram read_latency;  // kernel's arrival stamp to the loop reading the packet
+  uint64_t wakeups = 0;             // epoll returns
+  uint64_t timer_wakeups = 0;       // of which the wheel's timer
+  uint64_t spins = 0;               // waits finished by spinning on the clock
+  uint64_t spin_ns = 0;             // time spent spinning
+  Duration early_wake{};            // the timer's current lead on a departure
+  uint64_t dropped_copies = 0;      // packets the engine dropped with every copy (consumed)
+  LatencyHistogram lateness;        // how long after its departure time each packet was handed back
+  LatencyHistogram read_latency;    // kernel's arrival stamp to the loop reading the packet
   LatencyHistogram timer_lateness;  // the wheel's timer firing after the time it was armed for
 };
 

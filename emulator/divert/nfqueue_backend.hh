@@ -140,7 +140,7 @@ class NfqueueBackend final : public DivertBackend {
   std::array<std::array<char, 16>, kCachedInterfaces> names_{};
   std::array<bool, kCachedInterfaces> named_{};
   std::array<uint32_t, kCachedInterfaces> mtus_{};  // 0: not looked up yet
-  std::vector<std::byte> segment_buffer_;  // one wire packet cut from a super-packet
+  std::vector<std::byte> segment_buffer_;           // one wire packet cut from a super-packet
   std::array<char, 16> scratch_name_{};
 
   BackendStats stats_;

@@ -33,7 +33,9 @@ extern "C" uint64_t badlink_allocation_count() {
 
 void* operator new(std::size_t size) { return counted(size); }
 void* operator new[](std::size_t size) { return counted(size); }
-void* operator new(std::size_t size, std::align_val_t align) { return counted_aligned(size, align); }
+void* operator new(std::size_t size, std::align_val_t align) {
+  return counted_aligned(size, align);
+}
 void* operator new[](std::size_t size, std::align_val_t align) {
   return counted_aligned(size, align);
 }

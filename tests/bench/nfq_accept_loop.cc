@@ -6,9 +6,9 @@
 // Usage: nfq_accept_loop QUEUE [MAXLEN]   (runs until SIGINT/SIGTERM; prints the count)
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
+#include <libnetfilter_queue/libnetfilter_queue.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink_queue.h>
-#include <libnetfilter_queue/libnetfilter_queue.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -39,7 +39,8 @@ int on_packet(const nlmsghdr* nlh, void*) {
   if (nfq_nlmsg_parse(nlh, attr) < 0 || attr[NFQA_PACKET_HDR] == nullptr) {
     return MNL_CB_OK;
   }
-  const auto* ph = static_cast<const nfqnl_msg_packet_hdr*>(mnl_attr_get_payload(attr[NFQA_PACKET_HDR]));
+  const auto* ph =
+      static_cast<const nfqnl_msg_packet_hdr*>(mnl_attr_get_payload(attr[NFQA_PACKET_HDR]));
   const auto* nfg = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(nlh));
   alignas(nlmsghdr) char buf[256];
   nlmsghdr* v = nfq_nlmsg_put(buf, NFQNL_MSG_VERDICT, ntohs(nfg->res_id));

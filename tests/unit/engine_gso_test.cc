@@ -16,8 +16,8 @@ namespace {
 using std::chrono::microseconds;
 using std::chrono::milliseconds;
 
-constexpr uint16_t kMss = 1460;      // IPv4 + TCP without options: 40 header bytes
-constexpr uint32_t kSegments = 10;   // per super-packet
+constexpr uint16_t kMss = 1460;     // IPv4 + TCP without options: 40 header bytes
+constexpr uint32_t kSegments = 10;  // per super-packet
 constexpr size_t kPayload = kMss * (kSegments - 1) + 700;
 
 struct Counting final : EngineObserver {

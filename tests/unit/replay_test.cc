@@ -20,11 +20,10 @@
 
 #include "io/pcap_file.hh"
 #include "io/stats_json.hh"
-#include "profile/profile.hh"
-#include "test_packets.hh"
-
 #include "pcap_helpers.hh"
+#include "profile/profile.hh"
 #include "temp_dir.hh"
+#include "test_packets.hh"
 
 namespace badlink {
 namespace {
