@@ -344,6 +344,7 @@ std::string live_stats_json(const LiveReport& r) {
     j.field("timer_wakeups", l.timer_wakeups);
     j.field("spins", l.spins);
     j.field("spin_ns", l.spin_ns);
+    j.field("linger_ns", l.linger_ns);
     j.field("early_wake_ns", static_cast<uint64_t>(l.early_wake.count()));
     j.field("all_copies_dropped", l.dropped_copies);
     j.key("lateness_us");

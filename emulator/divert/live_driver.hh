@@ -43,6 +43,7 @@ struct LiveStats {
   uint64_t timer_wakeups = 0;       // of which the wheel's timer
   uint64_t spins = 0;               // waits finished by spinning on the clock
   uint64_t spin_ns = 0;             // time spent spinning
+  uint64_t linger_ns = 0;  // polling for more of a burst before sleeping
   Duration early_wake{};            // the timer's current lead on a departure
   uint64_t dropped_copies = 0;      // packets the engine dropped with every copy (consumed)
   LatencyHistogram lateness;        // how long after its departure time each packet was handed back
@@ -77,10 +78,13 @@ class LiveDriver final : private EngineObserver {
   static constexpr size_t kMaxPerWake = 1024;  // then departures get their turn
   static constexpr size_t kTimerWindow = 512;  // timer wake-ups the lead is chosen from
   static constexpr Duration kMaxSpinTurn = std::chrono::milliseconds(1);  // then the loop
+  static constexpr size_t kDenseRead = 8;  // packets read in one wake-up that make it dense
+  static constexpr Duration kLinger = std::chrono::microseconds(20);
 
   std::optional<Duration> plan_wait();
   void receive_all();  // sets backlog_ when it stopped with packets still waiting
   size_t receive_batch();
+  void linger();
   void spin_until(TimePoint due, TimePoint now);
   void submit(Packet* packet);
   void duplicated(const Packet& original) override;
