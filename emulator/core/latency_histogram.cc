@@ -28,14 +28,17 @@ uint64_t LatencyHistogram::upper_edge(unsigned bucket) {
   return base + ((uint64_t{1} << group) - 1);
 }
 
-void LatencyHistogram::record(Duration d) {
+void LatencyHistogram::record(Duration d, uint64_t times) {
+  if (times == 0) {
+    return;
+  }
   const int64_t ns = std::max<int64_t>(0, d.count());
   const unsigned b = std::min(bucket_of(static_cast<uint64_t>(ns)), kBuckets - 1);
-  ++counts_[b];
-  ++count_;
+  counts_[b] += times;
+  count_ += times;
   max_ = std::max(max_, ns);
   min_ = std::min(min_, ns);
-  sum_ += static_cast<double>(ns);
+  sum_ += static_cast<double>(ns) * static_cast<double>(times);
 }
 
 Duration LatencyHistogram::percentile(double q) const {

@@ -15,7 +15,8 @@ class LatencyHistogram {
   static constexpr unsigned kSub = 1U << kSubBits;
   static constexpr unsigned kBuckets = (64 - kSubBits + 1) * kSub;
 
-  void record(Duration d);
+  // `times` samples of the same value (a GSO super-packet's wire packets).
+  void record(Duration d, uint64_t times = 1);
   // The value at quantile q in [0, 1] (upper edge of its bucket, never above max()).
   Duration percentile(double q) const;
   Duration max() const { return Duration{max_}; }

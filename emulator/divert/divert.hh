@@ -59,6 +59,11 @@ class DivertBackend {
   // Sends whatever the backend batched (verdicts); called once per loop iteration.
   virtual void flush() = 0;
 
+  // Packets the kernel has handed over so far (BackendStats::received, without building the
+  // whole struct): the live loop reads it to see progress where receive() returned nothing
+  // because every packet was passed on inside the backend.
+  virtual uint64_t received() const = 0;
+
   // Readable when receive() has something.
   virtual int fd() const = 0;
 

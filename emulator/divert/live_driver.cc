@@ -32,9 +32,9 @@ LiveDriver::LiveDriver(Engine& engine, DivertBackend& backend, PacketPool& pool,
       pool_(pool),
       clock_(clock),
       signals_(signals),
-      options_(options),
-      early_wake_(std::clamp(options.early_wake, options.min_early_wake, options.max_early_wake)) {
-  stats_.early_wake = early_wake_;
+      options_(options) {
+  stats_.early_wake =
+      std::clamp(options.early_wake, options.min_early_wake, options.max_early_wake);
   epoll_.add(backend_.fd(), EPOLLIN, kBackendTag);
   epoll_.add(signals_.fd(), EPOLLIN, kSignalTag);
   if (options_.stats_interval.count() > 0) {
@@ -106,7 +106,7 @@ LiveEvent LiveDriver::run() {
 }
 
 // The wait before the next departure: nullopt to sleep until something happens, 0 when a
-// departure is due now (after a spin), else until early_wake_ before it.
+// departure is due now (after a spin), else until the lead (stats_.early_wake) before it.
 std::optional<Duration> LiveDriver::plan_wait() {
   // Departures close together are sent one after the other from here, spinning between
   // them, and the wait for the next is planned straight after the last: no poll and read in
@@ -119,8 +119,8 @@ std::optional<Duration> LiveDriver::plan_wait() {
       return std::nullopt;
     }
     const TimePoint now = clock_.now();
-    if (*next > now + early_wake_) {
-      planned_wake_ = *next - early_wake_;
+    if (*next > now + stats_.early_wake) {
+      planned_wake_ = *next - stats_.early_wake;
       return *planned_wake_ - now;
     }
     if (now - started > kMaxSpinTurn) {
@@ -147,8 +147,7 @@ void LiveDriver::learn_timer_lateness(Duration late) {
   const size_t k = kTimerWindow * 99 / 100;
   std::nth_element(sorted.begin(), sorted.begin() + static_cast<ptrdiff_t>(k), sorted.end());
   const Duration lead = Duration{sorted[k]} + std::chrono::microseconds(5);
-  early_wake_ = std::clamp(lead, options_.min_early_wake, options_.max_early_wake);
-  stats_.early_wake = early_wake_;
+  stats_.early_wake = std::clamp(lead, options_.min_early_wake, options_.max_early_wake);
 }
 
 // The last stretch before a departure, awake anyway: the queue is read on every turn, so a
@@ -208,13 +207,13 @@ void LiveDriver::receive_all() {
       backlog_ = true;
       break;
     }
-    const uint64_t before = backend_.stats().received;
+    const uint64_t before = backend_.received();
     receive_batch();
     // Packets passed on inside the backend (an empty direction) count as read here too.
-    uint64_t read = backend_.stats().received - before;
+    uint64_t read = backend_.received() - before;
     if (read == 0 && dense) {
       linger();
-      read = backend_.stats().received - before;
+      read = backend_.received() - before;
     }
     if (read == 0) {
       break;
@@ -228,17 +227,17 @@ void LiveDriver::receive_all() {
 
 // Dense traffic (this wake-up read a burst): the next packet is likely microseconds away, and
 // sleeping and being woken again costs more than that (15–25 µs on a nested VM). Polls the
-// queue for up to kLinger, never past the next departure, until something comes.
+// queue for up to burst_linger, never past the next departure, until something comes.
 void LiveDriver::linger() {
   const TimePoint start = clock_.now();
-  TimePoint until = start + kLinger;
+  TimePoint until = start + options_.burst_linger;
   if (const std::optional<TimePoint> next = engine_.next_expiry(); next && *next < until) {
     until = *next;
   }
-  const uint64_t before = backend_.stats().received;
+  const uint64_t before = backend_.received();
   for (TimePoint t = start; t < until; t = clock_.now()) {
     receive_batch();
-    if (backend_.stats().received != before) {
+    if (backend_.received() != before) {
       break;
     }
     cpu_relax();

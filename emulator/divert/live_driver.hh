@@ -28,6 +28,9 @@ struct LiveOptions {
   Duration early_wake = std::chrono::microseconds(50);
   Duration min_early_wake = std::chrono::microseconds(5);
   Duration max_early_wake = std::chrono::microseconds(100);
+  // After a wake-up that read a burst, the queue is polled this long for more before the loop
+  // sleeps again (0: never). A wait in real time: a ManualClock cannot give one.
+  Duration burst_linger = std::chrono::microseconds(20);
   Duration stats_interval = std::chrono::seconds(10);  // 0: no periodic stats event
   std::FILE* dump = nullptr;  // one line per diverted packet goes here when set
 };
@@ -43,7 +46,7 @@ struct LiveStats {
   uint64_t timer_wakeups = 0;       // of which the wheel's timer
   uint64_t spins = 0;               // waits finished by spinning on the clock
   uint64_t spin_ns = 0;             // time spent spinning
-  uint64_t linger_ns = 0;  // polling for more of a burst before sleeping
+  uint64_t linger_ns = 0;           // polling for more of a burst before sleeping
   Duration early_wake{};            // the timer's current lead on a departure
   uint64_t dropped_copies = 0;      // packets the engine dropped with every copy (consumed)
   LatencyHistogram lateness;        // how long after its departure time each packet was handed back
@@ -79,7 +82,6 @@ class LiveDriver final : private EngineObserver {
   static constexpr size_t kTimerWindow = 512;  // timer wake-ups the lead is chosen from
   static constexpr Duration kMaxSpinTurn = std::chrono::milliseconds(1);  // then the loop
   static constexpr size_t kDenseRead = 8;  // packets read in one wake-up that make it dense
-  static constexpr Duration kLinger = std::chrono::microseconds(20);
 
   std::optional<Duration> plan_wait();
   void receive_all();  // sets backlog_ when it stopped with packets still waiting
@@ -104,7 +106,6 @@ class LiveDriver final : private EngineObserver {
   TimerFd stats_timer_;
   std::optional<TimePoint> planned_wake_;  // the departure wait's end, while waiting
   void learn_timer_lateness(Duration late);
-  Duration early_wake_;
   std::array<int64_t, kTimerWindow> timer_late_ns_{};  // ring of recent timer lateness
   size_t timer_samples_ = 0;
   bool backlog_ = false;  // the backend may hold more than epoll knows of: read again

@@ -46,6 +46,7 @@ class NfqueueBackend final : public DivertBackend {
   void flush() override;
   int fd() const override;
   BackendStats stats() const override { return stats_with_held(); }
+  uint64_t received() const override { return stats_.received; }
 
   // A direction whose profile changes nothing releases every packet in the batch it arrived
   // in, so no sender is throttled by holding it: its local senders' packets are then held and

@@ -50,6 +50,18 @@ FileDescriptor open_raw(int family, uint32_t mark, bool optional) {
   return socket;
 }
 
+// Pins the outgoing interface: one control message of `info` (in_pktinfo, in6_pktinfo).
+template <typename Info>
+void attach_pktinfo(msghdr& msg, char* control, int level, int type, const Info& info) {
+  msg.msg_control = control;
+  msg.msg_controllen = CMSG_SPACE(sizeof(Info));
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = level;
+  c->cmsg_type = type;
+  c->cmsg_len = CMSG_LEN(sizeof(Info));
+  std::memcpy(CMSG_DATA(c), &info, sizeof info);
+}
+
 }  // namespace
 
 RawInjector::RawInjector(uint32_t mark)
@@ -76,15 +88,9 @@ int RawInjector::send(std::span<const std::byte> ip, uint32_t ifindex) noexcept 
     msg.msg_name = &to;
     msg.msg_namelen = sizeof to;
     if (ifindex > 0) {
-      msg.msg_control = control;
-      msg.msg_controllen = CMSG_SPACE(sizeof(in_pktinfo));
-      cmsghdr* c = CMSG_FIRSTHDR(&msg);
-      c->cmsg_level = IPPROTO_IP;
-      c->cmsg_type = IP_PKTINFO;
-      c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
       in_pktinfo info{};
       info.ipi_ifindex = static_cast<int>(ifindex);
-      std::memcpy(CMSG_DATA(c), &info, sizeof info);
+      attach_pktinfo(msg, control, IPPROTO_IP, IP_PKTINFO, info);
     }
     const ssize_t n = ::sendmsg(v4_.fd(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
     return n < 0 ? errno : 0;
@@ -106,15 +112,9 @@ int RawInjector::send(std::span<const std::byte> ip, uint32_t ifindex) noexcept 
     msg.msg_name = &to;
     msg.msg_namelen = sizeof to;
     if (ifindex > 0) {
-      msg.msg_control = control;
-      msg.msg_controllen = CMSG_SPACE(sizeof(in6_pktinfo));
-      cmsghdr* c = CMSG_FIRSTHDR(&msg);
-      c->cmsg_level = IPPROTO_IPV6;
-      c->cmsg_type = IPV6_PKTINFO;
-      c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
       in6_pktinfo info{};
       info.ipi6_ifindex = ifindex;
-      std::memcpy(CMSG_DATA(c), &info, sizeof info);
+      attach_pktinfo(msg, control, IPPROTO_IPV6, IPV6_PKTINFO, info);
     }
     const ssize_t n = ::sendmsg(v6_.fd(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
     return n < 0 ? errno : 0;

@@ -37,6 +37,7 @@ class FakeBackend final : public DivertBackend {
       incoming_.pop_front();
       out[n++] = p;
     }
+    received_ += n;
     return n;
   }
   void reinject(Packet& p) override { reinjected.push_back(p.address.handle); }
@@ -45,6 +46,7 @@ class FakeBackend final : public DivertBackend {
   void flush() override { ++flushes; }
   int fd() const override { return fd_.fd(); }
   BackendStats stats() const override { return {}; }
+  uint64_t received() const override { return received_; }
 
   std::vector<uint64_t> reinjected;
   std::vector<uint64_t> passed;
@@ -58,6 +60,7 @@ class FakeBackend final : public DivertBackend {
   };
   FileDescriptor fd_;
   std::deque<Incoming> incoming_;
+  uint64_t received_ = 0;
 };
 
 class DivertLiveDriver : public ::testing::Test {
@@ -68,6 +71,7 @@ class DivertLiveDriver : public ::testing::Test {
     configs[index_of(Direction::inbound)] = inbound;
     engine_ = std::make_unique<Engine>(configs, 7, pool_);
     LiveOptions options;
+    options.burst_linger = Duration{0};  // a ManualClock never moves on its own
     options.stats_interval = Duration{0};
     driver_ = std::make_unique<LiveDriver>(*engine_, backend_, pool_, clock_, signals_, options);
   }
