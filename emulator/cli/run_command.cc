@@ -346,6 +346,8 @@ std::string live_stats_json(const LiveReport& r) {
     j.field("spin_ns", l.spin_ns);
     j.field("linger_ns", l.linger_ns);
     j.field("early_wake_ns", static_cast<uint64_t>(l.early_wake.count()));
+    j.field("wake_cost_ns", static_cast<uint64_t>(l.wake_cost.count()));
+    j.field("estimated_arrivals", l.estimated_arrivals);
     j.field("all_copies_dropped", l.dropped_copies);
     j.key("lateness_us");
     write_latency(out, j.child_indent(), l.lateness);
@@ -353,6 +355,8 @@ std::string live_stats_json(const LiveReport& r) {
     write_latency(out, j.child_indent(), l.read_latency);
     j.key("timer_lateness_us");
     write_latency(out, j.child_indent(), l.timer_lateness);
+    j.key("wake_latency_us");
+    write_latency(out, j.child_indent(), l.wake_latency);
     j.close();
   }
   o.key("pool");

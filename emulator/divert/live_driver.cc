@@ -13,7 +13,7 @@ namespace badlink {
 
 namespace {
 
-enum Tag : uint64_t { kBackendTag = 1, kStatsTag, kSignalTag };
+enum Tag : uint64_t { kBackendTag = 1, kStatsTag, kSignalTag, kCalibratorTag };
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -40,6 +40,10 @@ LiveDriver::LiveDriver(Engine& engine, DivertBackend& backend, PacketPool& pool,
   if (options_.stats_interval.count() > 0) {
     stats_timer_.arm_periodic(options_.stats_interval);
     epoll_.add(stats_timer_.fd(), EPOLLIN, kStatsTag);
+  }
+  if (options_.wake_calibration.count() > 0) {
+    calibrator_.emplace(options_.wake_calibration);
+    epoll_.add(calibrator_->fd(), EPOLLIN, kCalibratorTag);
   }
   engine_.set_observer(this);
 }
@@ -68,15 +72,26 @@ LiveEvent LiveDriver::run() {
       return *event;
     }
     const std::optional<Duration> timeout = backlog_ ? Duration{0} : plan_wait();
+    const bool sleeps = !timeout || timeout->count() > 0;
+    if (calibrator_ && sleeps) {
+      calibrator_->going_to_sleep();
+    }
     const auto events = epoll_.wait(timeout);
+    const TimePoint woke = clock_.now();
+    // The calibrator's poke during this sleep, if it made one (TimePoint{}: none).
+    const TimePoint poked =
+        calibrator_ && sleeps ? calibrator_->woke().value_or(TimePoint{}) : TimePoint{};
     ++stats_.wakeups;
+    next_arrival_.reset();
     if (events.empty() && planned_wake_) {
       // The wait ran out: the departure timer. How late it woke steers the lead.
       ++stats_.timer_wakeups;
-      const TimePoint now = clock_.now();
-      const Duration late = now > *planned_wake_ ? now - *planned_wake_ : Duration{0};
+      const Duration late = woke > *planned_wake_ ? woke - *planned_wake_ : Duration{0};
       stats_.timer_lateness.record(late);
       learn_timer_lateness(late);
+      // A packet queued after the timer fired, while the loop was being woken, is not
+      // reported (epoll's wake-up already ran); it is the next one read.
+      next_arrival_ = ArrivalEstimator::after_timer(*planned_wake_, woke, quiet_since_);
     }
     planned_wake_.reset();
     bool readable = backlog_;
@@ -84,6 +99,17 @@ LiveEvent LiveDriver::run() {
       switch (e.data.u64) {
         case kBackendTag:
           readable = true;
+          if (sleeps) {
+            next_arrival_ = arrivals_.after_wake(woke, quiet_since_);
+          }
+          break;
+        case kCalibratorTag:
+          calibrator_->acknowledge();
+          if (poked != TimePoint{} && events.size() == 1) {  // the poke alone woke the loop
+            stats_.wake_latency.record(woke - poked);
+            arrivals_.sample(woke - poked);
+            stats_.wake_cost = arrivals_.wake_cost();
+          }
           break;
         case kStatsTag:
           if (stats_timer_.acknowledge() > 0) {
@@ -157,7 +183,9 @@ void LiveDriver::spin_until(TimePoint due, TimePoint now) {
   const TimePoint start = now;
   TimePoint t = now;
   while (t < due) {
-    if (receive_batch() > 0) {
+    if (receive_batch(t) > 0) {
+      // Their verdicts go now, while there is time: not in front of the departure.
+      backend_.flush();
       const std::optional<TimePoint> next = engine_.next_expiry();
       if (next && *next < due) {
         due = *next;
@@ -171,24 +199,32 @@ void LiveDriver::spin_until(TimePoint due, TimePoint now) {
 }
 
 // One batch from the backend into the engine; how many packets it held.
-size_t LiveDriver::receive_batch() {
+size_t LiveDriver::receive_batch(TimePoint before) {
   const size_t n = backend_.receive(batch_, pool_);
   if (n == 0) {
+    quiet_since_ = before;
+    next_arrival_.reset();
     return 0;
   }
   const TimePoint now = clock_.now();
   for (size_t i = 0; i < n; ++i) {
+    Packet& p = *batch_[i];
     // The kernel's stamp where the backend has one: the time spent waking up and reading
-    // is then not added to the packet's delay.
-    if (batch_[i]->arrival == TimePoint{} || batch_[i]->arrival > now) {
-      batch_[i]->arrival = now;
+    // is then not added to the packet's delay. Without one, the first packet read after a
+    // wake-up arrived as next_arrival_ says; any other, now.
+    if (p.arrival != TimePoint{} && p.arrival <= now) {
+      stats_.read_latency.record(now - p.arrival);
+    } else if (next_arrival_) {
+      p.arrival = std::min(*next_arrival_, now);
+      ++stats_.estimated_arrivals;
     } else {
-      stats_.read_latency.record(now - batch_[i]->arrival);
+      p.arrival = now;
     }
+    next_arrival_.reset();
     if (options_.dump != nullptr) {
-      dump(*batch_[i]);
+      dump(p);
     }
-    submit(batch_[i]);
+    submit(&p);
   }
   if (options_.dump != nullptr) {
     std::fflush(options_.dump);
@@ -208,7 +244,7 @@ void LiveDriver::receive_all() {
       break;
     }
     const uint64_t before = backend_.received();
-    receive_batch();
+    receive_batch(clock_.now());
     // Packets passed on inside the backend (an empty direction) count as read here too.
     uint64_t read = backend_.received() - before;
     if (read == 0 && dense) {
@@ -236,7 +272,7 @@ void LiveDriver::linger() {
   }
   const uint64_t before = backend_.received();
   for (TimePoint t = start; t < until; t = clock_.now()) {
-    receive_batch();
+    receive_batch(t);
     if (backend_.received() != before) {
       break;
     }

@@ -1,6 +1,7 @@
 // The live loop: packets from a divert backend through the engine and back, woken by epoll on
-// the backend, a timerfd armed for the wheel's next departure, a periodic stats timer and a
-// signalfd. run() returns whenever the caller has something to do (stop, reload, stats).
+// the backend, a timeout for the wheel's next departure, a periodic stats timer, a signalfd
+// and the wake-up calibrator. run() returns whenever the caller has something to do (stop,
+// reload, stats).
 #pragma once
 
 #include <array>
@@ -11,11 +12,13 @@
 #include "core/clock.hh"
 #include "core/latency_histogram.hh"
 #include "core/packet_pool.hh"
+#include "divert/arrival_estimator.hh"
 #include "divert/divert.hh"
 #include "engine/engine.hh"
 #include "sys/epoll.hh"
 #include "sys/signal_fd.hh"
 #include "sys/timer_fd.hh"
+#include "sys/wake_calibrator.hh"
 
 namespace badlink {
 
@@ -31,6 +34,10 @@ struct LiveOptions {
   // After a wake-up that read a burst, the queue is polled this long for more before the loop
   // sleeps again (0: never). A wait in real time: a ManualClock cannot give one.
   Duration burst_linger = std::chrono::microseconds(20);
+  // How often (on average) a helper thread measures this machine's wake-up time, which is
+  // taken off the arrival of packets without a kernel stamp (ArrivalEstimator); 0: never.
+  // Needs the loop's clock to be the real CLOCK_MONOTONIC.
+  Duration wake_calibration = std::chrono::milliseconds(20);
   Duration stats_interval = std::chrono::seconds(10);  // 0: no periodic stats event
   std::FILE* dump = nullptr;  // one line per diverted packet goes here when set
 };
@@ -52,6 +59,9 @@ struct LiveStats {
   LatencyHistogram lateness;        // how long after its departure time each packet was handed back
   LatencyHistogram read_latency;    // kernel's arrival stamp to the loop reading the packet
   LatencyHistogram timer_lateness;  // the wheel's timer firing after the time it was armed for
+  LatencyHistogram wake_latency;    // the calibrator's poke to the loop running
+  Duration wake_cost{};             // taken off unstamped arrivals that woke the loop
+  uint64_t estimated_arrivals = 0;  // unstamped arrivals read first after a wake-up
 };
 
 // Observes the engine (for the duration of one submit) to tell the backend when every copy of
@@ -85,7 +95,7 @@ class LiveDriver final : private EngineObserver {
 
   std::optional<Duration> plan_wait();
   void receive_all();  // sets backlog_ when it stopped with packets still waiting
-  size_t receive_batch();
+  size_t receive_batch(TimePoint before);  // `before`: the clock read just before the call
   void linger();
   void spin_until(TimePoint due, TimePoint now);
   void submit(Packet* packet);
@@ -109,6 +119,10 @@ class LiveDriver final : private EngineObserver {
   std::array<int64_t, kTimerWindow> timer_late_ns_{};  // ring of recent timer lateness
   size_t timer_samples_ = 0;
   bool backlog_ = false;  // the backend may hold more than epoll knows of: read again
+  std::optional<WakeCalibrator> calibrator_;
+  ArrivalEstimator arrivals_;
+  std::optional<TimePoint> next_arrival_;  // of the first packet read after a wake-up
+  TimePoint quiet_since_{};                // the queue was last seen empty then
   std::array<Packet*, kBatch> batch_{};
   std::array<bool, 4> pending_{};  // by LiveEvent::Kind
   std::array<int, 4> pending_signal_{};

@@ -73,6 +73,7 @@ class DivertLiveDriver : public ::testing::Test {
     LiveOptions options;
     options.burst_linger = Duration{0};  // a ManualClock never moves on its own
     options.stats_interval = Duration{0};
+    options.wake_calibration = Duration{0};  // measures the real clock, not this one
     driver_ = std::make_unique<LiveDriver>(*engine_, backend_, pool_, clock_, signals_, options);
   }
 

@@ -1,0 +1,94 @@
+// WakeCalibrator: a helper thread that stamps and writes an eventfd while the loop sleeps.
+#include "sys/wake_calibrator.hh"
+
+#include <pthread.h>
+#include <sched.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sys/system_error.hh"
+
+namespace badlink {
+
+namespace {
+
+int64_t monotonic_now_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+}  // namespace
+
+WakeCalibrator::WakeCalibrator(Duration period)
+    : fd_(SystemCall("eventfd", ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC))),
+      period_(period),
+      thread_([this](std::stop_token stop) { run(std::move(stop)); }) {}
+
+WakeCalibrator::~WakeCalibrator() {
+  thread_.request_stop();  // wakes the helper's wait at once (stop-aware condition variable)
+  thread_.join();
+}
+
+void WakeCalibrator::going_to_sleep() noexcept {
+  cpu_.store(::sched_getcpu(), std::memory_order_relaxed);
+  state_.store(kAsleep, std::memory_order_seq_cst);
+}
+
+std::optional<TimePoint> WakeCalibrator::woke() noexcept {
+  const int64_t s = state_.exchange(kAwake, std::memory_order_seq_cst);
+  if (s > 0) {
+    return from_nanos(s);
+  }
+  return std::nullopt;
+}
+
+void WakeCalibrator::acknowledge() noexcept {
+  uint64_t count = 0;
+  (void)::read(fd_.fd(), &count, sizeof count);
+}
+
+void WakeCalibrator::run(std::stop_token stop) {
+  uint64_t x = 0x9e3779b97f4a7c15ULL ^ static_cast<uint64_t>(monotonic_now_ns());
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (::sched_getaffinity(0, sizeof allowed, &allowed) != 0) {
+    return;  // cannot tell CPUs apart: no samples, no correction
+  }
+  std::unique_lock lock(mutex_);
+  while (!stop.stop_requested()) {
+    // xorshift: the next wait, uniform in [period / 2, period * 3 / 2).
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    const auto p = static_cast<uint64_t>(period_.count());
+    const Duration wait{static_cast<int64_t>(p / 2 + (p == 0 ? 0 : x % p))};
+    cv_.wait_for(lock, stop, wait, [] { return false; });  // returns early only on stop
+    if (stop.stop_requested()) {
+      break;
+    }
+    // From another CPU only, as a packet's sender would: on the loop's own CPU the sample would
+    // be this thread's remaining run time, not a wake-up. Moves off it (a sleeping loop's
+    // CPU is idle, and the scheduler likes to wake this thread there).
+    const int loop_cpu = cpu_.load(std::memory_order_relaxed);
+    if (loop_cpu >= 0 && ::sched_getcpu() == loop_cpu) {
+      cpu_set_t others = allowed;
+      CPU_CLR(loop_cpu, &others);
+      if (CPU_COUNT(&others) == 0 ||
+          ::pthread_setaffinity_np(::pthread_self(), sizeof others, &others) != 0 ||
+          ::sched_getcpu() == loop_cpu) {
+        continue;
+      }
+    }
+    int64_t expected = kAsleep;
+    const int64_t stamp = monotonic_now_ns();
+    if (state_.compare_exchange_strong(expected, stamp, std::memory_order_seq_cst)) {
+      const uint64_t one = 1;
+      (void)::write(fd_.fd(), &one, sizeof one);
+      pokes_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+}
+
+}  // namespace badlink
