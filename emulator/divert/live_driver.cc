@@ -214,11 +214,12 @@ size_t LiveDriver::receive_batch(TimePoint before) {
     // wake-up arrived as next_arrival_ says; any other, now.
     if (p.arrival != TimePoint{} && p.arrival <= now) {
       stats_.read_latency.record(now - p.arrival);
-    } else if (next_arrival_) {
-      p.arrival = std::min(*next_arrival_, now);
-      ++stats_.estimated_arrivals;
     } else {
-      p.arrival = now;
+      p.arrival = next_arrival_ ? std::min(*next_arrival_, now) : now;
+      stats_.estimated_arrivals += next_arrival_ ? 1 : 0;
+      if (calibrator_) {
+        calibrator_->wanted();
+      }
     }
     next_arrival_.reset();
     if (options_.dump != nullptr) {

@@ -57,16 +57,25 @@ void WakeCalibrator::run(std::stop_token stop) {
     return;  // cannot tell CPUs apart: no samples, no correction
   }
   std::unique_lock lock(mutex_);
+  bool wanted = false;
   while (!stop.stop_requested()) {
     // xorshift: the next wait, uniform in [period / 2, period * 3 / 2).
     x ^= x << 13;
     x ^= x >> 7;
     x ^= x << 17;
     const auto p = static_cast<uint64_t>(period_.count());
-    const Duration wait{static_cast<int64_t>(p / 2 + (p == 0 ? 0 : x % p))};
+    Duration wait{static_cast<int64_t>(p / 2 + (p == 0 ? 0 : x % p))};
+    if (!wanted) {
+      wait *= kIdleSlowdown;
+    }
     cv_.wait_for(lock, stop, wait, [] { return false; });  // returns early only on stop
     if (stop.stop_requested()) {
       break;
+    }
+    // Only while the loop has packets to time: an idle badlink is not woken for nothing.
+    wanted = wanted_.exchange(false, std::memory_order_relaxed);
+    if (!wanted) {
+      continue;
     }
     // From another CPU only, as a packet's sender would: on the loop's own CPU the sample would
     // be this thread's remaining run time, not a wake-up. Moves off it (a sleeping loop's
@@ -84,9 +93,9 @@ void WakeCalibrator::run(std::stop_token stop) {
     int64_t expected = kAsleep;
     const int64_t stamp = monotonic_now_ns();
     if (state_.compare_exchange_strong(expected, stamp, std::memory_order_seq_cst)) {
+      pokes_.fetch_add(1, std::memory_order_relaxed);  // counted before the loop can see it
       const uint64_t one = 1;
       (void)::write(fd_.fd(), &one, sizeof one);
-      pokes_.fetch_add(1, std::memory_order_relaxed);
     }
   }
 }

@@ -4,8 +4,9 @@
 // queued at OUTPUT; the loop takes the wait off such packets' arrival (ArrivalEstimator).
 //
 // A helper thread, every `period` (varied ±50 % so that it never locks onto traffic), pokes
-// the loop if the loop said it is asleep: it stamps CLOCK_MONOTONIC and writes an eventfd the
-// loop watches. The loop's clock on waking minus that stamp is one sample.
+// the loop if the loop said it is asleep and has had packets to time since the last round: it
+// stamps CLOCK_MONOTONIC and writes an eventfd the loop watches, from a CPU other than the
+// loop's. The loop's clock on waking minus that stamp is one sample.
 #pragma once
 
 #include <atomic>
@@ -31,6 +32,9 @@ class WakeCalibrator {
 
   int fd() const { return fd_.fd(); }
 
+  // The loop has read packets it must time without a kernel stamp: the helper pokes in its
+  // next round (and, without this since its last, waits kIdleSlowdown rounds and does not).
+  void wanted() noexcept { wanted_.store(true, std::memory_order_relaxed); }
   // The loop, just before its wait.
   void going_to_sleep() noexcept;
   // The loop, just after it: the helper's stamp (CLOCK_MONOTONIC) if it poked during this
@@ -44,6 +48,7 @@ class WakeCalibrator {
  private:
   void run(std::stop_token stop);
 
+  static constexpr int kIdleSlowdown = 10;
   static constexpr int64_t kAwake = 0;
   static constexpr int64_t kAsleep = -1;
 
@@ -53,6 +58,7 @@ class WakeCalibrator {
   std::atomic<int64_t> state_{kAwake};
   std::atomic<uint64_t> pokes_{0};
   std::atomic<int> cpu_{-1};  // the loop's CPU when it last went to sleep
+  std::atomic<bool> wanted_{false};
   std::mutex mutex_;
   std::condition_variable_any cv_;
   std::jthread thread_;  // last: started once everything above exists, stopped first

@@ -1,5 +1,6 @@
-// WakeCalibrator: pokes only a loop that says it is asleep, from another CPU, and stops at
-// once. Real threads and CLOCK_MONOTONIC; no figure is asserted, only what must always hold.
+// WakeCalibrator: pokes only a loop that says it is asleep and has packets to time, from
+// another CPU, and stops at once. Real threads and CLOCK_MONOTONIC; no figure is asserted,
+// only what must always hold.
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sched.h>
@@ -21,7 +22,16 @@ bool readable(int fd, int timeout_ms) {
 
 TEST(WakeCalibrator, NeverPokesALoopThatIsAwake) {
   WakeCalibrator calibrator(milliseconds(1));
+  calibrator.wanted();
   EXPECT_FALSE(readable(calibrator.fd(), 50));  // ~50 rounds of the helper
+  EXPECT_EQ(calibrator.pokes(), 0u);
+  EXPECT_FALSE(calibrator.woke().has_value());
+}
+
+TEST(WakeCalibrator, NeverPokesALoopWithNothingToTime) {
+  WakeCalibrator calibrator(milliseconds(1));
+  calibrator.going_to_sleep();
+  EXPECT_FALSE(readable(calibrator.fd(), 100));  // ~10 slowed-down rounds of the helper
   EXPECT_EQ(calibrator.pokes(), 0u);
   EXPECT_FALSE(calibrator.woke().has_value());
 }
@@ -38,6 +48,7 @@ TEST(WakeCalibrator, MeasuresWakeUpsOfASleepingLoop) {
   const TimePoint give_up = clock.now() + std::chrono::seconds(10);
   while (samples < 20 && clock.now() < give_up) {
     const TimePoint slept = clock.now();
+    calibrator.wanted();
     calibrator.going_to_sleep();
     const bool poked = readable(calibrator.fd(), 200);
     const TimePoint woke = clock.now();
