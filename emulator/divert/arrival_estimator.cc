@@ -1,4 +1,4 @@
-// ArrivalEstimator: a running median of measured wake-ups.
+// ArrivalEstimator: a running low percentile of measured wake-ups.
 #include "divert/arrival_estimator.hh"
 
 #include <algorithm>
@@ -16,18 +16,19 @@ void ArrivalEstimator::sample(Duration wake) {
   }
   const size_t n = std::min<uint64_t>(samples_, kWindow);
   std::array<int64_t, kWindow> sorted = ring_;
-  const auto mid = sorted.begin() + static_cast<ptrdiff_t>(n / 2);
-  std::nth_element(sorted.begin(), mid, sorted.begin() + static_cast<ptrdiff_t>(n));
-  wake_cost_ = Duration{*mid};
+  const auto at = sorted.begin() + static_cast<ptrdiff_t>(n * kPercent / 100);
+  std::nth_element(sorted.begin(), at, sorted.begin() + static_cast<ptrdiff_t>(n));
+  wake_cost_ = Duration{*at};
 }
 
 TimePoint ArrivalEstimator::after_wake(TimePoint woke, TimePoint quiet_since) const {
   return std::max(woke - wake_cost_, std::min(quiet_since, woke));
 }
 
-TimePoint ArrivalEstimator::after_timer(TimePoint expired, TimePoint woke, TimePoint quiet_since) {
-  const TimePoint from = std::min(std::max(expired, quiet_since), woke);
-  return from + (woke - from) / 2;
+TimePoint ArrivalEstimator::after_timer(TimePoint expired, TimePoint read,
+                                        TimePoint quiet_since) const {
+  const TimePoint from = std::min(std::max(expired, quiet_since), read);
+  return std::max(from + (read - from) / 2, read - wake_cost_);
 }
 
 }  // namespace badlink

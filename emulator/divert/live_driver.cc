@@ -83,6 +83,7 @@ LiveEvent LiveDriver::run() {
         calibrator_ && sleeps ? calibrator_->woke().value_or(TimePoint{}) : TimePoint{};
     ++stats_.wakeups;
     next_arrival_.reset();
+    timer_expired_.reset();
     if (events.empty() && planned_wake_) {
       // The wait ran out: the departure timer. How late it woke steers the lead.
       ++stats_.timer_wakeups;
@@ -90,8 +91,9 @@ LiveEvent LiveDriver::run() {
       stats_.timer_lateness.record(late);
       learn_timer_lateness(late);
       // A packet queued after the timer fired, while the loop was being woken, is not
-      // reported (epoll's wake-up already ran); it is the next one read.
-      next_arrival_ = ArrivalEstimator::after_timer(*planned_wake_, woke, quiet_since_);
+      // reported (epoll's wake-up already ran); it is the next one read, and it came before
+      // that read, which follows the departures now due.
+      timer_expired_ = planned_wake_;
     }
     planned_wake_.reset();
     bool readable = backlog_;
@@ -204,9 +206,15 @@ size_t LiveDriver::receive_batch(TimePoint before) {
   if (n == 0) {
     quiet_since_ = before;
     next_arrival_.reset();
+    timer_expired_.reset();
     return 0;
   }
   const TimePoint now = clock_.now();
+  if (!next_arrival_ && timer_expired_) {
+    // Read by now: a read that started earlier may have waited (the CPU taken away) while
+    // the packet came.
+    next_arrival_ = arrivals_.after_timer(*timer_expired_, now, quiet_since_);
+  }
   for (size_t i = 0; i < n; ++i) {
     Packet& p = *batch_[i];
     // The kernel's stamp where the backend has one: the time spent waking up and reading
@@ -222,6 +230,7 @@ size_t LiveDriver::receive_batch(TimePoint before) {
       }
     }
     next_arrival_.reset();
+    timer_expired_.reset();
     if (options_.dump != nullptr) {
       dump(p);
     }

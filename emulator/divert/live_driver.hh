@@ -121,8 +121,12 @@ class LiveDriver final : private EngineObserver {
   bool backlog_ = false;  // the backend may hold more than epoll knows of: read again
   std::optional<WakeCalibrator> calibrator_;
   ArrivalEstimator arrivals_;
-  std::optional<TimePoint> next_arrival_;  // of the first packet read after a wake-up
-  TimePoint quiet_since_{};                // the queue was last seen empty then
+  // Of the first packet read after a wake-up: epoll reported the queue (it came before the
+  // wake-up), or the departure timer's wait ran out (it came after the timer's expiry, below,
+  // and before the read, which may follow the departures that woke the loop).
+  std::optional<TimePoint> next_arrival_;
+  std::optional<TimePoint> timer_expired_;
+  TimePoint quiet_since_{};  // the queue was last seen empty then
   std::array<Packet*, kBatch> batch_{};
   std::array<bool, 4> pending_{};  // by LiveEvent::Kind
   std::array<int, 4> pending_signal_{};
