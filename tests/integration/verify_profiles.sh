@@ -12,7 +12,7 @@ verify_ok() {  # verify_ok NAME [PROFILE]
   local name=$1 status=0
   shift
   say "badlink verify $*"
-  "$BADLINK" verify "$@" --json "$WORK/$name.json" >"$WORK/$name.out" 2>"$WORK/$name.log" &
+  "$BADLINK" verify "$@" --seed "${BADLINK_SEED:-20261124}" --json "$WORK/$name.json" >"$WORK/$name.out" 2>"$WORK/$name.log" &
   local pid=$!
   BACKGROUND+=("$pid")
   wait "$pid" || status=$?
