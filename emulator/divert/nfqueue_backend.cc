@@ -404,7 +404,10 @@ Packet* NfqueueBackend::handle_message(const nlmsghdr* message, PacketPool& pool
     return nullptr;
   }
   const bool copy =
-      !passthrough_[direction] && queue_mode_for(q->hook, q->has_uid) == QueueMode::copy;
+      !passthrough_[direction] &&
+      queue_mode_for(q->hook, q->has_uid,
+                     std::all_of(headers.src.begin(), headers.src.end(),
+                                 [](uint8_t b) { return b == 0; })) == QueueMode::copy;
   // The headers (and enough of the transport header for any TCP options) when that is all
   // the engine will look at: the kernel keeps the packet itself.
   const size_t keep = !copy && headers_only_[direction]

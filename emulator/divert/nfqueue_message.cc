@@ -103,9 +103,9 @@ std::optional<QueuedPacket> decode_packet_message(const nlmsghdr* message) {
   return p;
 }
 
-QueueMode queue_mode_for(uint8_t hook, bool local_socket) {
+QueueMode queue_mode_for(uint8_t hook, bool local_socket, bool any_source) {
   const bool local = hook == NF_INET_LOCAL_OUT || (hook == NF_INET_POST_ROUTING && local_socket);
-  return local ? QueueMode::copy : QueueMode::hold;
+  return local && !any_source ? QueueMode::copy : QueueMode::hold;
 }
 
 DivertAddress divert_address(const QueuedPacket& packet, const QueueRole& role,

@@ -27,8 +27,11 @@ enum class QueueMode : uint8_t {
 
 // copy for packets a local socket sent: caught at NF_INET_LOCAL_OUT, or at
 // NF_INET_POST_ROUTING with a socket owner (`local_socket`: the kernel reported its uid);
-// hold for everything else.
-QueueMode queue_mode_for(uint8_t hook, bool local_socket);
+// hold for everything else, and for a packet from the unspecified address (`any_source`: ::
+// or 0.0.0.0 — the kernel's IPv6 duplicate address detection and MLD reports while the host's
+// addresses are still tentative): the raw socket cannot route it then (EADDRNOTAVAIL: no
+// usable source), and no sending application waits on it.
+QueueMode queue_mode_for(uint8_t hook, bool local_socket, bool any_source = false);
 
 // Which direction a queue's packets travel.
 struct QueueRole {

@@ -38,7 +38,16 @@ rtt=$(ping_avg a 192.0.2.2 20)
 check "ping round trip grows by the outbound delay (5%)" \
   "$rtt - $base_rtt >= 0.95 * $DELAY_MS && $rtt - $base_rtt <= 1.05 * $DELAY_MS"
 
+say "an interface comes up while badlink runs: the kernel's MLD reports and DAD probes from ::"
+in_ns a ip link add x0 type veth peer name x1
+in_ns a ip link set x0 up
+in_ns a ip link set x1 up
+sleep 2.5  # DAD (1 s) and the MLD reports' retransmissions
+
 stop_badlink TERM
 check "rules removed at exit" "$(badlink_rules a) == 0"
 grep -q '"held": 0' "$WORK/stats.json" || fail "packets still held at exit: $(cat "$WORK/stats.json")"
+# The kernel's own packets from :: (MLD, DAD while x0's addresses are tentative) are held,
+# not resent: a raw socket cannot route them then (EADDRNOTAVAIL), and they would be lost.
+grep -q '"resend_failed": 0,' "$WORK/stats.json" || fail "resends failed: $(grep resend_failed "$WORK/stats.json")"
 say "passed"

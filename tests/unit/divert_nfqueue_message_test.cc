@@ -194,6 +194,10 @@ TEST(DivertNfqueueMessage, QueueModeCopiesOnlyWhatALocalSocketSent) {
   EXPECT_EQ(queue_mode_for(NF_INET_LOCAL_IN, false), QueueMode::hold);
   EXPECT_EQ(queue_mode_for(NF_INET_FORWARD, false), QueueMode::hold);
   EXPECT_EQ(queue_mode_for(NF_INET_PRE_ROUTING, false), QueueMode::hold);
+  // From :: (DAD, MLD while addresses are tentative): held, the raw socket could not route it.
+  EXPECT_EQ(queue_mode_for(NF_INET_LOCAL_OUT, false, true), QueueMode::hold);
+  EXPECT_EQ(queue_mode_for(NF_INET_POST_ROUTING, true, true), QueueMode::hold);
+  EXPECT_EQ(queue_mode_for(NF_INET_FORWARD, false, true), QueueMode::hold);
 }
 
 TEST(DivertNfqueueMessage, AUidMeansALocalSocket) {
