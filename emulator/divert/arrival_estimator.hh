@@ -1,6 +1,6 @@
 // ArrivalEstimator: when a packet that carries no kernel arrival stamp (a local sender's, queued
 // at OUTPUT) really arrived, if it is the first read after the loop slept. Never before the
-// loop last saw the queue empty, never after it woke; within that:
+// loop last saw the queue empty, never after it read the packet; within that:
 // - epoll reported the queue: the packet woke the loop, one wake-up ago; taken off is the
 //   10th percentile of the wake-ups the WakeCalibrator measured on this machine — a slower
 //   wake-up leaves the packet a little late, as before any correction, and only the quickest
