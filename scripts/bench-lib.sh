@@ -12,6 +12,9 @@
 # Only documentation prefixes, only inside namespaces made here; the root namespace is not
 # touched.
 
+# shellcheck source=scripts/netns-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/netns-lib.sh"
+
 bench_begin() {
   BENCH_NAME=$1
   ID=$2
@@ -28,20 +31,9 @@ bench_begin() {
 bench_cleanup() {
   local status=$?
   set +e
-  local pid ns log
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  done
-  for ns in "${NAMESPACES[@]}"; do
-    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
-    ip netns del "$ns" 2>/dev/null
-  done
-  if [ "$status" -ne 0 ]; then
-    for log in "$WORK"/*.log; do [ -f "$log" ] && { echo "---- $log" >&2; tail -n 20 "$log" >&2; }; done
-  fi
+  local pid ns
+  teardown "${PIDS[@]}" -- "${NAMESPACES[@]}"
+  [ "$status" -eq 0 ] || tail_logs "$WORK" 20
   rm -rf "$WORK"
   local left=()
   for ns in "${NAMESPACES[@]}"; do [ -e "/run/netns/$ns" ] && left+=("namespace $ns"); done

@@ -6,6 +6,8 @@
 set -euo pipefail
 
 BADLINK=${1:?usage: $0 BADLINK}
+# shellcheck source=scripts/netns-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/netns-lib.sh"
 TEST_NAME=$(basename "$0" .sh)
 
 skip() {
@@ -35,25 +37,9 @@ BACKGROUND=()
 cleanup() {
   local status=$?
   set +e
-  for pid in "${BACKGROUND[@]}"; do
-    kill -TERM "$pid" 2>/dev/null
-  done
-  for pid in "${BACKGROUND[@]}"; do
-    # A badlink gets a moment to remove its rules; anything else is killed.
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  done
-  for ns in "${NAMESPACES[@]}"; do
-    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
-    ip netns del "$ns" 2>/dev/null
-  done
+  teardown "${BACKGROUND[@]}" -- "${NAMESPACES[@]}"
   if [ "$status" -ne 0 ] && [ "$status" -ne 77 ]; then
-    for log in "$WORK"/*.log; do
-      [ -f "$log" ] || continue
-      echo "---- $log (last 30 lines)" >&2
-      tail -n 30 "$log" >&2
-    done
+    tail_logs "$WORK" 30
   fi
   rm -rf "$WORK"
   exit "$status"
