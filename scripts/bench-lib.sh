@@ -1,5 +1,6 @@
 # What the live benchmark scripts share (sourced, not run): the testbed's network namespaces,
-# clean-up on every path, and small helpers. tests/integration/lib.sh is the tests' own.
+# clean-up on every path, and small helpers. tests/integration/lib.sh is the tests' own; both
+# make namespaces and tear them down with scripts/netns-lib.sh.
 #
 #   bench_begin NAME ID   after option parsing: WORK (a temporary directory), NAMESPACES,
 #                         PIDS, STARTED, and a trap that on every path stops every process
@@ -63,17 +64,8 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
 
-bench_namespaces() {  # bench_namespaces SUFFIX...: $ID-SUFFIX each, loopback up
-  local x
-  for x in "$@"; do
-    ip netns add "$ID-$x"
-    NAMESPACES+=("$ID-$x")
-    ip -n "$ID-$x" link set lo up
-  done
-}
-
 bench_pair() {
-  bench_namespaces a b
+  make_ns a b
   ip link add "$ID-a0" netns "$ID-a" type veth peer name "$ID-b0" netns "$ID-b"
   ip -n "$ID-a" addr add 192.0.2.1/24 dev "$ID-a0"
   ip -n "$ID-b" addr add 192.0.2.2/24 dev "$ID-b0"
@@ -83,7 +75,7 @@ bench_pair() {
 }
 
 bench_gateway() {
-  bench_namespaces c g s
+  make_ns c g s
   ip link add "$ID-c0" netns "$ID-c" type veth peer name "$ID-gc" netns "$ID-g"
   ip link add "$ID-s0" netns "$ID-s" type veth peer name "$ID-gs" netns "$ID-g"
   ip -n "$ID-c" addr add 198.51.100.2/24 dev "$ID-c0"

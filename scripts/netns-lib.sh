@@ -1,11 +1,23 @@
-# Clean-up shared by the integration tests (tests/integration/lib.sh) and the live benchmarks
-# (scripts/bench-lib.sh), sourced by both: what they start and the namespaces they make go on
-# every path.
+# Namespaces and their clean-up, shared by the integration tests (tests/integration/lib.sh)
+# and the live benchmarks (scripts/bench-lib.sh), sourced by both: what they start and the
+# namespaces they make go on every path. Both set ID (a prefix unique to the run) and
+# NAMESPACES (an array) first.
 #
+#   make_ns NAME...            namespaces $ID-NAME with loopback up (no forwarding), each
+#                              added to NAMESPACES
 #   teardown PID... -- NS...   SIGTERM to each PID, up to 5 s for it to exit (a badlink
 #                              removes its rules), then SIGKILL; then every process left in
 #                              each namespace is killed and the namespace deleted
 #   tail_logs DIR LINES        the last LINES lines of every DIR/*.log, on stderr
+
+make_ns() {
+  local n
+  for n in "$@"; do
+    ip netns add "$ID-$n"
+    NAMESPACES+=("$ID-$n")
+    ip -n "$ID-$n" link set lo up
+  done
+}
 
 teardown() {
   local pids=() pid ns

@@ -47,16 +47,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# make_ns NAME...: creates namespaces $ID-NAME with loopback up; no forwarding.
-make_ns() {
-  local n
-  for n in "$@"; do
-    ip netns add "$ID-$n"
-    NAMESPACES+=("$ID-$n")
-    ip -n "$ID-$n" link set lo up
-  done
-}
-
 # link_ns A IFA B IFB: a veth pair between namespaces $ID-A (interface $ID-IFA) and $ID-B.
 link_ns() {
   ip link add "$ID-$2" netns "$ID-$1" type veth peer name "$ID-$4" netns "$ID-$3"
