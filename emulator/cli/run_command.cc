@@ -39,6 +39,7 @@
 #include "profile/default_profile.hh"
 #include "profile/profile.hh"
 #include "sys/capabilities.hh"
+#include "sys/scheduling.hh"
 #include "sys/signal_fd.hh"
 #include "sys/system_error.hh"
 #include "sys/timer_fd.hh"
@@ -55,6 +56,10 @@ constexpr uint32_t kDefaultMark = 0x6261646c;  // "badl"
 constexpr uint64_t kDefaultMaxPps = 100000;
 constexpr uint32_t kMinQueueLength = 1024;
 constexpr uint32_t kMaxQueueLength = 262144;
+// The packet loop's nice value and slice request (see set_loop_scheduling): it runs 10-50 us
+// per wake-up, so the shortest slice the kernel grants (0.1 ms) covers it.
+constexpr int kDefaultNice = -20;
+constexpr Duration kLoopSlice = std::chrono::microseconds(100);
 
 po::options_description run_options() {
   po::options_description options("Run options");
@@ -72,8 +77,12 @@ po::options_description run_options() {
       ("seed,s", po::value<std::string>()->value_name("N"),
        "seed for the random choices (overrides the profile's)")
       ("dump", "print one line per diverted packet on standard output")
-      ("realtime", "run the packet loop under SCHED_FIFO: no other task delays a departure, "
-       "at the price of a CPU other tasks cannot have while it waits out the last microseconds")
+      ("nice", po::value<std::string>()->value_name("N"),
+       "the packet loop's nice value, -20..19 (default -20, with a 0.1 ms slice request: a "
+       "departure does not wait for other tasks; needs CAP_SYS_NICE below 0)")
+      ("realtime", "run the packet loop under SCHED_FIFO instead: no fair task delays a "
+       "departure, at the price of a CPU other tasks cannot have while it waits out the last "
+       "microseconds")
       ("stats-interval", po::value<std::string>()->default_value("10")->value_name("SECONDS"),
        "log a one-line summary this often (0: never)")
       ("stats-json", po::value<std::string>()->value_name("FILE"),
@@ -144,6 +153,8 @@ struct RunSetup {
   std::optional<uint64_t> seed;
   bool dump = false;
   bool realtime = false;
+  int nice = kDefaultNice;
+  bool nice_given = false;
   Duration stats_interval = std::chrono::seconds(10);
   std::optional<std::string> stats_json;
   uint32_t mark = kDefaultMark;
@@ -177,6 +188,20 @@ RunSetup parse_setup(const std::vector<std::string>& args) {
   }
   s.dump = vm.count("dump") != 0;
   s.realtime = vm.count("realtime") != 0;
+  if (vm.count("nice") != 0) {
+    const std::string text = vm["nice"].as<std::string>();
+    int value = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc{} || ptr != text.data() + text.size() || value < -20 ||
+        value > 19) {
+      throw UsageError("--nice must be an integer from -20 to 19, not '" + text + "'");
+    }
+    if (s.realtime) {
+      throw UsageError("--nice and --realtime exclude each other: SCHED_FIFO has no nice value");
+    }
+    s.nice = value;
+    s.nice_given = true;
+  }
   s.stats_interval = std::chrono::seconds(
       parse_number("stats-interval", vm["stats-interval"].as<std::string>(), 86400));
   if (vm.count("stats-json") != 0) {
@@ -422,8 +447,8 @@ std::string stats_line(const LiveReport& r) {
 std::string run_help() {
   std::ostringstream out;
   out << "Usage: badlink run [--profile PROFILE] [--wan IFACE] [--no-rules --queue N]\n"
-         "                   [--seed N] [--dump] [--realtime] [--stats-interval SECONDS]\n"
-         "                   [--stats-json FILE]\n"
+         "                   [--seed N] [--dump] [--nice N | --realtime]\n"
+         "                   [--stats-interval SECONDS] [--stats-json FILE]\n"
          "\n"
          "Impairs live traffic as the profile says until SIGINT or SIGTERM. Packets are taken\n"
          "with NFQUEUE (iptables NFQUEUE rules; nft's native 'queue' is not needed) and handed\n"
@@ -473,6 +498,43 @@ std::string run_help() {
 // No --profile: the built-in default (profiles/lte.toml, embedded in the binary).
 Profile load_run_profile(const std::string& path) {
   return path.empty() ? default_profile() : load_profile(path);
+}
+
+// Where the packet loop stands in the scheduler (see sys/scheduling.hh). --realtime: SCHED_FIFO
+// or fail. Otherwise the fair scheduler, at --nice (default -20) with a short slice request;
+// without CAP_SYS_NICE the default falls back to nice 0 with a warning (an explicit --nice
+// fails instead).
+void set_loop_scheduling(const RunSetup& setup) {
+  if (setup.realtime) {
+    // The spin before a departure is bounded (max_early_wake), and the kernel's RT throttling
+    // stays in force.
+    constexpr int kPriority = 10;
+    set_fifo_scheduling(kPriority);
+    spdlog::info("--realtime: the packet loop runs under SCHED_FIFO priority {}", kPriority);
+    return;
+  }
+  FairScheduling want{setup.nice, kLoopSlice};
+  try {
+    set_fair_scheduling(want);
+  } catch (const SystemError& e) {
+    if (e.error() == EPERM && setup.nice_given && want.nice < 0) {
+      throw SystemError(
+          "--nice " + std::to_string(want.nice) + " (below 0 needs CAP_SYS_NICE): " + e.attempt(),
+          e.error());
+    }
+    if (e.error() != EPERM || want.nice >= 0) {
+      throw;
+    }
+    spdlog::warn(
+        "{}; the packet loop keeps nice 0 (departures may wait for other tasks; give "
+        "CAP_SYS_NICE, or --nice 0 to silence this)",
+        e.what());
+    want.nice = 0;
+    set_fair_scheduling(want);
+  }
+  const FairScheduling got = fair_scheduling();
+  spdlog::info("the packet loop runs at nice {}, slice {}", got.nice,
+               got.slice ? fmt::format("{:.2f} ms", millis(*got.slice)) : "the kernel's default");
 }
 
 int run_main(const std::vector<std::string>& args) {
@@ -585,17 +647,9 @@ int run_main(const std::vector<std::string>& args) {
     }
   }
 
-  if (setup.realtime) {
-    // Before the capabilities go (CAP_SYS_NICE). The spin before a departure is bounded
-    // (max_early_wake), and the kernel's RT throttling stays in force.
-    sched_param param{};
-    param.sched_priority = 10;
-    if (::sched_setscheduler(0, SCHED_FIFO, &param) != 0) {
-      throw SystemError("--realtime: sched_setscheduler(SCHED_FIFO)", errno);
-    }
-    spdlog::info("--realtime: the packet loop runs under SCHED_FIFO priority {}",
-                 param.sched_priority);
-  }
+  // Before the capabilities go (CAP_SYS_NICE), and before the calibrator's thread starts (it
+  // inherits the setting).
+  set_loop_scheduling(setup);
   constexpr std::array keep{Capability::net_admin, Capability::net_raw};
   keep_only_capabilities(keep);
   set_timer_slack(Duration{1});

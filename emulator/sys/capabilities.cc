@@ -96,6 +96,9 @@ void keep_only_capabilities(std::span<const Capability> keep) {
     throw SystemError("cap_init", errno);
   }
   for (const cap_flag_t flag : {CAP_EFFECTIVE, CAP_PERMITTED, CAP_INHERITABLE}) {
+    if (values.empty()) {
+      break;  // cap_init() holds none already (and cap_set_flag refuses an empty list)
+    }
     SystemCall("cap_set_flag", cap_set_flag(caps.get(), flag, static_cast<int>(values.size()),
                                             values.data(), CAP_SET));
   }

@@ -178,6 +178,18 @@ TEST(Cli, BadUsageExitsTwo) {
   r = badlink("replay --in a.pcap --out b.pcap");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("profile"), std::string::npos) << r.err;
+  // Checked before anything is set up (no root needed to be told).
+  for (const char* nice : {"30", "-21", "x", "-3.5", ""}) {
+    r = badlink(std::string("run --nice '") + nice + "'");
+    EXPECT_EQ(r.status, 2) << nice;
+    EXPECT_NE(
+        r.err.find("--nice must be an integer from -20 to 19, not '" + std::string(nice) + "'"),
+        std::string::npos)
+        << r.err;
+  }
+  r = badlink("run --nice -5 --realtime");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--nice and --realtime exclude each other"), std::string::npos) << r.err;
 }
 
 TEST(Cli, CheckGoodAndBadProfiles) {
