@@ -56,6 +56,9 @@ bool Iptables::run_quietly(const std::vector<std::string>& args,
   try {
     const ProgramResult result = run_program(command(args));
     output = trimmed(result.output);
+    if (!result.ok() && output.empty()) {  // a failure that says nothing: say how it ended
+      output = "no output, exit status " + std::to_string(result.exit_status);
+    }
     return result.ok();
   } catch (const std::exception& e) {
     output = e.what();

@@ -103,14 +103,20 @@ ProgramResult run_program(const std::vector<std::string>& argv) {
   FileDescriptor write_end(pipe_fds[1]);
 
   SpawnSetup setup;
-  sigset_t none;
-  sigemptyset(&none);
+  // A process group of its own: a Ctrl-C at the terminal reaches badlink (which then removes
+  // its rules in order), never an iptables half-way through changing them. Until the child
+  // has left badlink's group, a signal sent to the group (timeout(1) sends one to the program
+  // and another to its group) still reaches it: so the termination signals stay blocked in
+  // the child, and such a signal stays pending until it exits instead of killing it.
+  sigset_t blocked;
+  sigemptyset(&blocked);
+  for (const int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) {
+    sigaddset(&blocked, s);
+  }
   sigset_t all;
   sigfillset(&all);
-  posix_spawnattr_setsigmask(&setup.attr_, &none);
+  posix_spawnattr_setsigmask(&setup.attr_, &blocked);
   posix_spawnattr_setsigdefault(&setup.attr_, &all);
-  // A process group of its own: a Ctrl-C at the terminal reaches badlink (which then removes
-  // its rules in order), never an iptables half-way through changing them.
   posix_spawnattr_setpgroup(&setup.attr_, 0);
   posix_spawnattr_setflags(&setup.attr_,
                            POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);

@@ -16,7 +16,8 @@ struct ProgramResult {
 };
 
 // Runs argv[0] (a path, or a name looked up as find_program() does) with argv, stdin from
-// /dev/null, the signal mask cleared, default dispositions, in a process group of its own.
+// /dev/null, default dispositions, in a process group of its own, with SIGINT, SIGTERM,
+// SIGHUP and SIGQUIT blocked (it runs to completion; SIGKILL still ends it).
 // Throws SystemError when the program cannot be started at all.
 ProgramResult run_program(const std::vector<std::string>& argv);
 

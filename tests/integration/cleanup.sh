@@ -30,6 +30,23 @@ for signal in TERM INT; do
   check "no chains after SIG$signal" "$(in_ns a iptables-save | grep -c BADLINK- || true) == 0"
 done
 
+say "a signal to badlink and then to its process group (timeout(1), a terminal's Ctrl-C)"
+# timeout sends SIGINT to badlink, then to its whole group: an iptables that badlink is just
+# starting to remove a rule is still in that group, and was killed (exit 130) before the
+# termination signals were blocked in it; the rule and its chain were left behind.
+timeout --preserve-status -s INT 3 ip netns exec "$ID-a" "$BADLINK" run --profile "$p" \
+  --stats-interval 0 2>"$WORK/group.log" &
+group=$!
+BACKGROUND+=("$group")
+status=0
+wait "$group" || status=$?
+check "exit 0 after the group's SIGINT: $status" "$status == 0"
+grep -q "running profile" "$WORK/group.log" || fail "badlink did not start: $(cat "$WORK/group.log")"
+if grep -q "could not remove" "$WORK/group.log"; then
+  fail "a rule survived: $(grep "could not remove" "$WORK/group.log")"
+fi
+check "no rules after the group's SIGINT" "$(badlink_rules a) == 0"
+
 say "a signal during start-up still leaves nothing behind"
 # Not through in_ns (a shell function): $! must be badlink itself, not a subshell.
 ip netns exec "$ID-a" "$BADLINK" run --profile "$p" --stats-interval 0 2>"$WORK/early.log" &
