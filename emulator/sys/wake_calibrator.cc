@@ -4,22 +4,13 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "core/clock.hh"
+#include "core/rng.hh"
 #include "sys/system_error.hh"
 
 namespace badlink {
-
-namespace {
-
-int64_t monotonic_now_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
-}  // namespace
 
 WakeCalibrator::WakeCalibrator(Duration period)
     : fd_(SystemCall("eventfd", ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC))),
@@ -50,7 +41,9 @@ void WakeCalibrator::acknowledge() noexcept {
 }
 
 void WakeCalibrator::run(std::stop_token stop) {
-  uint64_t x = 0x9e3779b97f4a7c15ULL ^ static_cast<uint64_t>(monotonic_now_ns());
+  // The loop's clock: a stamp it can subtract from its own reading on waking.
+  const SteadyClock clock;
+  Rng rng(static_cast<uint64_t>(clock.now().time_since_epoch().count()));
   cpu_set_t allowed;
   CPU_ZERO(&allowed);
   if (::sched_getaffinity(0, sizeof allowed, &allowed) != 0) {
@@ -59,12 +52,9 @@ void WakeCalibrator::run(std::stop_token stop) {
   std::unique_lock lock(mutex_);
   bool wanted = false;
   while (!stop.stop_requested()) {
-    // xorshift: the next wait, uniform in [period / 2, period * 3 / 2).
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
+    // The next wait, uniform in [period / 2, period * 3 / 2).
     const auto p = static_cast<uint64_t>(period_.count());
-    Duration wait{static_cast<int64_t>(p / 2 + (p == 0 ? 0 : x % p))};
+    Duration wait{static_cast<int64_t>(p / 2 + rng.below(p))};
     if (!wanted) {
       wait *= kIdleSlowdown;
     }
@@ -91,7 +81,7 @@ void WakeCalibrator::run(std::stop_token stop) {
       }
     }
     int64_t expected = kAsleep;
-    const int64_t stamp = monotonic_now_ns();
+    const int64_t stamp = clock.now().time_since_epoch().count();
     if (state_.compare_exchange_strong(expected, stamp, std::memory_order_seq_cst)) {
       pokes_.fetch_add(1, std::memory_order_relaxed);  // counted before the loop can see it
       const uint64_t one = 1;
