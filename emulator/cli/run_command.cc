@@ -23,6 +23,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <type_traits>
 
 #include "cli/command.hh"
 #include "core/allocation_count.hh"
@@ -95,21 +96,28 @@ po::options_description run_options() {
   return options;
 }
 
-uint64_t parse_number(const std::string& option, const std::string& text, uint64_t max) {
+// An option's integer from `min` to `max` (decimal; an unsigned one also hex after 0x), else a
+// UsageError that names the option, the range and the text.
+template <class T>
+T parse_integer(const std::string& option, const std::string& text, T min, T max) {
   std::string_view digits = text;
   int base = 10;
-  if (digits.starts_with("0x") || digits.starts_with("0X")) {
+  if (std::is_unsigned_v<T> && (digits.starts_with("0x") || digits.starts_with("0X"))) {
     digits.remove_prefix(2);
     base = 16;
   }
-  uint64_t value = 0;
+  T value = 0;
   const char* end = digits.data() + digits.size();
   const auto [ptr, ec] = std::from_chars(digits.data(), end, value, base);
-  if (digits.empty() || ec != std::errc{} || ptr != end || value > max) {
-    throw UsageError("--" + option + " must be an integer from 0 to " + std::to_string(max) +
-                     ", not '" + text + "'");
+  if (digits.empty() || ec != std::errc{} || ptr != end || value < min || value > max) {
+    throw UsageError("--" + option + " must be an integer from " + std::to_string(min) + " to " +
+                     std::to_string(max) + ", not '" + text + "'");
   }
   return value;
+}
+
+uint64_t parse_number(const std::string& option, const std::string& text, uint64_t max) {
+  return parse_integer<uint64_t>(option, text, 0, max);
 }
 
 uint64_t random_seed() {
@@ -189,17 +197,10 @@ RunSetup parse_setup(const std::vector<std::string>& args) {
   s.dump = vm.count("dump") != 0;
   s.realtime = vm.count("realtime") != 0;
   if (vm.count("nice") != 0) {
-    const std::string text = vm["nice"].as<std::string>();
-    int value = 0;
-    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (text.empty() || ec != std::errc{} || ptr != text.data() + text.size() || value < -20 ||
-        value > 19) {
-      throw UsageError("--nice must be an integer from -20 to 19, not '" + text + "'");
-    }
+    s.nice = parse_integer("nice", vm["nice"].as<std::string>(), -20, 19);
     if (s.realtime) {
       throw UsageError("--nice and --realtime exclude each other: SCHED_FIFO has no nice value");
     }
-    s.nice = value;
     s.nice_given = true;
   }
   s.stats_interval = std::chrono::seconds(
