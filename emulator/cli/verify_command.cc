@@ -691,7 +691,14 @@ Outcome verify(const VerifySetup& setup, const Profile& profile, const Profile& 
 
     const DelayLaw sparse_law(c, p.sparse_spacing);
     const double serial = serialization_ms(c, p.sparse_payload + kUdpIpv4Overhead);
-    r->figures = delay_figures(c, sparse_law, serial, sparse.delay, base_path, allowance);
+    // Runs of packets a stall held are judged by how long they held the path, not as delays.
+    const double stall_limit = stall_limit_ms(sparse_law, serial, base_path, allowance);
+    const Stalls stalls =
+        find_stalls(sparse.delay_by_seq_ms, static_cast<double>(p.sparse_spacing.count()) / 1e6,
+                    stall_limit, sparse_law.quantile(0.5) / 1e6 + serial);
+    r->figures = delay_figures(c, sparse_law, serial, describe_delays(stalls.kept_ms), base_path,
+                               allowance);
+    r->figures.push_back(stall_figure(stalls, stall_limit, allowance));
 
     CountSample counts;
     counts.sent = r->sparse.sent.sent + r->dense.sent.sent;
@@ -760,7 +767,7 @@ Outcome verify(const VerifySetup& setup, const Profile& profile, const Profile& 
           json_string(f.note));
     }
     for (const Figure& f : r->figures) {
-      if (!f.note.empty() && (!f.measurable || f.name == "delay p50")) {
+      if (!f.note.empty() && (!f.measurable || f.name == "delay p50" || f.name == "stalls")) {
         report << fmt::format("  note: {}: {}\n", f.name, f.note);
       }
     }
@@ -817,9 +824,9 @@ std::string verify_help() {
          "'badlink run --wan' on the gateway with the profile's impairments, sends probe\n"
          "traffic through it in each impaired direction and measures at the receiver, outside\n"
          "badlink. Prints, per direction: figure | configured | measured | tolerance | ok for\n"
-         "delay p50, mean and p99, jitter, loss, duplicates, reordering, corruption (when\n"
-         "configured) and throughput (when a rate is). Everything it creates is removed on\n"
-         "every way out, SIGINT and SIGTERM included.\n"
+         "delay p50, mean and p99, jitter, stalls, loss, duplicates, reordering, corruption\n"
+         "(when configured) and throughput (when a rate is). Everything it creates is removed\n"
+         "on every way out, SIGINT and SIGTERM included.\n"
          "\n"
          "Tolerances are 4.5 standard errors of the sample sent (a correct badlink fails a\n"
          "figure about once in 150,000 runs): binomial for loss, the loss chain's asymptotic\n"
@@ -827,7 +834,10 @@ std::string verify_help() {
          "sd/sqrt(n) for the mean (n reduced for correlation). Delay figures also allow what the\n"
          "path adds without badlink (measured first) and a fixed 0.5 ms (2 ms on p99) for the\n"
          "host's timer precision; throughput must be within 95..101% of the rate, widened by\n"
-         "twice the delay's spread over the measuring window.\n"
+         "twice the delay's spread over the measuring window. Delay probes later than the\n"
+         "law's largest draw + 2 ms come in runs when the host (or badlink) stalls: they are\n"
+         "left out of the delay figures, and the time they held the path is the 'stalls'\n"
+         "figure, which may reach 100 ms in all.\n"
          "\n"
          "The profile's [match] is not verified: the probes are all the traffic there is.\n"
          "Needs root (namespaces, firewall rules). Takes about --duration seconds plus the\n"

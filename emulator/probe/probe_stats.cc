@@ -88,6 +88,7 @@ ProbeSummary summarize(const ReceiveReport& report, uint64_t expected, uint32_t 
     }
   }
   s.delay = describe_delays(s.delays_ms);
+  s.delay_by_seq_ms = std::move(delay_by_seq);
 
   if (report.arrivals.size() >= 2) {
     const Arrival& first = report.arrivals.front();

@@ -31,6 +31,7 @@ struct ProbeSummary {
   uint64_t early = 0;
   DelaySummary delay;
   std::vector<double> delays_ms;  // of each packet's first intact copy, in sequence order
+  std::vector<double> delay_by_seq_ms;  // the same, indexed by sequence number; NaN: none intact
   // IP bits/s at the receiver: the bytes of every datagram after the first, over the time from
   // the first arrival to the last. 0 with fewer than two arrivals.
   double throughput_bps = 0.0;

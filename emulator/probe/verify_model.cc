@@ -6,6 +6,8 @@
 #include <cmath>
 #include <limits>
 
+#include <fmt/format.h>
+
 #include "core/rng.hh"
 #include "impairments/delay.hh"
 #include "impairments/loss.hh"
@@ -336,6 +338,61 @@ std::vector<Figure> delay_figures(const DirectionConfig& config, const DelayLaw&
                        sd + kSigmas * se + base.sd_ms + allowance.spread_ms, m.n > 1, ""});
   }
   return figures;
+}
+
+Stalls find_stalls(std::span<const double> delays_by_seq, double spacing_ms, double limit_ms,
+                   double due_ms) {
+  Stalls s;
+  s.kept_ms.reserve(delays_by_seq.size());
+  bool in_run = false;
+  size_t first = 0;
+  double latest = 0.0;  // the run's latest arrival, from the first packet's sending
+  const auto close_run = [&] {
+    if (in_run) {
+      const double held = std::max(0.0, latest - due_ms);
+      s.held_ms += held;
+      s.worst_ms = std::max(s.worst_ms, held);
+      ++s.runs;
+      in_run = false;
+    }
+  };
+  for (size_t i = 0; i < delays_by_seq.size(); ++i) {
+    const double d = delays_by_seq[i];
+    if (std::isnan(d)) {
+      continue;
+    }
+    if (d <= limit_ms) {
+      close_run();
+      s.kept_ms.push_back(d);
+      continue;
+    }
+    if (!in_run) {
+      in_run = true;
+      first = i;
+      latest = d;
+    }
+    latest = std::max(latest, static_cast<double>(i - first) * spacing_ms + d);
+    ++s.packets;
+  }
+  close_run();
+  return s;
+}
+
+double stall_limit_ms(const DelayLaw& law, double serialization, const BasePath& base,
+                      const HostAllowance& allowance) {
+  return ms(law.quantile(1.0)) + serialization + base.p99_ms + allowance.delay_p99_ms;
+}
+
+Figure stall_figure(const Stalls& stalls, double limit_ms, const HostAllowance& allowance) {
+  Figure f{"stalls", "ms", 0.0, stalls.held_ms, 0.0, allowance.stall_ms, true, ""};
+  if (stalls.runs > 0) {
+    f.note = fmt::format(
+        "{} packet{} in {} run{} later than {:.2f} ms (the law's largest + 2 ms) held the path "
+        "{:.1f} ms (longest {:.1f} ms); left out of the delay figures above",
+        stalls.packets, stalls.packets == 1 ? "" : "s", stalls.runs, stalls.runs == 1 ? "" : "s",
+        limit_ms, stalls.held_ms, stalls.worst_ms);
+  }
+  return f;
 }
 
 std::vector<Figure> count_figures(const DirectionConfig& config, const CountSample& s) {

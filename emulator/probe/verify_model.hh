@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@ struct HostAllowance {
   double delay_ms = 0.5;          // on delay p50 and mean
   double delay_p99_ms = 2.0;      // on delay p99
   double spread_ms = 0.3;         // on jitter (std dev or IQR)
+  double stall_ms = 100.0;        // the path held by stalls, in all (see find_stalls)
   double throughput_low = 0.05;   // fraction of the rate a busy host may lose
   double throughput_high = 0.01;  // fraction above it (stamp granularity)
 };
@@ -123,6 +125,35 @@ struct BasePath {
 std::vector<Figure> delay_figures(const DirectionConfig& config, const DelayLaw& law,
                                   double serialization, const DelaySummary& measured,
                                   const BasePath& base, const HostAllowance& allowance);
+
+// A stall -- of the host, or of badlink -- holds every packet sent while it lasts and lets them
+// go together when it ends: a run of consecutive packets whose delays exceed the law's largest
+// and fall by the spacing from one to the next. One 40 ms stall in a 15 s sparse stream is a
+// few packets, but it moves the sample standard deviation by a millisecond, so the delay
+// figures leave such runs out and judge them on their own: by how long they held the path.
+struct Stalls {
+  std::vector<double> kept_ms;  // every other packet's delay, in sequence order
+  size_t packets = 0;           // in runs
+  size_t runs = 0;
+  // Per run: the latest arrival of the run minus the moment its first packet was due (sent,
+  // plus `due_ms`), summed. A stall of S ms counts about S; a packet that is simply late
+  // counts its own lateness; a run of every packet counts the whole stream.
+  double held_ms = 0.0;
+  double worst_ms = 0.0;  // the longest run's share of held_ms
+};
+
+// Packets later than `limit_ms` (NaN: lost, skipped; it does not end a run), sent `spacing_ms`
+// apart in sequence order.
+Stalls find_stalls(std::span<const double> delays_by_seq, double spacing_ms, double limit_ms,
+                   double due_ms);
+
+// The delay beyond which a packet belongs to a stall: the law's largest draw, plus the
+// serialisation, plus what the base path and the host may add to a p99.
+double stall_limit_ms(const DelayLaw& law, double serialization, const BasePath& base,
+                      const HostAllowance& allowance);
+
+// "stalls": the time runs of late packets held the path, against HostAllowance::stall_ms.
+Figure stall_figure(const Stalls& stalls, double limit_ms, const HostAllowance& allowance);
 
 // Loss, duplicates, corruption (when configured or seen) and reordering.
 struct CountSample {

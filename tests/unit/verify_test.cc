@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <vector>
 
@@ -238,6 +239,93 @@ TEST(DelayFigures, HeavyTailsAreJudgedByTheInterquartileRange) {
   const std::vector<Figure> figures = delay_figures(c, law, 0.0, m, {}, {});
   EXPECT_TRUE(find(figures, "jitter (IQR)").ok());
   EXPECT_TRUE(find(figures, "delay p50").ok());
+}
+
+// The sparse stream of dsl's outbound direction as CI saw it once: constant 6.88 ms, packets
+// 7.5 ms apart, and one 40 ms stall of the host that held everything sent while it lasted.
+std::vector<double> stalled_stream(double stall_ms, size_t at, double spacing_ms) {
+  std::vector<double> delays;
+  Rng rng(11);
+  for (size_t i = 0; i < 2000; ++i) {
+    delays.push_back(6.88 + 0.02 * static_cast<double>(rng.below(100)) / 100.0);
+  }
+  // Packet `at` is sent as the stall begins; every packet sent before it ends leaves with it.
+  for (size_t i = at; static_cast<double>(i - at) * spacing_ms < stall_ms; ++i) {
+    delays[i] = std::max(delays[i], stall_ms - static_cast<double>(i - at) * spacing_ms + 6.88);
+  }
+  return delays;
+}
+
+TEST(Stalls, AHostStallIsJudgedByTheTimeItHeldThePathNotAsJitter) {
+  const DirectionConfig c = delayed(5, 0, DelayDistribution::uniform);
+  const DelayLaw law(c, milliseconds(7));
+  const double serial = 1.875;
+  const BasePath base{0.01, 0.025, 0.01, 0.005};
+  const HostAllowance allowance;
+  const std::vector<double> delays = stalled_stream(40, 1000, 7.5);
+
+  // Counted as delays, one stall breaks the jitter figure (as it did in CI).
+  const std::vector<Figure> naive =
+      delay_figures(c, law, serial, describe_delays(delays), base, allowance);
+  EXPECT_FALSE(find(naive, "jitter (std dev)").ok());
+
+  const double limit = stall_limit_ms(law, serial, base, allowance);
+  EXPECT_NEAR(limit, 5 + 1.875 + 0.025 + 2.0, 1e-9);
+  const Stalls stalls = find_stalls(delays, 7.5, limit, 5 + serial);
+  EXPECT_EQ(stalls.runs, 1U);
+  EXPECT_EQ(stalls.packets, 6U);  // 46.9, 39.4, 31.9, 24.4, 16.9 and 9.4 ms
+  EXPECT_EQ(stalls.kept_ms.size(), 2000U - 6U);
+  EXPECT_NEAR(stalls.held_ms, 40.0, 0.05);
+  for (const Figure& f :
+       delay_figures(c, law, serial, describe_delays(stalls.kept_ms), base, allowance)) {
+    EXPECT_TRUE(f.ok()) << f.name << " " << f.measured;
+  }
+  const Figure f = stall_figure(stalls, limit, allowance);
+  EXPECT_TRUE(f.ok());
+  EXPECT_NE(f.note.find("6 packets in 1 run later than 8.90 ms"), std::string::npos) << f.note;
+
+  // Stalls longer than the allowance in all fail, and so do stalls that add up to more.
+  EXPECT_FALSE(stall_figure(find_stalls(stalled_stream(150, 100, 7.5), 7.5, limit, 6.875), limit,
+                            allowance)
+                   .ok());
+  std::vector<double> three = stalled_stream(40, 100, 7.5);
+  const std::vector<double> more = stalled_stream(40, 900, 7.5);
+  const std::vector<double> again = stalled_stream(40, 1700, 7.5);
+  for (size_t i = 0; i < three.size(); ++i) {
+    three[i] = std::max({three[i], more[i], again[i]});
+  }
+  const Stalls s3 = find_stalls(three, 7.5, limit, 6.875);
+  EXPECT_EQ(s3.runs, 3U);
+  EXPECT_FALSE(stall_figure(s3, limit, allowance).ok());
+}
+
+TEST(Stalls, LatePacketsThatAreNoStallStillFail) {
+  const DirectionConfig c = delayed(5, 0, DelayDistribution::uniform);
+  const DelayLaw law(c, milliseconds(7));
+  const HostAllowance allowance;
+  const double limit = stall_limit_ms(law, 0.0, {}, allowance);
+  // One packet in a hundred 30 ms late, each on its own: 20 runs of 30 ms.
+  std::vector<double> scattered(2000, 5.0);
+  for (size_t i = 50; i < scattered.size(); i += 100) {
+    scattered[i] = 35.0;
+  }
+  const Stalls s = find_stalls(scattered, 7.5, limit, 5.0);
+  EXPECT_EQ(s.runs, 20U);
+  EXPECT_NEAR(s.held_ms, 600.0, 1e-6);
+  EXPECT_FALSE(stall_figure(s, limit, allowance).ok());
+  // Every packet 3.5 ms late: one run as long as the stream, nothing left to judge as delay.
+  const std::vector<double> slow(2000, 8.5);
+  const Stalls all = find_stalls(slow, 7.5, limit, 5.0);
+  EXPECT_EQ(all.kept_ms.size(), 0U);
+  EXPECT_NEAR(all.held_ms, 1999 * 7.5 + 3.5, 1e-6);
+  EXPECT_FALSE(stall_figure(all, limit, allowance).ok());
+  // A lost packet (NaN) inside a stall neither ends the run nor counts.
+  std::vector<double> lossy = stalled_stream(40, 1000, 7.5);
+  lossy[1002] = std::numeric_limits<double>::quiet_NaN();
+  const Stalls l = find_stalls(lossy, 7.5, limit + 1.875, 6.875);
+  EXPECT_EQ(l.runs, 1U);
+  EXPECT_EQ(l.packets, 5U);
+  EXPECT_EQ(l.kept_ms.size(), 2000U - 6U);
 }
 
 TEST(CountFigures, LossToleranceIsBinomialOrTheChainsVariance) {
