@@ -34,6 +34,7 @@
 #include "divert/live_driver.hh"
 #include "divert/nfqueue_backend.hh"
 #include "engine/engine.hh"
+#include "impairments/delay.hh"
 #include "io/json_writer.hh"
 #include "io/replacement_file.hh"
 #include "io/stats_json.hh"
@@ -168,6 +169,30 @@ struct RunSetup {
   uint32_t mark = kDefaultMark;
   uint64_t max_pps = kDefaultMaxPps;
 };
+
+// Forwarded packets carry the kernel's arrival stamp and no local sender waits on them: when
+// every direction delays each packet by at least a millisecond, the loop need not watch the
+// queue between departures (LiveDriver::set_arrival_slack). Not in host mode (what this host
+// sends is stamped only when read), not with the user's own rules (they may queue anything),
+// and not when a direction changes nothing (its packets are passed on as soon as they come).
+std::optional<Duration> arrival_slack_for(const Profile& profile, const RunSetup& setup) {
+  constexpr Duration kLeast = std::chrono::milliseconds(1);
+  if (setup.mode != DiversionMode::gateway || !setup.rules) {
+    return std::nullopt;
+  }
+  Duration slack = kMaxDelay;
+  for (const Direction d : {Direction::outbound, Direction::inbound}) {
+    const DirectionConfig& c = profile.direction(d);
+    if (c.is_passthrough()) {
+      return std::nullopt;
+    }
+    slack = std::min(slack, soonest_departure(c));
+  }
+  if (slack < kLeast) {
+    return std::nullopt;
+  }
+  return slack;
+}
 
 RunSetup parse_setup(const std::vector<std::string>& args) {
   const po::options_description options = run_options();
@@ -374,6 +399,7 @@ std::string live_stats_json(const LiveReport& r) {
     j.field("early_wake_ns", static_cast<uint64_t>(l.early_wake.count()));
     j.field("wake_cost_ns", static_cast<uint64_t>(l.wake_cost.count()));
     j.field("estimated_arrivals", l.estimated_arrivals);
+    j.field("unwatched_waits", l.unwatched_waits);
     j.field("all_copies_dropped", l.dropped_copies);
     j.key("lateness_us");
     write_latency(out, j.child_indent(), l.lateness);
@@ -663,6 +689,15 @@ int run_main(const std::vector<std::string>& args) {
   live.stats_interval = setup.stats_interval;
   live.dump = setup.dump ? stdout : nullptr;
   LiveDriver driver(engine, *backend, pool, clock, signals, live);
+  const auto set_arrival_slack = [&driver, &setup](const Profile& p) {
+    const std::optional<Duration> slack = arrival_slack_for(p, setup);
+    driver.set_arrival_slack(slack);
+    if (slack) {
+      spdlog::info("every packet is delayed {:.2f} ms or more: the queue is read at departures",
+                   millis(*slack));
+    }
+  };
+  set_arrival_slack(profile);
   const TimePoint started = clock.now();
 
   auto report = [&]() {
@@ -725,6 +760,7 @@ int run_main(const std::vector<std::string>& args) {
           }
           engine.reconfigure(configs_of(next));
           set_passthrough(next);
+          set_arrival_slack(next);
           const uint32_t wanted = queue_length_for(next, setup.max_pps);
           if (wanted != max_length) {
             try {

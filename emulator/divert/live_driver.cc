@@ -36,19 +36,38 @@ LiveDriver::LiveDriver(Engine& engine, DivertBackend& backend, PacketPool& pool,
   stats_.early_wake =
       std::clamp(options.early_wake, options.min_early_wake, options.max_early_wake);
   epoll_.add(backend_.fd(), EPOLLIN, kBackendTag);
-  epoll_.add(signals_.fd(), EPOLLIN, kSignalTag);
+  for (Epoll* e : {&epoll_, &unwatched_epoll_}) {
+    e->add(signals_.fd(), EPOLLIN, kSignalTag);
+  }
   if (options_.stats_interval.count() > 0) {
     stats_timer_.arm_periodic(options_.stats_interval);
-    epoll_.add(stats_timer_.fd(), EPOLLIN, kStatsTag);
+    for (Epoll* e : {&epoll_, &unwatched_epoll_}) {
+      e->add(stats_timer_.fd(), EPOLLIN, kStatsTag);
+    }
   }
   if (options_.wake_calibration.count() > 0) {
     calibrator_.emplace(options_.wake_calibration);
-    epoll_.add(calibrator_->fd(), EPOLLIN, kCalibratorTag);
+    for (Epoll* e : {&epoll_, &unwatched_epoll_}) {
+      e->add(calibrator_->fd(), EPOLLIN, kCalibratorTag);
+    }
   }
   engine_.set_observer(this);
 }
 
 LiveDriver::~LiveDriver() { engine_.set_observer(nullptr); }
+
+void LiveDriver::set_arrival_slack(std::optional<Duration> slack) { arrival_slack_ = slack; }
+
+// A wait of `timeout` may leave the queue unwatched when everything that may have come since
+// it was last seen empty leaves no sooner than that moment plus the slack, with room to spare
+// for a late timer and the spin's lead.
+bool LiveDriver::can_leave_queue(std::optional<Duration> timeout) const {
+  if (!arrival_slack_ || !timeout || timeout->count() <= 0 || !planned_wake_ || backlog_) {
+    return false;
+  }
+  const Duration margin = 2 * options_.max_early_wake + std::chrono::microseconds(100);
+  return *planned_wake_ + margin <= quiet_since_ + *arrival_slack_;
+}
 
 void LiveDriver::duplicated(const Packet& /*original*/) { ++copies_alive_; }
 
@@ -73,10 +92,12 @@ LiveEvent LiveDriver::run() {
     }
     const std::optional<Duration> timeout = backlog_ ? Duration{0} : plan_wait();
     const bool sleeps = !timeout || timeout->count() > 0;
+    const bool unwatched = can_leave_queue(timeout);
     if (calibrator_ && sleeps) {
       calibrator_->going_to_sleep();
     }
-    const auto events = epoll_.wait(timeout);
+    stats_.unwatched_waits += unwatched ? 1 : 0;
+    const auto events = (unwatched ? unwatched_epoll_ : epoll_).wait(timeout);
     const TimePoint woke = clock_.now();
     // The calibrator's poke during this sleep, if it made one (TimePoint{}: none).
     const TimePoint poked =
@@ -96,7 +117,8 @@ LiveEvent LiveDriver::run() {
       timer_expired_ = planned_wake_;
     }
     planned_wake_.reset();
-    bool readable = backlog_;
+    // An unwatched queue is read at every wake-up: what came meanwhile is due in time.
+    bool readable = backlog_ || unwatched;
     for (const epoll_event& e : events) {
       switch (e.data.u64) {
         case kBackendTag:
@@ -220,6 +242,9 @@ size_t LiveDriver::receive_batch(TimePoint before) {
     // The kernel's stamp where the backend has one: the time spent waking up and reading
     // is then not added to the packet's delay. Without one, the first packet read after a
     // wake-up arrived as next_arrival_ says; any other, now.
+    if (p.arrival == TimePoint{}) {
+      arrival_slack_.reset();  // its arrival is when it is read: the queue must be watched
+    }
     if (p.arrival != TimePoint{} && p.arrival <= now) {
       stats_.read_latency.record(now - p.arrival);
     } else {

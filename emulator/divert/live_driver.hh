@@ -62,6 +62,7 @@ struct LiveStats {
   LatencyHistogram wake_latency;    // the calibrator's poke to the loop running
   Duration wake_cost{};             // taken off unstamped arrivals that woke the loop
   uint64_t estimated_arrivals = 0;  // unstamped arrivals read first after a wake-up
+  uint64_t unwatched_waits = 0;     // sleeps until a departure that left the queue unwatched
 };
 
 // Observes the engine (for the duration of one submit) to tell the backend when every copy of
@@ -84,6 +85,15 @@ class LiveDriver final : private EngineObserver {
   // engine holds is handed back now (early, rather than lost when the queues unbind).
   void finish();
 
+  // Every packet the backend can hand over carries the kernel's arrival stamp and leaves no
+  // sooner than `slack` after it (forwarded traffic, every direction delayed: see
+  // soonest_departure): the loop may then sleep until a departure without watching the
+  // queue, as long as whatever came since the queue was last empty is read in time at that
+  // wake-up -- one wake-up per packet instead of two. nullopt (the default): the queue is
+  // always watched. Packets the backend passes on by itself (malformed ones) may then wait
+  // for that wake-up too. A packet without a kernel stamp turns it off for good.
+  void set_arrival_slack(std::optional<Duration> slack);
+
   const LiveStats& stats() const { return stats_; }
 
  private:
@@ -94,6 +104,7 @@ class LiveDriver final : private EngineObserver {
   static constexpr size_t kDenseRead = 8;  // packets read in one wake-up that make it dense
 
   std::optional<Duration> plan_wait();
+  bool can_leave_queue(std::optional<Duration> timeout) const;
   void receive_all();  // sets backlog_ when it stopped with packets still waiting
   size_t receive_batch(TimePoint before);  // `before`: the clock read just before the call
   void linger();
@@ -113,6 +124,8 @@ class LiveDriver final : private EngineObserver {
   SignalFd& signals_;
   LiveOptions options_;
   Epoll epoll_;
+  Epoll unwatched_epoll_;  // everything but the backend
+  std::optional<Duration> arrival_slack_;
   TimerFd stats_timer_;
   std::optional<TimePoint> planned_wake_;  // the departure wait's end, while waiting
   void learn_timer_lateness(Duration late);

@@ -45,6 +45,33 @@ double DelayModel::standard_variate(DelayDistribution d, double z1, double z2) {
   return 0.0;
 }
 
+Duration DelayModel::floor(const DelayConfig& config) {
+  const double delay = static_cast<double>(config.delay.count());
+  const double jitter = static_cast<double>(config.jitter.count());
+  if (jitter <= 0) {
+    return config.delay;
+  }
+  constexpr double kNormalFloor = -6.0;
+  // The pareto part's smallest value is at its scale xm = 1; the normal part at -6.
+  const double pareto_min = (1.0 - kParetoMean) / kParetoSd;
+  double lowest = 0.0;
+  switch (config.distribution) {
+    case DelayDistribution::uniform:
+      lowest = -1.0;
+      break;
+    case DelayDistribution::normal:
+      lowest = kNormalFloor;
+      break;
+    case DelayDistribution::pareto:
+      lowest = pareto_min;
+      break;
+    case DelayDistribution::paretonormal:
+      lowest = (0.25 * kNormalFloor + 0.75 * pareto_min) / kParetoNormalSd;
+      break;
+  }
+  return Duration{static_cast<int64_t>(std::max(0.0, std::floor(delay + jitter * lowest)))};
+}
+
 // AR(1) in the normal domain: z' = rho z + sqrt(1 - rho^2) e keeps z standard normal, and the
 // copula then maps it onto the configured distribution without changing that distribution.
 double DelayModel::correlated_normal(double& state, Rng& rng) const {
@@ -91,6 +118,10 @@ Duration DelayModel::sample(Rng& rng) {
   const double x = standard_variate(distribution_, state1_, state2_);
   const double ns = std::max(0.0, delay_ns_ + jitter_ns_ * x);
   return Duration{static_cast<int64_t>(std::llround(ns))};
+}
+
+Duration soonest_departure(const DirectionConfig& config) {
+  return config.reorder > 0.0 ? Duration{0} : DelayModel::floor(config.delay);
 }
 
 }  // namespace badlink

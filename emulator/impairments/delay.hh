@@ -22,6 +22,12 @@ class DelayModel {
 
   bool has_jitter() const { return jitter_ns_ > 0; }
 
+  // A delay the model's draws stay at or above: delay - jitter for uniform, delay - 0.577
+  // jitter for pareto (its standard variate starts there), delay without jitter -- hard
+  // bounds; for normal and paretonormal, whose draws have no lower bound, the delay of a
+  // standard normal at -6 (one draw in 10^9 falls below). Never negative.
+  static Duration floor(const DelayConfig& config);
+
  private:
   double correlated_normal(double& state, Rng& rng) const;
 
@@ -34,5 +40,9 @@ class DelayModel {
   double state2_ = 0.0;
   bool primed_ = false;
 };
+
+// The soonest a packet of a direction leaves after it arrived: the floor of its delay, 0 when
+// reordering lets packets skip the delay (rate and queue limits only add to it).
+Duration soonest_departure(const DirectionConfig& config);
 
 }  // namespace badlink

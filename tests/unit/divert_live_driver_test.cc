@@ -23,7 +23,9 @@ class FakeBackend final : public DivertBackend {
  public:
   FakeBackend() : fd_(::eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK)) {}
 
-  void queue(Direction d, uint64_t handle) { incoming_.push_back({d, handle}); }
+  void queue(Direction d, uint64_t handle, TimePoint arrival = {}) {
+    incoming_.push_back({d, handle, arrival});
+  }
 
   size_t receive(std::span<Packet*> out, PacketPool& pool) override {
     size_t n = 0;
@@ -34,6 +36,7 @@ class FakeBackend final : public DivertBackend {
       p->length = p->wire_length = static_cast<uint32_t>(bytes.size());
       p->address.direction = incoming_.front().direction;
       p->address.handle = incoming_.front().handle;
+      p->arrival = incoming_.front().arrival;  // the kernel's stamp, if the test gave one
       incoming_.pop_front();
       out[n++] = p;
     }
@@ -57,6 +60,7 @@ class FakeBackend final : public DivertBackend {
   struct Incoming {
     Direction direction;
     uint64_t handle;
+    TimePoint arrival;
   };
   FileDescriptor fd_;
   std::deque<Incoming> incoming_;
@@ -170,6 +174,69 @@ TEST_F(DivertLiveDriver, AConsumeOnlyWhenEveryCopyIsLost) {
     EXPECT_EQ(consumed[h], copies[h] == 0) << "handle " << h;
     EXPECT_LE(copies[h], 2);
   }
+}
+
+TEST_F(DivertLiveDriver, WithSlackTheQueueIsReadAtDeparturesAndPacketsLeaveOnTime) {
+  DirectionConfig delayed;
+  delayed.delay.delay = milliseconds(10);
+  start(delayed, delayed);
+  driver_->set_arrival_slack(milliseconds(10));
+  const TimePoint t0 = clock_.now();
+  backend_.queue(Direction::outbound, 1, t0);
+  turn();  // packet 1 read; the queue last seen empty at t0
+  clock_.advance(milliseconds(1));
+  turn();  // the wait for packet 1 would end 9.95 ms after t0: too close to t0 + 10 ms
+  EXPECT_EQ(driver_->stats().unwatched_waits, 0u);
+  // Last seen empty at t0 + 1 ms: whatever comes next leaves at t0 + 11 ms or later, and the
+  // wait for packet 1 may leave the queue unwatched; what came meanwhile is read at wake-up.
+  clock_.advance(milliseconds(2));
+  backend_.queue(Direction::inbound, 2, t0 + milliseconds(2));
+  turn();
+  EXPECT_EQ(driver_->stats().unwatched_waits, 1u);
+  EXPECT_TRUE(backend_.reinjected.empty());
+  clock_.advance(milliseconds(7));
+  turn();
+  EXPECT_EQ(backend_.reinjected, (std::vector<uint64_t>{1}));
+  clock_.advance(milliseconds(2));
+  turn();
+  EXPECT_EQ(backend_.reinjected, (std::vector<uint64_t>{1, 2}));  // at t0 + 12 ms: its time
+  EXPECT_EQ(driver_->stats().lateness.max(), Duration{0});
+  EXPECT_GE(driver_->stats().unwatched_waits, 2u);
+
+  // A packet without a kernel stamp (stamped when read) turns it off for good.
+  backend_.queue(Direction::outbound, 3);
+  backend_.queue(Direction::outbound, 4, clock_.now());
+  turn();
+  const uint64_t before = driver_->stats().unwatched_waits;
+  clock_.advance(milliseconds(3));
+  turn();
+  turn();
+  EXPECT_EQ(driver_->stats().unwatched_waits, before);
+  clock_.advance(milliseconds(20));
+  turn();
+  EXPECT_EQ(backend_.reinjected, (std::vector<uint64_t>{1, 2, 3, 4}));
+}
+
+TEST_F(DivertLiveDriver, AWaitBeyondTheSlackWatchesTheQueue) {
+  DirectionConfig delayed;
+  delayed.delay.delay = milliseconds(10);
+  start(delayed, delayed);
+  driver_->set_arrival_slack(milliseconds(5));  // some packets may leave 5 ms after arriving
+  const TimePoint t0 = clock_.now();
+  backend_.queue(Direction::outbound, 1, t0);
+  turn();
+  clock_.advance(milliseconds(1));
+  turn();
+  turn();  // last seen empty at t0 + 1 ms: a packet may be due at t0 + 6, the wait ends at 9.95
+  EXPECT_EQ(driver_->stats().unwatched_waits, 0u);
+  clock_.advance(milliseconds(5));
+  turn();  // seen empty at t0 + 6 ms: nothing new is due before t0 + 11
+  EXPECT_EQ(driver_->stats().unwatched_waits, 0u);
+  turn();
+  EXPECT_EQ(driver_->stats().unwatched_waits, 1u);
+  driver_->set_arrival_slack(std::nullopt);
+  turn();
+  EXPECT_EQ(driver_->stats().unwatched_waits, 1u);
 }
 
 TEST_F(DivertLiveDriver, FinishHandsBackEverythingHeld) {

@@ -292,6 +292,42 @@ TEST(Delay, NeverNegative) {
   }
 }
 
+TEST(Delay, FloorBoundsEveryDraw) {
+  using std::chrono::milliseconds;
+  const DelayConfig fixed{.delay = milliseconds(40)};
+  EXPECT_EQ(DelayModel::floor(fixed), milliseconds(40));
+  for (const DelayDistribution d : {DelayDistribution::uniform, DelayDistribution::normal,
+                                    DelayDistribution::pareto, DelayDistribution::paretonormal}) {
+    for (const double rho : {0.0, 0.5}) {
+      const DelayConfig c{
+          .delay = milliseconds(100), .jitter = milliseconds(10), .distribution = d, .correlation = rho};
+      const double floor = static_cast<double>(DelayModel::floor(c).count());
+      EXPECT_GT(floor, 0.0);
+      EXPECT_LT(floor, 100 * kMs);
+      for (double x : sample_delays(c, 200'000, 8)) {
+        ASSERT_GE(x, floor) << static_cast<int>(d) << " rho " << rho;
+      }
+    }
+  }
+  // Hard bounds where the law has one; the normal's at -6 sd.
+  const DelayConfig uniform{.delay = milliseconds(100), .jitter = milliseconds(10)};
+  EXPECT_EQ(DelayModel::floor(uniform), milliseconds(90));
+  const DelayConfig normal{.delay = milliseconds(100),
+                           .jitter = milliseconds(10),
+                           .distribution = DelayDistribution::normal};
+  EXPECT_EQ(DelayModel::floor(normal), milliseconds(40));
+  const DelayConfig wide{.delay = milliseconds(10),
+                         .jitter = milliseconds(10),
+                         .distribution = DelayDistribution::normal};
+  EXPECT_EQ(DelayModel::floor(wide).count(), 0);
+  // Reordered packets skip the delay altogether.
+  DirectionConfig reordering;
+  reordering.delay = uniform;
+  EXPECT_EQ(soonest_departure(reordering), milliseconds(90));
+  reordering.reorder = 0.01;
+  EXPECT_EQ(soonest_departure(reordering).count(), 0);
+}
+
 TEST(Rate, SerialisesBackToBackPacketsAtTheRate) {
   RateLimiter rate(RateConfig{10'000'000}, QueueLimit{.packets = 0, .bytes = 0});
   const TimePoint t0 = from_nanos(1'000'000'000);
