@@ -170,28 +170,22 @@ struct RunSetup {
   uint64_t max_pps = kDefaultMaxPps;
 };
 
-// Forwarded packets carry the kernel's arrival stamp and no local sender waits on them: when
-// every direction delays each packet by at least a millisecond, the loop need not watch the
-// queue between departures (LiveDriver::set_arrival_slack). Not in host mode (what this host
-// sends is stamped only when read), not with the user's own rules (they may queue anything),
-// and not when a direction changes nothing (its packets are passed on as soon as they come).
-std::optional<Duration> arrival_slack_for(const Profile& profile, const RunSetup& setup) {
+// Received and forwarded packets carry the kernel's arrival stamp and no local sender waits
+// on them: when a direction delays each of them by at least a millisecond, the loop need not
+// watch its queue between departures (LiveDriver::set_arrival_slack). Not for what this host
+// sends (host mode's outbound: stamped only when read), not with the user's own rules (they
+// may queue anything), and not for a direction that changes nothing (its packets are passed
+// on as soon as they come).
+std::optional<Duration> arrival_slack_for(const Profile& profile, Direction d,
+                                          const RunSetup& setup) {
   constexpr Duration kLeast = std::chrono::milliseconds(1);
-  if (setup.mode != DiversionMode::gateway || !setup.rules) {
+  const DirectionConfig& c = profile.direction(d);
+  if (!setup.rules || (setup.mode == DiversionMode::host && d == Direction::outbound) ||
+      c.is_passthrough()) {
     return std::nullopt;
   }
-  Duration slack = kMaxDelay;
-  for (const Direction d : {Direction::outbound, Direction::inbound}) {
-    const DirectionConfig& c = profile.direction(d);
-    if (c.is_passthrough()) {
-      return std::nullopt;
-    }
-    slack = std::min(slack, soonest_departure(c));
-  }
-  if (slack < kLeast) {
-    return std::nullopt;
-  }
-  return slack;
+  const Duration slack = soonest_departure(c);
+  return slack >= kLeast ? std::optional<Duration>(slack) : std::nullopt;
 }
 
 RunSetup parse_setup(const std::vector<std::string>& args) {
@@ -539,7 +533,14 @@ void set_loop_scheduling(const RunSetup& setup) {
     // The spin before a departure is bounded (max_early_wake), and the kernel's RT throttling
     // stays in force.
     constexpr int kPriority = 10;
-    set_fifo_scheduling(kPriority);
+    try {
+      set_fifo_scheduling(kPriority);
+    } catch (const SystemError& e) {
+      throw SystemError(std::string("--realtime") +
+                            (e.error() == EPERM ? " (SCHED_FIFO needs CAP_SYS_NICE)" : "") + ": " +
+                            e.attempt(),
+                        e.error());
+    }
     spdlog::info("--realtime: the packet loop runs under SCHED_FIFO priority {}", kPriority);
     return;
   }
@@ -690,11 +691,13 @@ int run_main(const std::vector<std::string>& args) {
   live.dump = setup.dump ? stdout : nullptr;
   LiveDriver driver(engine, *backend, pool, clock, signals, live);
   const auto set_arrival_slack = [&driver, &setup](const Profile& p) {
-    const std::optional<Duration> slack = arrival_slack_for(p, setup);
-    driver.set_arrival_slack(slack);
-    if (slack) {
-      spdlog::info("every packet is delayed {:.2f} ms or more: the queue is read at departures",
-                   millis(*slack));
+    for (const Direction d : {Direction::outbound, Direction::inbound}) {
+      const std::optional<Duration> slack = arrival_slack_for(p, d, setup);
+      driver.set_arrival_slack(d, slack);
+      if (slack) {
+        spdlog::info("{}: every packet is delayed {:.2f} ms or more: its queue is read at departures",
+                     to_string(d), millis(*slack));
+      }
     }
   };
   set_arrival_slack(profile);

@@ -64,8 +64,9 @@ class DivertBackend {
   // because every packet was passed on inside the backend.
   virtual uint64_t received() const = 0;
 
-  // Readable when receive() has something.
-  virtual int fd() const = 0;
+  // Readable when receive() has packets of direction `d` (both directions may share one
+  // descriptor; -1: the backend takes none of that direction).
+  virtual int fd(Direction d) const = 0;
 
   virtual BackendStats stats() const = 0;
 };

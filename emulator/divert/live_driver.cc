@@ -35,38 +35,67 @@ LiveDriver::LiveDriver(Engine& engine, DivertBackend& backend, PacketPool& pool,
       options_(options) {
   stats_.early_wake =
       std::clamp(options.early_wake, options.min_early_wake, options.max_early_wake);
-  epoll_.add(backend_.fd(), EPOLLIN, kBackendTag);
-  for (Epoll* e : {&epoll_, &unwatched_epoll_}) {
-    e->add(signals_.fd(), EPOLLIN, kSignalTag);
+  const int out_fd = backend_.fd(Direction::outbound);
+  const int in_fd = backend_.fd(Direction::inbound);
+  shared_fd_ = out_fd == in_fd;
+  for (unsigned left = 1; left < partial_epoll_.size(); ++left) {
+    partial_epoll_[left].emplace();
   }
+  // Every set has the backend descriptors it does not leave, and everything else.
+  const auto add_backend = [&](unsigned left, int fd, Direction d) {
+    if (fd < 0 || (left & (1U << index_of(d))) != 0) {
+      return;
+    }
+    Epoll& e = left == 0 ? epoll_ : *partial_epoll_[left];
+    e.add(fd, EPOLLIN, kBackendTag);
+  };
+  for (unsigned left = 0; left < partial_epoll_.size(); ++left) {
+    add_backend(left, out_fd, Direction::outbound);
+    if (!shared_fd_) {
+      add_backend(left, in_fd, Direction::inbound);
+    }
+  }
+  const auto add_everywhere = [&](int fd, uint64_t tag) {
+    epoll_.add(fd, EPOLLIN, tag);
+    for (unsigned left = 1; left < partial_epoll_.size(); ++left) {
+      partial_epoll_[left]->add(fd, EPOLLIN, tag);
+    }
+  };
+  add_everywhere(signals_.fd(), kSignalTag);
   if (options_.stats_interval.count() > 0) {
     stats_timer_.arm_periodic(options_.stats_interval);
-    for (Epoll* e : {&epoll_, &unwatched_epoll_}) {
-      e->add(stats_timer_.fd(), EPOLLIN, kStatsTag);
-    }
+    add_everywhere(stats_timer_.fd(), kStatsTag);
   }
   if (options_.wake_calibration.count() > 0) {
     calibrator_.emplace(options_.wake_calibration);
-    for (Epoll* e : {&epoll_, &unwatched_epoll_}) {
-      e->add(calibrator_->fd(), EPOLLIN, kCalibratorTag);
-    }
+    add_everywhere(calibrator_->fd(), kCalibratorTag);
   }
   engine_.set_observer(this);
 }
 
 LiveDriver::~LiveDriver() { engine_.set_observer(nullptr); }
 
-void LiveDriver::set_arrival_slack(std::optional<Duration> slack) { arrival_slack_ = slack; }
+void LiveDriver::set_arrival_slack(Direction d, std::optional<Duration> slack) {
+  arrival_slack_[index_of(d)] = slack;
+}
 
-// A wait of `timeout` may leave the queue unwatched when everything that may have come since
-// it was last seen empty leaves no sooner than that moment plus the slack, with room to spare
-// for a late timer and the spin's lead.
-bool LiveDriver::can_leave_queue(std::optional<Duration> timeout) const {
-  if (!arrival_slack_ || !timeout || timeout->count() <= 0 || !planned_wake_ || backlog_) {
-    return false;
+// A wait of `timeout` may leave a direction's descriptor unwatched when everything of it that
+// may have come since the queue was last seen empty leaves no sooner than that moment plus its
+// slack, with room to spare for a late timer and the spin's lead.
+unsigned LiveDriver::unwatched_directions(std::optional<Duration> timeout) const {
+  if (!timeout || timeout->count() <= 0 || !planned_wake_ || backlog_) {
+    return 0;
   }
   const Duration margin = 2 * options_.max_early_wake + std::chrono::microseconds(100);
-  return *planned_wake_ + margin <= quiet_since_ + *arrival_slack_;
+  unsigned left = 0;
+  for (const Direction d : {Direction::outbound, Direction::inbound}) {
+    const std::optional<Duration>& slack = arrival_slack_[index_of(d)];
+    if (slack && *planned_wake_ + margin <= quiet_since_ + *slack) {
+      left |= 1U << index_of(d);
+    }
+  }
+  constexpr unsigned kBoth = 3;
+  return shared_fd_ && left != kBoth ? 0 : left;
 }
 
 void LiveDriver::duplicated(const Packet& /*original*/) { ++copies_alive_; }
@@ -92,12 +121,12 @@ LiveEvent LiveDriver::run() {
     }
     const std::optional<Duration> timeout = backlog_ ? Duration{0} : plan_wait();
     const bool sleeps = !timeout || timeout->count() > 0;
-    const bool unwatched = can_leave_queue(timeout);
+    const unsigned unwatched = unwatched_directions(timeout);
     if (calibrator_ && sleeps) {
       calibrator_->going_to_sleep();
     }
-    stats_.unwatched_waits += unwatched ? 1 : 0;
-    const auto events = (unwatched ? unwatched_epoll_ : epoll_).wait(timeout);
+    stats_.unwatched_waits += unwatched != 0 ? 1 : 0;
+    const auto events = (unwatched != 0 ? *partial_epoll_[unwatched] : epoll_).wait(timeout);
     const TimePoint woke = clock_.now();
     // The calibrator's poke during this sleep, if it made one (TimePoint{}: none).
     const TimePoint poked =
@@ -118,7 +147,7 @@ LiveEvent LiveDriver::run() {
     }
     planned_wake_.reset();
     // An unwatched queue is read at every wake-up: what came meanwhile is due in time.
-    bool readable = backlog_ || unwatched;
+    bool readable = backlog_ || unwatched != 0;
     for (const epoll_event& e : events) {
       switch (e.data.u64) {
         case kBackendTag:
@@ -240,10 +269,13 @@ size_t LiveDriver::receive_batch(TimePoint before) {
   for (size_t i = 0; i < n; ++i) {
     Packet& p = *batch_[i];
     // The kernel's stamp where the backend has one: the time spent waking up and reading
-    // is then not added to the packet's delay. Without one, the first packet read after a
-    // wake-up arrived as next_arrival_ says; any other, now.
+    // is then not added to the packet's delay. Without one, the first such packet read
+    // after a wake-up arrived as next_arrival_ says (a stamped one of the other direction
+    // may come first: the estimate is not its); any other, now. The estimate goes when the
+    // queue is next seen empty, at the latest.
     if (p.arrival == TimePoint{}) {
-      arrival_slack_.reset();  // its arrival is when it is read: the queue must be watched
+      // Its arrival is when it is read: its direction must be watched.
+      arrival_slack_[index_of(p.address.direction)].reset();
     }
     if (p.arrival != TimePoint{} && p.arrival <= now) {
       stats_.read_latency.record(now - p.arrival);
@@ -253,9 +285,9 @@ size_t LiveDriver::receive_batch(TimePoint before) {
       if (calibrator_) {
         calibrator_->wanted();
       }
+      next_arrival_.reset();
+      timer_expired_.reset();
     }
-    next_arrival_.reset();
-    timer_expired_.reset();
     if (options_.dump != nullptr) {
       dump(p);
     }

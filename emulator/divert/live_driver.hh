@@ -85,14 +85,15 @@ class LiveDriver final : private EngineObserver {
   // engine holds is handed back now (early, rather than lost when the queues unbind).
   void finish();
 
-  // Every packet the backend can hand over carries the kernel's arrival stamp and leaves no
-  // sooner than `slack` after it (forwarded traffic, every direction delayed: see
-  // soonest_departure): the loop may then sleep until a departure without watching the
-  // queue, as long as whatever came since the queue was last empty is read in time at that
-  // wake-up -- one wake-up per packet instead of two. nullopt (the default): the queue is
-  // always watched. Packets the backend passes on by itself (malformed ones) may then wait
-  // for that wake-up too. A packet without a kernel stamp turns it off for good.
-  void set_arrival_slack(std::optional<Duration> slack);
+  // Every packet of direction `d` the backend can hand over carries the kernel's arrival stamp
+  // and leaves no sooner than `slack` after it (forwarded or received traffic, delayed: see
+  // soonest_departure): the loop may then sleep until a departure without watching that
+  // direction's descriptor, as long as whatever came since the queue was last empty is read
+  // in time at that wake-up -- one wake-up per packet instead of two. nullopt (the default):
+  // always watched. Where both directions share a descriptor, it is left only when both may
+  // be. Packets the backend passes on by itself (malformed ones) may then wait for that
+  // wake-up too. A packet of `d` without a kernel stamp turns it off for `d`.
+  void set_arrival_slack(Direction d, std::optional<Duration> slack);
 
   const LiveStats& stats() const { return stats_; }
 
@@ -104,7 +105,8 @@ class LiveDriver final : private EngineObserver {
   static constexpr size_t kDenseRead = 8;  // packets read in one wake-up that make it dense
 
   std::optional<Duration> plan_wait();
-  bool can_leave_queue(std::optional<Duration> timeout) const;
+  // The directions (bit index_of(d)) whose descriptors a wait of `timeout` may leave unwatched.
+  unsigned unwatched_directions(std::optional<Duration> timeout) const;
   void receive_all();  // sets backlog_ when it stopped with packets still waiting
   size_t receive_batch(TimePoint before);  // `before`: the clock read just before the call
   void linger();
@@ -124,8 +126,10 @@ class LiveDriver final : private EngineObserver {
   SignalFd& signals_;
   LiveOptions options_;
   Epoll epoll_;
-  Epoll unwatched_epoll_;  // everything but the backend
-  std::optional<Duration> arrival_slack_;
+  // By the directions left unwatched (bit index_of(d)): everything but their descriptors.
+  std::array<std::optional<Epoll>, 4> partial_epoll_;
+  std::array<std::optional<Duration>, kDirections> arrival_slack_{};
+  bool shared_fd_ = false;  // both directions come through one descriptor
   TimerFd stats_timer_;
   std::optional<TimePoint> planned_wake_;  // the departure wait's end, while waiting
   void learn_timer_lateness(Duration late);

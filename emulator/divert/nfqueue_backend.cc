@@ -57,26 +57,18 @@ Throttle receive_warning;
 
 void NfqueueBackend::SocketCloser::operator()(mnl_socket* s) const noexcept { mnl_socket_close(s); }
 
-NfqueueBackend::NfqueueBackend(const NfqueueOptions& options)
-    : roles_(options.queues),
-      max_length_(options.max_length),
-      raw_(options.reinject_mark),
-      held_(std::max<size_t>(options.max_length, 1024) * options.queues.size()),
-      rx_buffers_(kBatch * kBufferBytes),
-      rx_headers_(new mmsghdr[kBatch]),
-      rx_iov_(new iovec[kBatch]),
-      tx_buffer_(256 * 1024),
-      segment_buffer_(kBufferBytes) {
-  held_per_queue_.assign(roles_.size(), 0);
-  socket_.reset(mnl_socket_open(NETLINK_NETFILTER));
-  if (!socket_) {
+int NfqueueBackend::Channel::fd() const { return mnl_socket_get_fd(socket.get()); }
+
+NfqueueBackend::Channel NfqueueBackend::open_channel(const NfqueueOptions& options) const {
+  Channel c;
+  c.socket.reset(mnl_socket_open(NETLINK_NETFILTER));
+  if (!c.socket) {
     throw SystemError("socket(AF_NETLINK, NETLINK_NETFILTER)", errno);
   }
-  if (mnl_socket_bind(socket_.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
+  if (mnl_socket_bind(c.socket.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
     throw SystemError("bind(netlink)", errno);
   }
-  portid_ = mnl_socket_get_portid(socket_.get());
-  const int fd = mnl_socket_get_fd(socket_.get());
+  const int fd = c.fd();
 
   // A large receive buffer absorbs bursts while the loop is busy sending; FORCE goes past
   // rmem_max (CAP_NET_ADMIN). What still overflows is ENOBUFS, counted, and passed by the
@@ -93,19 +85,36 @@ NfqueueBackend::NfqueueBackend(const NfqueueOptions& options)
   int snd_now = 0;
   socklen_t len = sizeof snd_now;
   SystemCall("getsockopt(SO_SNDBUF)", ::getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd_now, &len));
-  tx_capacity_ = std::min(tx_buffer_.size(), static_cast<size_t>(std::max(snd_now - 1024, 0)));
-  tx_capacity_ = std::max<size_t>(tx_capacity_, kBufferBytes);  // one full-size verdict
-  tx_buffer_.resize(std::max(tx_buffer_.size(), tx_capacity_));
+  c.tx_buffer.resize(256 * 1024);
+  c.tx_capacity = std::min(c.tx_buffer.size(), static_cast<size_t>(std::max(snd_now - 1024, 0)));
+  c.tx_capacity = std::max<size_t>(c.tx_capacity, kBufferBytes);  // one full-size verdict
+  c.tx_buffer.resize(std::max(c.tx_buffer.size(), c.tx_capacity));
   // Keep acknowledgements of failed verdicts short: the error and the header, not the payload.
   const int on = 1;
   ::setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &on, sizeof on);
+  return c;
+}
 
+NfqueueBackend::NfqueueBackend(const NfqueueOptions& options)
+    : roles_(options.queues),
+      max_length_(options.max_length),
+      raw_(options.reinject_mark),
+      held_(std::max<size_t>(options.max_length, 1024) * options.queues.size()),
+      rx_buffers_(kBatch * kBufferBytes),
+      rx_headers_(new mmsghdr[kBatch]),
+      rx_iov_(new iovec[kBatch]),
+      segment_buffer_(kBufferBytes) {
+  held_per_queue_.assign(roles_.size(), 0);
+  for (size_t i = 0; i < roles_.size(); ++i) {
+    channels_.push_back(open_channel(options));
+  }
   for (size_t i = 0; i < kBatch; ++i) {
     rx_iov_[i].iov_base = rx_buffers_.data() + i * kBufferBytes;
     rx_iov_[i].iov_len = kBufferBytes;
   }
 
   // Best effort: without it, packets that carry no stamp of their own are stamped when read.
+  const int on = 1;
   timestamping_ = FileDescriptor(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   if (timestamping_) {
     ::setsockopt(timestamping_.fd(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
@@ -123,21 +132,22 @@ NfqueueBackend::~NfqueueBackend() {
     alignas(nlmsghdr) char buf[256];
     nlmsghdr* nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, role.number);
     nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, NFQNL_CFG_CMD_UNBIND);
-    if (mnl_socket_sendto(socket_.get(), nlh, nlh->nlmsg_len) < 0) {
+    if (mnl_socket_sendto(channel_of(role.number).socket.get(), nlh, nlh->nlmsg_len) < 0) {
       spdlog::warn("unbinding NFQUEUE {}: {}", role.number, std::strerror(errno));
     }
   }
 }
 
 void NfqueueBackend::configure(uint16_t queue, bool bind) {
+  Channel& channel = channel_of(queue);
   alignas(nlmsghdr) char buf[1024];
   size_t length = 0;
-  const uint32_t first = seq_ + 1;
+  const uint32_t first = channel.seq + 1;
   if (bind) {
     nlmsghdr* nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, queue);
     nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_BIND);
     nlh->nlmsg_flags |= NLM_F_ACK;
-    nlh->nlmsg_seq = ++seq_;
+    nlh->nlmsg_seq = ++channel.seq;
     length += NLMSG_ALIGN(nlh->nlmsg_len);
   }
   nlmsghdr* nlh = nfq_nlmsg_put(buf + length, NFQNL_MSG_CONFIG, queue);
@@ -152,21 +162,22 @@ void NfqueueBackend::configure(uint16_t queue, bool bind) {
   mnl_attr_put_u32(nlh, NFQA_CFG_MASK,
                    htonl(NFQA_CFG_F_FAIL_OPEN | NFQA_CFG_F_GSO | NFQA_CFG_F_UID_GID));
   nlh->nlmsg_flags |= NLM_F_ACK;
-  nlh->nlmsg_seq = ++seq_;
+  nlh->nlmsg_seq = ++channel.seq;
   length += NLMSG_ALIGN(nlh->nlmsg_len);
 
   const std::string what = (bind ? "bind NFQUEUE " : "configure NFQUEUE ") + std::to_string(queue);
-  if (mnl_socket_sendto(socket_.get(), buf, length) < 0) {
+  if (mnl_socket_sendto(channel.socket.get(), buf, length) < 0) {
     throw SystemError(what, errno);
   }
-  wait_for_acks(first, seq_, what);
+  wait_for_acks(channel, first, channel.seq, what);
 }
 
-void NfqueueBackend::wait_for_acks(uint32_t first_seq, uint32_t last_seq, std::string_view what) {
+void NfqueueBackend::wait_for_acks(Channel& channel, uint32_t first_seq, uint32_t last_seq,
+                                   std::string_view what) {
   // The kernel answers a configuration message before sendto() returns, so the answers are
   // already queued; packets of a queue bound a moment ago may be queued among them and go on
   // at once.
-  const int fd = mnl_socket_get_fd(socket_.get());
+  const int fd = channel.fd();
   uint32_t acked = 0;
   const uint32_t wanted = last_seq - first_seq + 1;
   std::vector<std::byte> buf(kBufferBytes);
@@ -199,7 +210,7 @@ void NfqueueBackend::wait_for_acks(uint32_t first_seq, uint32_t last_seq, std::s
         ++stats_.received;
         ++stats_.passed_busy;
         verdict(packet->queue, packet->id, NF_ACCEPT);
-        flush();
+        flush(channel);
       }
     }
   }
@@ -226,7 +237,14 @@ std::vector<uint16_t> NfqueueBackend::queue_numbers() const {
   return numbers;
 }
 
-int NfqueueBackend::fd() const { return mnl_socket_get_fd(socket_.get()); }
+int NfqueueBackend::fd(Direction d) const {
+  for (size_t i = 0; i < roles_.size(); ++i) {
+    if (roles_[i].direction == d) {
+      return channels_[i].fd();
+    }
+  }
+  return -1;
+}
 
 const QueueRole* NfqueueBackend::role_of(uint16_t queue) const {
   for (const QueueRole& r : roles_) {
@@ -283,9 +301,17 @@ bool NfqueueBackend::refill() {
     rx_headers_[i].msg_hdr.msg_iov = &rx_iov_[i];
     rx_headers_[i].msg_hdr.msg_iovlen = 1;
   }
+  // Every socket in turn, from the one after the last that had something: a flood on one
+  // queue does not starve the other.
+  size_t tried = 0;
   for (;;) {
-    const int n = ::recvmmsg(fd(), rx_headers_.get(), kBatch, MSG_DONTWAIT, nullptr);
+    if (tried == channels_.size()) {
+      return false;
+    }
+    const size_t c = (next_channel_ + tried) % channels_.size();
+    const int n = ::recvmmsg(channels_[c].fd(), rx_headers_.get(), kBatch, MSG_DONTWAIT, nullptr);
     if (n > 0) {
+      next_channel_ = (c + 1) % channels_.size();
       // The kernel stamps in CLOCK_REALTIME; the engine runs on CLOCK_MONOTONIC.
       timespec r0{}, m{}, r1{};
       ::clock_gettime(CLOCK_REALTIME, &r0);
@@ -302,13 +328,15 @@ bool NfqueueBackend::refill() {
       return true;
     }
     if (n == 0) {
-      return false;
+      ++tried;
+      continue;
     }
     switch (errno) {
       case EINTR:
         continue;
       case EAGAIN:
-        return false;
+        ++tried;
+        continue;
       case ENOBUFS:
         // The kernel could not deliver some packets (and passed them, failing open). The
         // socket works on: read on.
@@ -319,7 +347,8 @@ bool NfqueueBackend::refill() {
         if (receive_warning.allow()) {
           spdlog::warn("receiving from NFQUEUE: {}", std::strerror(errno));
         }
-        return false;
+        ++tried;
+        continue;
     }
   }
 }
@@ -469,20 +498,21 @@ TimePoint NfqueueBackend::kernel_arrival(int64_t realtime_ns) const {
 
 size_t NfqueueBackend::verdict(uint16_t queue, uint32_t id, int verdict,
                                std::span<const std::byte> payload) {
+  Channel& c = channel_of(queue);
   const size_t needed = 128 + MNL_ALIGN(payload.size());
-  if (tx_length_ + needed > tx_capacity_) {
-    flush();
+  if (c.tx_length + needed > c.tx_capacity) {
+    flush(c);
   }
-  const size_t offset = tx_length_;
-  nlmsghdr* nlh = nfq_nlmsg_put(reinterpret_cast<char*>(tx_buffer_.data() + tx_length_),
+  const size_t offset = c.tx_length;
+  nlmsghdr* nlh = nfq_nlmsg_put(reinterpret_cast<char*>(c.tx_buffer.data() + c.tx_length),
                                 NFQNL_MSG_VERDICT, queue);
   nfq_nlmsg_verdict_put(nlh, static_cast<int>(id), verdict);
   if (!payload.empty()) {
     nfq_nlmsg_verdict_put_pkt(nlh, payload.data(), static_cast<uint32_t>(payload.size()));
   }
-  tx_length_ += NLMSG_ALIGN(nlh->nlmsg_len);
-  ++tx_messages_;
-  batch_offset_ = kNoBatch;
+  c.tx_length += NLMSG_ALIGN(nlh->nlmsg_len);
+  ++c.tx_messages;
+  c.batch_offset = kNoBatch;
   return offset;
 }
 
@@ -510,34 +540,40 @@ void NfqueueBackend::accept_now(uint16_t queue, uint32_t id) {
     verdict(queue, id, NF_ACCEPT);
     return;
   }
-  if (batch_offset_ != kNoBatch && batch_queue_ == queue && id == batch_last_id_ + 1) {
-    auto* nlh = reinterpret_cast<nlmsghdr*>(tx_buffer_.data() + batch_offset_);
+  Channel& c = channel_of(queue);  // its queue's only: the batch never mixes queues
+  if (c.batch_offset != kNoBatch && id == c.batch_last_id + 1) {
+    auto* nlh = reinterpret_cast<nlmsghdr*>(c.tx_buffer.data() + c.batch_offset);
     nlh->nlmsg_type = (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_VERDICT_BATCH;
     auto* attr = static_cast<nlattr*>(mnl_nlmsg_get_payload_offset(nlh, sizeof(nfgenmsg)));
     auto* header = static_cast<nfqnl_msg_verdict_hdr*>(mnl_attr_get_payload(attr));
     header->id = htonl(id);
-    batch_last_id_ = id;
+    c.batch_last_id = id;
     return;
   }
   const size_t offset = verdict(queue, id, NF_ACCEPT);
-  batch_offset_ = offset;
-  batch_queue_ = queue;
-  batch_last_id_ = id;
+  c.batch_offset = offset;
+  c.batch_last_id = id;
 }
 
 void NfqueueBackend::flush() {
-  if (tx_length_ == 0) {
+  for (Channel& c : channels_) {
+    flush(c);
+  }
+}
+
+void NfqueueBackend::flush(Channel& c) {
+  if (c.tx_length == 0) {
     return;
   }
-  if (mnl_socket_sendto(socket_.get(), tx_buffer_.data(), tx_length_) < 0) {
-    stats_.verdict_failed += tx_messages_;
+  if (mnl_socket_sendto(c.socket.get(), c.tx_buffer.data(), c.tx_length) < 0) {
+    stats_.verdict_failed += c.tx_messages;
     if (verdict_warning.allow()) {
-      spdlog::warn("sending {} verdicts: {}", tx_messages_, std::strerror(errno));
+      spdlog::warn("sending {} verdicts: {}", c.tx_messages, std::strerror(errno));
     }
   }
-  tx_length_ = 0;
-  tx_messages_ = 0;
-  batch_offset_ = kNoBatch;
+  c.tx_length = 0;
+  c.tx_messages = 0;
+  c.batch_offset = kNoBatch;
 }
 
 void NfqueueBackend::resend(Packet& packet) {

@@ -31,9 +31,10 @@ struct NfqueueOptions {
 
 class NfqueueBackend final : public DivertBackend {
  public:
-  // Opens the netlink socket and binds every queue (copy whole packets, fail open, GSO
-  // super-packets taken whole, `max_length`). Throws SystemError; binding a queue another
-  // program holds fails with EBUSY.
+  // Opens a netlink socket per queue and binds the queue to it (copy whole packets, fail
+  // open, GSO super-packets taken whole, `max_length`): each direction has a descriptor of its
+  // own, so the loop may watch one and not the other. Throws SystemError; binding a queue
+  // another program holds fails with EBUSY.
   explicit NfqueueBackend(const NfqueueOptions& options);
   ~NfqueueBackend() override;
   NfqueueBackend(const NfqueueBackend&) = delete;
@@ -44,7 +45,7 @@ class NfqueueBackend final : public DivertBackend {
   void pass(Packet& packet) override;
   void consume(const DivertAddress& address) override;
   void flush() override;
-  int fd() const override;
+  int fd(Direction d) const override;
   BackendStats stats() const override { return stats_with_held(); }
   uint64_t received() const override { return stats_.received; }
 
@@ -86,14 +87,29 @@ class NfqueueBackend final : public DivertBackend {
   std::array<bool, kDirections> bypass_{};
   std::vector<uint32_t> held_per_queue_;  // by index in roles_: a batch verdict needs none held
   size_t queue_index(uint16_t queue) const;
+  // One netlink socket per queue (by index in roles_): a verdict must go through the socket
+  // its queue is bound to. Each batches its verdicts into one sendto() per flush().
+  struct Channel {
+    std::unique_ptr<mnl_socket, SocketCloser> socket;
+    uint32_t seq = 0;
+    std::vector<std::byte> tx_buffer;
+    size_t tx_capacity = 0;
+    size_t tx_length = 0;
+    size_t tx_messages = 0;
+    // The last message in tx_buffer, while it is a plain accept that later ids of the same
+    // queue may extend into a batch verdict.
+    size_t batch_offset = ~size_t{0};
+    uint32_t batch_last_id = 0;
+    int fd() const;
+  };
+  std::vector<Channel> channels_;
+  size_t next_channel_ = 0;  // refill() tries this one first, then the others in turn
+  Channel open_channel(const NfqueueOptions& options) const;
+  Channel& channel_of(uint16_t queue) { return channels_[queue_index(queue)]; }
+  void flush(Channel& channel);
   void accept_now(uint16_t queue, uint32_t id);
   bool erase_held(uint16_t queue, uint64_t id);
-  // The last message in the verdict buffer, while it is a plain accept that later ids of the
-  // same queue may extend into a batch verdict.
   static constexpr size_t kNoBatch = ~size_t{0};
-  size_t batch_offset_ = kNoBatch;
-  uint16_t batch_queue_ = 0;
-  uint32_t batch_last_id_ = 0;
   const QueueRole* role_of(uint16_t queue) const;
   bool refill();
   Packet* handle_message(const nlmsghdr* message, PacketPool& pool);
@@ -101,7 +117,8 @@ class NfqueueBackend final : public DivertBackend {
   size_t verdict(uint16_t queue, uint32_t id, int verdict, std::span<const std::byte> payload = {});
   void resend(Packet& packet);
   void configure(uint16_t queue, bool bind);
-  void wait_for_acks(uint32_t first_seq, uint32_t last_seq, std::string_view what);
+  void wait_for_acks(Channel& channel, uint32_t first_seq, uint32_t last_seq,
+                     std::string_view what);
   std::string_view interface_name(uint32_t ifindex);
   uint32_t interface_mtu(uint32_t ifindex);
   void send_raw(std::span<const std::byte> ip, const Packet& packet);
@@ -109,14 +126,11 @@ class NfqueueBackend final : public DivertBackend {
 
   TimePoint kernel_arrival(int64_t realtime_ns) const;
 
-  std::unique_ptr<mnl_socket, SocketCloser> socket_;
   // A socket asking for receive timestamps turns the kernel's timestamping on host-wide, so
   // that every queued packet carries NFQA_TIMESTAMP (when it arrived, or was queued).
   FileDescriptor timestamping_;
   int64_t realtime_minus_monotonic_ = 0;  // sampled at each refill()
   TimePoint refilled_at_{};               // CLOCK_MONOTONIC, at the same moment
-  uint32_t portid_ = 0;
-  uint32_t seq_ = 0;
   std::vector<QueueRole> roles_;
   uint32_t max_length_;
   RawInjector raw_;
@@ -130,11 +144,6 @@ class NfqueueBackend final : public DivertBackend {
   size_t rx_index_ = 0;
   size_t rx_offset_ = 0;
 
-  // Verdicts batched into one sendto() per loop iteration.
-  std::vector<std::byte> tx_buffer_;
-  size_t tx_capacity_ = 0;
-  size_t tx_length_ = 0;
-  size_t tx_messages_ = 0;
 
   // ifindex -> name, looked up once per interface.
   static constexpr size_t kCachedInterfaces = 256;

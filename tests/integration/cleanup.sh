@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Rules are removed on every way out: SIGTERM and SIGINT (through the loop, exit 0), and a
 # failed start (exit 1 or 2, nothing left). Two instances at once get different queues.
+# Without CAP_SYS_NICE the scheduling options fail naming it, leaving nothing behind.
 source "$(dirname "$0")/lib.sh"
 
 two_hosts
@@ -83,6 +84,28 @@ stop_badlink TERM
 BADLINK_PID=$first
 stop_badlink TERM
 check "no rules after both stopped" "$(badlink_rules a) == 0"
+
+say "without CAP_SYS_NICE: --realtime and a negative --nice fail naming it, the default falls back"
+nonice=(setpriv --bounding-set -sys_nice)  # util-linux: root without CAP_SYS_NICE after exec
+status=0
+in_ns a "${nonice[@]}" "$BADLINK" run --profile "$p" --realtime 2>"$WORK/nort.log" || status=$?
+check "--realtime without CAP_SYS_NICE: exit 1" "$status == 1"
+grep -q -- "--realtime (SCHED_FIFO needs CAP_SYS_NICE): sched_setscheduler" "$WORK/nort.log" ||
+  fail "not named: $(cat "$WORK/nort.log")"
+check "no rules" "$(badlink_rules a) == 0"
+status=0
+in_ns a "${nonice[@]}" "$BADLINK" run --profile "$p" --nice -5 2>"$WORK/nonice.log" || status=$?
+check "--nice -5 without CAP_SYS_NICE: exit 1" "$status == 1"
+grep -q -- "--nice -5 (below 0 needs CAP_SYS_NICE)" "$WORK/nonice.log" ||
+  fail "not named: $(cat "$WORK/nonice.log")"
+check "no rules" "$(badlink_rules a) == 0"
+status=0
+in_ns a timeout --preserve-status -s INT 3 "${nonice[@]}" "$BADLINK" run --profile "$p" \
+  2>"$WORK/fallback.log" || status=$?
+check "the default without CAP_SYS_NICE runs (and stops on SIGINT with 0)" "$status == 0"
+grep -q "the packet loop keeps nice 0" "$WORK/fallback.log" ||
+  fail "no fallback warning: $(cat "$WORK/fallback.log")"
+check "no rules" "$(badlink_rules a) == 0"
 
 if command -v capsh >/dev/null 2>&1; then
   say "without CAP_NET_RAW badlink names the missing capability"

@@ -22,6 +22,8 @@ using std::chrono::milliseconds;
 class FakeBackend final : public DivertBackend {
  public:
   FakeBackend() : fd_(::eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+  // A descriptor of its own for inbound packets (as NfqueueBackend has, a socket per queue).
+  void split_descriptors() { inbound_fd_ = FileDescriptor(::eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK)); }
 
   void queue(Direction d, uint64_t handle, TimePoint arrival = {}) {
     incoming_.push_back({d, handle, arrival});
@@ -47,7 +49,9 @@ class FakeBackend final : public DivertBackend {
   void pass(Packet& p) override { passed.push_back(p.address.handle); }
   void consume(const DivertAddress& a) override { consumed.push_back(a.handle); }
   void flush() override { ++flushes; }
-  int fd() const override { return fd_.fd(); }
+  int fd(Direction d) const override {
+    return d == Direction::inbound && inbound_fd_ ? inbound_fd_.fd() : fd_.fd();
+  }
   BackendStats stats() const override { return {}; }
   uint64_t received() const override { return received_; }
 
@@ -63,6 +67,7 @@ class FakeBackend final : public DivertBackend {
     TimePoint arrival;
   };
   FileDescriptor fd_;
+  FileDescriptor inbound_fd_;
   std::deque<Incoming> incoming_;
   uint64_t received_ = 0;
 };
@@ -180,7 +185,8 @@ TEST_F(DivertLiveDriver, WithSlackTheQueueIsReadAtDeparturesAndPacketsLeaveOnTim
   DirectionConfig delayed;
   delayed.delay.delay = milliseconds(10);
   start(delayed, delayed);
-  driver_->set_arrival_slack(milliseconds(10));
+  driver_->set_arrival_slack(Direction::outbound, milliseconds(10));
+  driver_->set_arrival_slack(Direction::inbound, milliseconds(10));
   const TimePoint t0 = clock_.now();
   backend_.queue(Direction::outbound, 1, t0);
   turn();  // packet 1 read; the queue last seen empty at t0
@@ -221,7 +227,8 @@ TEST_F(DivertLiveDriver, AWaitBeyondTheSlackWatchesTheQueue) {
   DirectionConfig delayed;
   delayed.delay.delay = milliseconds(10);
   start(delayed, delayed);
-  driver_->set_arrival_slack(milliseconds(5));  // some packets may leave 5 ms after arriving
+  driver_->set_arrival_slack(Direction::outbound, milliseconds(5));  // may leave 5 ms after
+  driver_->set_arrival_slack(Direction::inbound, milliseconds(10));
   const TimePoint t0 = clock_.now();
   backend_.queue(Direction::outbound, 1, t0);
   turn();
@@ -234,9 +241,43 @@ TEST_F(DivertLiveDriver, AWaitBeyondTheSlackWatchesTheQueue) {
   EXPECT_EQ(driver_->stats().unwatched_waits, 0u);
   turn();
   EXPECT_EQ(driver_->stats().unwatched_waits, 1u);
-  driver_->set_arrival_slack(std::nullopt);
+  driver_->set_arrival_slack(Direction::inbound, std::nullopt);
   turn();
   EXPECT_EQ(driver_->stats().unwatched_waits, 1u);
+}
+
+// Outbound passes at once (it must stay watched); inbound delays 10 ms, with a slack of 10.
+TEST_F(DivertLiveDriver, ADirectionSharingItsDescriptorStaysWatched) {
+  DirectionConfig delayed;
+  delayed.delay.delay = milliseconds(10);
+  start(DirectionConfig{}, delayed);
+  driver_->set_arrival_slack(Direction::inbound, milliseconds(10));
+  backend_.queue(Direction::inbound, 1, clock_.now());
+  turn();
+  clock_.advance(milliseconds(1));
+  turn();
+  turn();
+  clock_.advance(milliseconds(9));
+  turn();
+  EXPECT_EQ(backend_.reinjected, (std::vector<uint64_t>{1}));
+  EXPECT_EQ(driver_->stats().unwatched_waits, 0u);
+}
+
+TEST_F(DivertLiveDriver, ADirectionWithADescriptorOfItsOwnMayBeLeft) {
+  DirectionConfig delayed;
+  delayed.delay.delay = milliseconds(10);
+  backend_.split_descriptors();
+  start(DirectionConfig{}, delayed);
+  driver_->set_arrival_slack(Direction::inbound, milliseconds(10));
+  backend_.queue(Direction::inbound, 1, clock_.now());
+  turn();
+  clock_.advance(milliseconds(1));
+  turn();
+  turn();
+  clock_.advance(milliseconds(9));
+  turn();
+  EXPECT_EQ(backend_.reinjected, (std::vector<uint64_t>{1}));
+  EXPECT_GE(driver_->stats().unwatched_waits, 1u);
 }
 
 TEST_F(DivertLiveDriver, FinishHandsBackEverythingHeld) {
