@@ -146,8 +146,10 @@ LiveEvent LiveDriver::run() {
       timer_expired_ = planned_wake_;
     }
     planned_wake_.reset();
-    // An unwatched queue is read at every wake-up: what came meanwhile is due in time.
-    bool readable = backlog_ || unwatched != 0;
+    // An unwatched queue is read at every wake-up, once the departures it was for are out
+    // (plan_wait): what came meanwhile is due later, and reading it first could make them late.
+    read_after_departures_ = read_after_departures_ || unwatched != 0;
+    bool readable = backlog_;
     for (const epoll_event& e : events) {
       switch (e.data.u64) {
         case kBackendTag:
@@ -194,10 +196,19 @@ std::optional<Duration> LiveDriver::plan_wait() {
   const TimePoint started = clock_.now();
   for (;;) {
     const std::optional<TimePoint> next = engine_.next_expiry();
+    const TimePoint now = clock_.now();
+    if (read_after_departures_ && (!next || *next > now + stats_.early_wake)) {
+      // The departures this wake-up was for are out: now what came while the queue was
+      // unwatched (due later than them), then plan again.
+      read_after_departures_ = false;
+      receive_all();
+      send_due();
+      backend_.flush();
+      continue;
+    }
     if (!next) {
       return std::nullopt;
     }
-    const TimePoint now = clock_.now();
     if (*next > now + stats_.early_wake) {
       planned_wake_ = *next - stats_.early_wake;
       return *planned_wake_ - now;
@@ -236,7 +247,7 @@ void LiveDriver::spin_until(TimePoint due, TimePoint now) {
   const TimePoint start = now;
   TimePoint t = now;
   while (t < due) {
-    if (receive_batch(t) > 0) {
+    if (!read_after_departures_ && receive_batch(t) > 0) {
       // Their verdicts go now, while there is time: not in front of the departure.
       backend_.flush();
       const std::optional<TimePoint> next = engine_.next_expiry();

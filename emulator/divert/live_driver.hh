@@ -130,6 +130,7 @@ class LiveDriver final : private EngineObserver {
   std::array<std::optional<Epoll>, 4> partial_epoll_;
   std::array<std::optional<Duration>, kDirections> arrival_slack_{};
   bool shared_fd_ = false;  // both directions come through one descriptor
+  bool read_after_departures_ = false;  // woke from an unwatched wait: read once they are out
   TimerFd stats_timer_;
   std::optional<TimePoint> planned_wake_;  // the departure wait's end, while waiting
   void learn_timer_lateness(Duration late);
