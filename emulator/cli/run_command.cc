@@ -170,18 +170,19 @@ struct RunSetup {
   uint64_t max_pps = kDefaultMaxPps;
 };
 
-// Received and forwarded packets carry the kernel's arrival stamp and no local sender waits
-// on them: when a direction delays each of them by at least a millisecond, the loop need not
-// watch its queue between departures (LiveDriver::set_arrival_slack). Not for what this host
-// sends (host mode's outbound: stamped only when read), not with the user's own rules (they
-// may queue anything), and not for a direction that changes nothing (its packets are passed
-// on as soon as they come).
+// Forwarded packets carry the kernel's arrival stamp and no local sender waits on them: when a
+// direction delays each of them by at least a millisecond, the loop need not watch its queue
+// between departures (LiveDriver::set_arrival_slack). Gateway mode only: what this host sends
+// is stamped only when read, and for what it receives the extra wake-up is worth keeping
+// (left unwatched, host-mode inbound's p99 at the receiving application doubled, 91-96 to
+// 183-206 us, BENCHMARKS.md section 4); not with the user's own rules (they may queue
+// anything); and not for a direction that changes nothing (its packets are passed on as soon
+// as they come).
 std::optional<Duration> arrival_slack_for(const Profile& profile, Direction d,
                                           const RunSetup& setup) {
   constexpr Duration kLeast = std::chrono::milliseconds(1);
   const DirectionConfig& c = profile.direction(d);
-  if (!setup.rules || (setup.mode == DiversionMode::host && d == Direction::outbound) ||
-      c.is_passthrough()) {
+  if (!setup.rules || setup.mode != DiversionMode::gateway || c.is_passthrough()) {
     return std::nullopt;
   }
   const Duration slack = soonest_departure(c);
