@@ -301,8 +301,10 @@ bool NfqueueBackend::refill() {
     rx_headers_[i].msg_hdr.msg_iov = &rx_iov_[i];
     rx_headers_[i].msg_hdr.msg_iovlen = 1;
   }
-  // Every socket in turn, from the one after the last that had something: a flood on one
-  // queue does not starve the other.
+  // The socket that had something last, then the others; every kTurn reads the next one goes
+  // first, so that a flood on one queue does not starve the other (always rotating would cost
+  // an empty recvmmsg() per read under a one-way flood).
+  constexpr uint64_t kTurn = 4;
   size_t tried = 0;
   for (;;) {
     if (tried == channels_.size()) {
@@ -311,7 +313,7 @@ bool NfqueueBackend::refill() {
     const size_t c = (next_channel_ + tried) % channels_.size();
     const int n = ::recvmmsg(channels_[c].fd(), rx_headers_.get(), kBatch, MSG_DONTWAIT, nullptr);
     if (n > 0) {
-      next_channel_ = (c + 1) % channels_.size();
+      next_channel_ = ++refills_ % kTurn == 0 ? (c + 1) % channels_.size() : c;
       // The kernel stamps in CLOCK_REALTIME; the engine runs on CLOCK_MONOTONIC.
       timespec r0{}, m{}, r1{};
       ::clock_gettime(CLOCK_REALTIME, &r0);

@@ -104,6 +104,7 @@ class NfqueueBackend final : public DivertBackend {
   };
   std::vector<Channel> channels_;
   size_t next_channel_ = 0;  // refill() tries this one first, then the others in turn
+  uint64_t refills_ = 0;
   Channel open_channel(const NfqueueOptions& options) const;
   Channel& channel_of(uint16_t queue) { return channels_[queue_index(queue)]; }
   void flush(Channel& channel);
