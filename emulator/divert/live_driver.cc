@@ -83,7 +83,8 @@ void LiveDriver::set_arrival_slack(Direction d, std::optional<Duration> slack) {
 // may have come since the queue was last seen empty leaves no sooner than that moment plus its
 // slack, with room to spare for a late timer and the spin's lead.
 unsigned LiveDriver::unwatched_directions(std::optional<Duration> timeout) const {
-  if (!timeout || timeout->count() <= 0 || !planned_wake_ || backlog_) {
+  if (!timeout || timeout->count() <= 0 || *timeout > options_.max_unwatched_wait ||
+      !planned_wake_ || backlog_) {
     return 0;
   }
   const Duration margin = 2 * options_.max_early_wake + std::chrono::microseconds(100);

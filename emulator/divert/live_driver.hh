@@ -38,6 +38,10 @@ struct LiveOptions {
   // taken off the arrival of packets without a kernel stamp (ArrivalEstimator); 0: never.
   // Needs the loop's clock to be the real CLOCK_MONOTONIC.
   Duration wake_calibration = std::chrono::milliseconds(20);
+  // The longest sleep that may leave a queue unwatched (see set_arrival_slack): what arrives
+  // meanwhile waits unread in the socket, so this bounds that backlog (at 10 Gbit/s, 2 ms is
+  // 2.5 MB of the socket's 32). Longer sleeps watch every queue.
+  Duration max_unwatched_wait = std::chrono::milliseconds(2);
   Duration stats_interval = std::chrono::seconds(10);  // 0: no periodic stats event
   std::FILE* dump = nullptr;  // one line per diverted packet goes here when set
 };

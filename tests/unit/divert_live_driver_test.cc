@@ -83,6 +83,7 @@ class DivertLiveDriver : public ::testing::Test {
     options.burst_linger = Duration{0};  // a ManualClock never moves on its own
     options.stats_interval = Duration{0};
     options.wake_calibration = Duration{0};  // measures the real clock, not this one
+    options.max_unwatched_wait = max_unwatched_wait_;
     driver_ = std::make_unique<LiveDriver>(*engine_, backend_, pool_, clock_, signals_, options);
   }
 
@@ -112,6 +113,7 @@ class DivertLiveDriver : public ::testing::Test {
     return driver_->stats().unwatched_waits;
   }
 
+  Duration max_unwatched_wait_ = std::chrono::seconds(1);  // the tests' waits are of ms
   ManualClock clock_{from_nanos(1'000'000'000)};
   SignalFd signals_{SIGUSR1};
   PacketPool pool_;
@@ -266,6 +268,14 @@ TEST_F(DivertLiveDriver, AWaitBeyondTheSlackWatchesTheQueue) {
 }
 
 // Outbound passes at once (it must stay watched); inbound delays 10 ms, with a slack of 10.
+
+TEST_F(DivertLiveDriver, ALongSleepWatchesEveryQueue) {
+  // As ADirectionWithADescriptorOfItsOwnMayBeLeft, but the wait for the departure (9 ms) is
+  // longer than an unwatched sleep may be.
+  max_unwatched_wait_ = milliseconds(2);
+  backend_.split_descriptors();
+  EXPECT_EQ(inbound_only_stay(), 0u);
+}
 
 TEST_F(DivertLiveDriver, ADirectionSharingItsDescriptorStaysWatched) {
   EXPECT_EQ(inbound_only_stay(), 0u);
