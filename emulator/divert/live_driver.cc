@@ -38,27 +38,21 @@ LiveDriver::LiveDriver(Engine& engine, DivertBackend& backend, PacketPool& pool,
   const int out_fd = backend_.fd(Direction::outbound);
   const int in_fd = backend_.fd(Direction::inbound);
   shared_fd_ = out_fd == in_fd;
-  for (unsigned left = 1; left < partial_epoll_.size(); ++left) {
-    partial_epoll_[left].emplace();
-  }
   // Every set has the backend descriptors it does not leave, and everything else.
   const auto add_backend = [&](unsigned left, int fd, Direction d) {
-    if (fd < 0 || (left & (1U << index_of(d))) != 0) {
-      return;
+    if (fd >= 0 && (left & (1U << index_of(d))) == 0) {
+      epolls_[left].add(fd, EPOLLIN, kBackendTag);
     }
-    Epoll& e = left == 0 ? epoll_ : *partial_epoll_[left];
-    e.add(fd, EPOLLIN, kBackendTag);
   };
-  for (unsigned left = 0; left < partial_epoll_.size(); ++left) {
+  for (unsigned left = 0; left < epolls_.size(); ++left) {
     add_backend(left, out_fd, Direction::outbound);
     if (!shared_fd_) {
       add_backend(left, in_fd, Direction::inbound);
     }
   }
   const auto add_everywhere = [&](int fd, uint64_t tag) {
-    epoll_.add(fd, EPOLLIN, tag);
-    for (unsigned left = 1; left < partial_epoll_.size(); ++left) {
-      partial_epoll_[left]->add(fd, EPOLLIN, tag);
+    for (Epoll& e : epolls_) {
+      e.add(fd, EPOLLIN, tag);
     }
   };
   add_everywhere(signals_.fd(), kSignalTag);
@@ -127,7 +121,7 @@ LiveEvent LiveDriver::run() {
       calibrator_->going_to_sleep();
     }
     stats_.unwatched_waits += unwatched != 0 ? 1 : 0;
-    const auto events = (unwatched != 0 ? *partial_epoll_[unwatched] : epoll_).wait(timeout);
+    const auto events = epolls_[unwatched].wait(timeout);
     const TimePoint woke = clock_.now();
     // The calibrator's poke during this sleep, if it made one (TimePoint{}: none).
     const TimePoint poked =

@@ -129,9 +129,9 @@ class LiveDriver final : private EngineObserver {
   const Clock& clock_;
   SignalFd& signals_;
   LiveOptions options_;
-  Epoll epoll_;
-  // By the directions left unwatched (bit index_of(d)): everything but their descriptors.
-  std::array<std::optional<Epoll>, 4> partial_epoll_;
+  // By the directions left unwatched (bit index_of(d)): everything but their descriptors;
+  // [0] watches everything.
+  std::array<Epoll, 4> epolls_;
   std::array<std::optional<Duration>, kDirections> arrival_slack_{};
   bool shared_fd_ = false;  // both directions come through one descriptor
   bool read_after_departures_ = false;  // woke from an unwatched wait: read once they are out

@@ -87,6 +87,7 @@ class NfqueueBackend final : public DivertBackend {
   std::array<bool, kDirections> bypass_{};
   std::vector<uint32_t> held_per_queue_;  // by index in roles_: a batch verdict needs none held
   size_t queue_index(uint16_t queue) const;
+  static constexpr size_t kNoBatch = ~size_t{0};
   // One netlink socket per queue (by index in roles_): a verdict must go through the socket
   // its queue is bound to. Each batches its verdicts into one sendto() per flush().
   struct Channel {
@@ -98,7 +99,7 @@ class NfqueueBackend final : public DivertBackend {
     size_t tx_messages = 0;
     // The last message in tx_buffer, while it is a plain accept that later ids of the same
     // queue may extend into a batch verdict.
-    size_t batch_offset = ~size_t{0};
+    size_t batch_offset = kNoBatch;
     uint32_t batch_last_id = 0;
     int fd() const;
   };
@@ -110,7 +111,6 @@ class NfqueueBackend final : public DivertBackend {
   void flush(Channel& channel);
   void accept_now(uint16_t queue, uint32_t id);
   bool erase_held(uint16_t queue, uint64_t id);
-  static constexpr size_t kNoBatch = ~size_t{0};
   const QueueRole* role_of(uint16_t queue) const;
   bool refill();
   Packet* handle_message(const nlmsghdr* message, PacketPool& pool);

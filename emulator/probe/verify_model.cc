@@ -387,10 +387,11 @@ Figure stall_figure(const Stalls& stalls, double limit_ms, const HostAllowance& 
   Figure f{"stalls", "ms", 0.0, stalls.held_ms, 0.0, allowance.stall_ms, true, ""};
   if (stalls.runs > 0) {
     f.note = fmt::format(
-        "{} packet{} in {} run{} later than {:.2f} ms (the law's largest + 2 ms) held the path "
-        "{:.1f} ms (longest {:.1f} ms); left out of the delay figures above",
+        "{} packet{} in {} run{} later than {:.2f} ms (the law's largest + serialisation + "
+        "base-path p99 + {:g} ms) held the path {:.1f} ms (longest {:.1f} ms); left out of the "
+        "delay figures above",
         stalls.packets, stalls.packets == 1 ? "" : "s", stalls.runs, stalls.runs == 1 ? "" : "s",
-        limit_ms, stalls.held_ms, stalls.worst_ms);
+        limit_ms, allowance.delay_p99_ms, stalls.held_ms, stalls.worst_ms);
   }
   return f;
 }
