@@ -30,6 +30,7 @@
 #include "core/clock.hh"
 #include "core/packet_pool.hh"
 #include "divert/firewall.hh"
+#include "divert/output_stamps.hh"
 #include "divert/kernel_queue_stats.hh"
 #include "divert/live_driver.hh"
 #include "divert/nfqueue_backend.hh"
@@ -569,6 +570,36 @@ void set_loop_scheduling(const RunSetup& setup) {
                got.slice ? fmt::format("{:.2f} ms", millis(*got.slice)) : "the kernel's default");
 }
 
+// Arrival stamps for what this host sends (output_stamps.hh), for the families whose rules
+// are in: a stamped packet must be one they queue. Without them (a kernel before 5.12, or
+// nf_tables missing) outbound packets are timed when read, as with --no-rules.
+std::optional<OutputStamps> install_output_stamps(const Match& match,
+                                                  const FirewallLayout& layout,
+                                                  const FamilyRules* v4, const FamilyRules* v6) {
+  StampLayout stamp;
+  stamp.table = "badlink-" + std::to_string(layout.owner_pid);
+  stamp.interface = match.interface;
+  stamp.skip_mark = layout.skip_mark;
+  if (v4 != nullptr) {
+    stamp.ipv4 = match_terms(match, IpFamily::ipv4);
+  }
+  if (v6 != nullptr) {
+    stamp.ipv6 = match_terms(match, IpFamily::ipv6);
+  }
+  try {
+    std::optional<OutputStamps> out(std::in_place, stamp);
+    spdlog::info(
+        "outbound arrival stamps: nf_tables table inet {} ({} rules) writes the kernel's time "
+        "into the mark of each packet the rules queue at OUTPUT",
+        out->table(), out->rules());
+    return out;
+  } catch (const SystemError& e) {
+    spdlog::warn("outbound packets are timed when read (no kernel arrival stamp): {}",
+                 e.what());
+    return std::nullopt;
+  }
+}
+
 int run_main(const std::vector<std::string>& args) {
   // First of all: from here on SIGINT/SIGTERM wait for the loop, which exits cleanly, and a
   // closed standard output (--dump | head) is an error to count, not a silent death.
@@ -623,6 +654,7 @@ int run_main(const std::vector<std::string>& args) {
 
   std::optional<Firewall> firewall_v4;
   std::optional<Firewall> firewall_v6;
+  std::optional<OutputStamps> stamps;  // after the rules, gone before them
   if (setup.rules) {
     spdlog::info("firewall: {}", detect_firewall_mechanism().describe());
     FirewallLayout layout;
@@ -656,6 +688,11 @@ int run_main(const std::vector<std::string>& args) {
         }
         spdlog::warn("IPv6 packets are not diverted: {}", e.what());
       }
+    }
+    if (setup.mode == DiversionMode::host) {
+      stamps = install_output_stamps(profile.match, layout, firewall_v4 ? &v4 : nullptr,
+                                     firewall_v6 ? &v6 : nullptr);
+      backend->set_output_stamps(stamps.has_value());
     }
     const size_t count = (firewall_v4 ? firewall_v4->rule_count() : 0) +
                          (firewall_v6 ? firewall_v6->rule_count() : 0);
@@ -788,7 +825,9 @@ int run_main(const std::vector<std::string>& args) {
     }
   }
 
-  // Orderly end: no new packets (rules gone), then everything held goes on at once.
+  // Orderly end: no new packets (rules gone), then everything held goes on at once. The
+  // stamps go first: a packet stamped must be one the rules queue.
+  stamps.reset();
   firewall_v6.reset();
   firewall_v4.reset();
   driver.finish();

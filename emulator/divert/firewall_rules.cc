@@ -13,27 +13,49 @@ std::string port_text(const PortRange& r) {
 }
 
 // Multiport takes up to 15 ports, a range counting as two.
-std::vector<std::string> port_groups(const std::vector<PortRange>& ports) {
-  std::vector<std::string> groups;
-  std::string current;
+std::vector<std::vector<PortRange>> port_groups(const std::vector<PortRange>& ports) {
+  std::vector<std::vector<PortRange>> groups;
+  std::vector<PortRange> current;
   int used = 0;
   for (const PortRange& r : ports) {
     const int cost = r.first == r.last ? 1 : 2;
     if (used + cost > 15) {
-      groups.push_back(current);
+      groups.push_back(std::move(current));
       current.clear();
       used = 0;
     }
-    if (!current.empty()) {
-      current += ',';
-    }
-    current += port_text(r);
+    current.push_back(r);
     used += cost;
   }
   if (!current.empty()) {
-    groups.push_back(current);
+    groups.push_back(std::move(current));
   }
   return groups;
+}
+
+std::string ports_text(const std::vector<PortRange>& group) {
+  std::string out;
+  for (const PortRange& r : group) {
+    if (!out.empty()) {
+      out += ',';
+    }
+    out += port_text(r);
+  }
+  return out;
+}
+
+std::string_view protocol_name(Protocol p, IpFamily family) {
+  switch (p) {
+    case Protocol::tcp:
+      return "tcp";
+    case Protocol::udp:
+      return "udp";
+    case Protocol::icmp:
+      return family == IpFamily::ipv4 ? "icmp" : "ipv6-icmp";
+    case Protocol::all:
+      break;
+  }
+  return "all";
 }
 
 std::string queue_text(uint16_t q) { return std::to_string(q); }
@@ -53,59 +75,64 @@ std::string chain_name(int owner_pid, Direction d) {
          (d == Direction::outbound ? "-OUT" : "-IN");
 }
 
-FamilyRules plan_rules(const Match& match, const FirewallLayout& layout, IpFamily family) {
-  FamilyRules out;
-  out.family = family;
+MatchTerms match_terms(const Match& match, IpFamily family) {
+  MatchTerms out;
   const int wanted_family = family == IpFamily::ipv4 ? 4 : 6;
-
-  // Host clauses: none (any host), or -s/-d for each host of this family.
-  std::vector<std::vector<std::string>> host_clauses;
   if (match.hosts.empty()) {
-    host_clauses.push_back({});
+    out.hosts.push_back({});
   } else {
     for (const Cidr& c : match.hosts) {
-      if (c.family != wanted_family) {
-        continue;
+      if (c.family == wanted_family) {
+        out.hosts.push_back({c, true});
+        out.hosts.push_back({c, false});
       }
-      host_clauses.push_back({"-s", c.text});
-      host_clauses.push_back({"-d", c.text});
     }
-    if (host_clauses.empty()) {
+    if (out.hosts.empty()) {
       return out;  // every host is of the other family
     }
   }
-
-  // Protocol clauses, with the port groups when there are ports.
-  const std::string icmp = family == IpFamily::ipv4 ? "icmp" : "ipv6-icmp";
-  std::vector<std::vector<std::string>> proto_clauses;
   if (match.ports.empty()) {
-    switch (match.protocol) {
-      case Protocol::all:
-        proto_clauses.push_back({});
-        break;
-      case Protocol::tcp:
-        proto_clauses.push_back({"-p", "tcp"});
-        break;
-      case Protocol::udp:
-        proto_clauses.push_back({"-p", "udp"});
-        break;
-      case Protocol::icmp:
-        proto_clauses.push_back({"-p", icmp});
-        break;
-    }
-  } else {
-    std::vector<std::string> protocols;
-    if (match.protocol == Protocol::all || match.protocol == Protocol::tcp) {
-      protocols.emplace_back("tcp");
-    }
-    if (match.protocol == Protocol::all || match.protocol == Protocol::udp) {
-      protocols.emplace_back("udp");
-    }
-    for (const std::string& p : protocols) {
-      for (const std::string& group : port_groups(match.ports)) {
-        proto_clauses.push_back({"-p", p, "-m", "multiport", "--ports", group});
+    out.protocols.push_back({match.protocol, {}});
+    return out;
+  }
+  for (const Protocol p : {Protocol::tcp, Protocol::udp}) {
+    if (match.protocol == Protocol::all || match.protocol == p) {
+      for (std::vector<PortRange>& group : port_groups(match.ports)) {
+        out.protocols.push_back({p, std::move(group)});
       }
     }
+  }
+  return out;
+}
+
+FamilyRules plan_rules(const Match& match, const FirewallLayout& layout, IpFamily family) {
+  FamilyRules out;
+  out.family = family;
+  const MatchTerms terms = match_terms(match, family);
+  if (terms.empty()) {
+    return out;
+  }
+  std::vector<std::vector<std::string>> host_clauses;
+  for (const HostTerm& h : terms.hosts) {
+    if (h.host) {
+      host_clauses.push_back({h.source ? "-s" : "-d", h.host->text});
+    } else {
+      host_clauses.push_back({});
+    }
+  }
+  std::vector<std::vector<std::string>> proto_clauses;
+  for (const ProtocolTerm& t : terms.protocols) {
+    std::vector<std::string> clause;
+    if (t.protocol != Protocol::all) {
+      clause = {"-p", std::string(protocol_name(t.protocol, family))};
+    }
+    if (!t.ports.empty()) {
+      for (const char* a : {"-m", "multiport", "--ports"}) {
+        clause.emplace_back(a);
+      }
+      clause.push_back(ports_text(t.ports));
+    }
+    proto_clauses.push_back(std::move(clause));
   }
 
   for (const Direction d : {Direction::outbound, Direction::inbound}) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +40,26 @@ inline constexpr std::string_view kChainPrefix = "BADLINK-";
 
 // "BADLINK-<pid>-OUT" / "BADLINK-<pid>-IN" (at most 28 characters, the kernel's limit).
 std::string chain_name(int owner_pid, Direction d);
+
+// [match] for one family as OR-ed terms: a packet is diverted when it meets any host term and
+// any protocol term (and the interface). plan_rules writes them as iptables rules, and
+// OutputStamps as nf_tables rules that must select exactly the same packets.
+struct HostTerm {
+  std::optional<Cidr> host;  // empty: any host
+  bool source = true;        // the host is the packet's source (-s), else its destination (-d)
+};
+struct ProtocolTerm {
+  Protocol protocol = Protocol::all;  // tcp, udp, icmp (ICMPv6 for IPv6) or all
+  std::vector<PortRange> ports;       // either endpoint's; empty: any. At most 15 ports, a
+                                      // range counting as two (one multiport match)
+};
+struct MatchTerms {
+  std::vector<HostTerm> hosts;  // empty: nothing of this family is diverted
+  std::vector<ProtocolTerm> protocols;
+
+  bool empty() const { return hosts.empty(); }
+};
+MatchTerms match_terms(const Match& match, IpFamily family);
 
 // One rule: `iptables -t mangle -A chain args...` installs it, `-D chain args...` removes it.
 struct RuleSpec {

@@ -23,6 +23,7 @@
 
 #include "core/gso.hh"
 #include "core/ip_headers.hh"
+#include "divert/output_stamps.hh"
 #include "sys/system_error.hh"
 
 namespace badlink {
@@ -465,6 +466,13 @@ Packet* NfqueueBackend::handle_message(const nlmsghdr* message, PacketPool& pool
     ++stats_.gso_super_packets;
   }
   p->arrival = kernel_arrival(q->timestamp_ns);
+  if (p->arrival == TimePoint{} && output_stamps_ && q->hook == NF_INET_LOCAL_OUT &&
+      q->mark != 0) {
+    p->arrival = mark_arrival(q->mark);
+    if (p->arrival != TimePoint{}) {
+      p->address.mark = 0;  // the stamp, not a mark the packet was sent with
+    }
+  }
   if (p->arrival != TimePoint{}) {
     ++stats_.kernel_stamped;
   }
@@ -496,6 +504,15 @@ TimePoint NfqueueBackend::kernel_arrival(int64_t realtime_ns) const {
     return {};
   }
   return std::min(t, refilled_at_);
+}
+
+TimePoint NfqueueBackend::mark_arrival(uint32_t mark) const {
+  const int64_t now = to_nanos(refilled_at_) + realtime_minus_monotonic_;
+  const int64_t age = stamp_age_ns(mark, now);
+  if (age > 1'000'000'000) {
+    return {};
+  }
+  return refilled_at_ - std::chrono::nanoseconds(age);
 }
 
 size_t NfqueueBackend::verdict(uint16_t queue, uint32_t id, int verdict,

@@ -68,6 +68,11 @@ class NfqueueBackend final : public DivertBackend {
   // with one NFQNL_MSG_VERDICT_BATCH (counted as passed_through).
   void set_bypass(Direction direction, bool bypass) { bypass_[index_of(direction)] = bypass; }
 
+  // Packets queued at OUTPUT carry their arrival stamp in their mark (OutputStamps installed
+  // the rules that write it): their arrival is the read time minus the stamp's age. A mark
+  // older than a second is not taken for a stamp.
+  void set_output_stamps(bool on) { output_stamps_ = on; }
+
   // A new per-queue limit (a reload changed the delays); throws SystemError.
   void set_max_length(uint32_t max_length);
 
@@ -126,12 +131,14 @@ class NfqueueBackend final : public DivertBackend {
   BackendStats stats_with_held() const;
 
   TimePoint kernel_arrival(int64_t realtime_ns) const;
+  TimePoint mark_arrival(uint32_t mark) const;
 
   // A socket asking for receive timestamps turns the kernel's timestamping on host-wide, so
   // that every queued packet carries NFQA_TIMESTAMP (when it arrived, or was queued).
   FileDescriptor timestamping_;
   int64_t realtime_minus_monotonic_ = 0;  // sampled at each refill()
   TimePoint refilled_at_{};               // CLOCK_MONOTONIC, at the same moment
+  bool output_stamps_ = false;
   std::vector<QueueRole> roles_;
   uint32_t max_length_;
   RawInjector raw_;
