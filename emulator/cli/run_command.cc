@@ -30,10 +30,10 @@
 #include "core/clock.hh"
 #include "core/packet_pool.hh"
 #include "divert/firewall.hh"
-#include "divert/output_stamps.hh"
 #include "divert/kernel_queue_stats.hh"
 #include "divert/live_driver.hh"
 #include "divert/nfqueue_backend.hh"
+#include "divert/output_stamps.hh"
 #include "engine/engine.hh"
 #include "impairments/delay.hh"
 #include "io/json_writer.hh"
@@ -573,8 +573,7 @@ void set_loop_scheduling(const RunSetup& setup) {
 // Arrival stamps for what this host sends (output_stamps.hh), for the families whose rules
 // are in: a stamped packet must be one they queue. Without them (a kernel before 5.12, or
 // nf_tables missing) outbound packets are timed when read, as with --no-rules.
-std::optional<OutputStamps> install_output_stamps(const Match& match,
-                                                  const FirewallLayout& layout,
+std::optional<OutputStamps> install_output_stamps(const Match& match, const FirewallLayout& layout,
                                                   const FamilyRules* v4, const FamilyRules* v6) {
   StampLayout stamp;
   stamp.table = "badlink-" + std::to_string(layout.owner_pid);
@@ -594,8 +593,7 @@ std::optional<OutputStamps> install_output_stamps(const Match& match,
         out->table(), out->rules());
     return out;
   } catch (const SystemError& e) {
-    spdlog::warn("outbound packets are timed when read (no kernel arrival stamp): {}",
-                 e.what());
+    spdlog::warn("outbound packets are timed when read (no kernel arrival stamp): {}", e.what());
     return std::nullopt;
   }
 }
@@ -733,8 +731,9 @@ int run_main(const std::vector<std::string>& args) {
       const std::optional<Duration> slack = arrival_slack_for(p, d, setup);
       driver.set_arrival_slack(d, slack);
       if (slack) {
-        spdlog::info("{}: every packet is delayed {:.2f} ms or more: its queue is read at departures",
-                     to_string(d), millis(*slack));
+        spdlog::info(
+            "{}: every packet is delayed {:.2f} ms or more: its queue is read at departures",
+            to_string(d), millis(*slack));
       }
     }
   };

@@ -466,8 +466,7 @@ Packet* NfqueueBackend::handle_message(const nlmsghdr* message, PacketPool& pool
     ++stats_.gso_super_packets;
   }
   p->arrival = kernel_arrival(q->timestamp_ns);
-  if (p->arrival == TimePoint{} && output_stamps_ && q->hook == NF_INET_LOCAL_OUT &&
-      q->mark != 0) {
+  if (p->arrival == TimePoint{} && output_stamps_ && q->hook == NF_INET_LOCAL_OUT && q->mark != 0) {
     p->arrival = mark_arrival(q->mark);
     if (p->arrival != TimePoint{}) {
       p->address.mark = 0;  // the stamp, not a mark the packet was sent with

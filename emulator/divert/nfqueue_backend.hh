@@ -152,7 +152,6 @@ class NfqueueBackend final : public DivertBackend {
   size_t rx_index_ = 0;
   size_t rx_offset_ = 0;
 
-
   // ifindex -> name, looked up once per interface.
   static constexpr size_t kCachedInterfaces = 256;
   std::array<std::array<char, 16>, kCachedInterfaces> names_{};

@@ -46,9 +46,7 @@ class Batch {
     g->res_id = htons(res_id);
     return nlh;
   }
-  void end(const nlmsghdr* nlh) {
-    buffer_.resize(offset_ + NLMSG_ALIGN(nlh->nlmsg_len));
-  }
+  void end(const nlmsghdr* nlh) { buffer_.resize(offset_ + NLMSG_ALIGN(nlh->nlmsg_len)); }
   nlmsghdr* begin_nft(uint16_t message, uint16_t flags) {
     return begin(static_cast<uint16_t>((NFNL_SUBSYS_NFTABLES << 8) | message),
                  static_cast<uint16_t>(flags | NLM_F_ACK), NFPROTO_INET);
@@ -175,8 +173,7 @@ class Rule {
   nlattr* expressions_;
 };
 
-void chain(Batch& batch, const std::string& table, const char* name,
-           std::optional<int> priority) {
+void chain(Batch& batch, const std::string& table, const char* name, std::optional<int> priority) {
   nlmsghdr* nlh = batch.begin_nft(NFT_MSG_NEWCHAIN, NLM_F_CREATE);
   mnl_attr_put_strz(nlh, NFTA_CHAIN_TABLE, table.c_str());
   mnl_attr_put_strz(nlh, NFTA_CHAIN_NAME, name);
@@ -201,8 +198,8 @@ void host_test(nlmsghdr* nlh, IpFamily family, const HostTerm& term) {
   }
   const Cidr& c = *term.host;
   const uint32_t length = family == IpFamily::ipv4 ? 4 : 16;
-  const uint32_t offset = family == IpFamily::ipv4 ? (term.source ? 12 : 16)
-                                                   : (term.source ? 8 : 24);
+  const uint32_t offset =
+      family == IpFamily::ipv4 ? (term.source ? 12 : 16) : (term.source ? 8 : 24);
   payload(nlh, NFT_PAYLOAD_NETWORK_HEADER, offset, length);
   std::array<uint8_t, 16> mask{};
   std::array<uint8_t, 16> zero{};
@@ -301,8 +298,7 @@ void write_batch(Batch& batch, const StampLayout& layout) {
   if (length > 0) {
     Rule r(batch, layout.table, kBaseChain);
     meta_load(r.message(), NFT_META_OIFNAME);
-    compare(r.message(), layout.interface.empty() ? NFT_CMP_EQ : NFT_CMP_NEQ, name.data(),
-            length);
+    compare(r.message(), layout.interface.empty() ? NFT_CMP_EQ : NFT_CMP_NEQ, name.data(), length);
     verdict(r.message(), NFT_RETURN);
   }
   {

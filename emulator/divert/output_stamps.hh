@@ -32,13 +32,13 @@
 namespace badlink {
 
 struct StampLayout {
-  std::string table;           // "badlink-<pid>"
-  std::string interface;       // [match] interface (iptables -o semantics, '+' a wildcard);
-                               // empty: any but loopback
-  uint32_t skip_mark = 0;      // badlink's own packets: never stamped
-  MatchTerms ipv4;             // empty: no IPv4 packet is stamped
+  std::string table;       // "badlink-<pid>"
+  std::string interface;   // [match] interface (iptables -o semantics, '+' a wildcard);
+                           // empty: any but loopback
+  uint32_t skip_mark = 0;  // badlink's own packets: never stamped
+  MatchTerms ipv4;         // empty: no IPv4 packet is stamped
   MatchTerms ipv6;
-  int priority = -151;         // just before mangle (NF_IP_PRI_MANGLE = -150)
+  int priority = -151;  // just before mangle (NF_IP_PRI_MANGLE = -150)
 };
 
 // The nf_tables batch that creates the table, its chains and rules: netlink messages between
