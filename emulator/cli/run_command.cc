@@ -173,17 +173,22 @@ struct RunSetup {
 
 // Forwarded packets carry the kernel's arrival stamp and no local sender waits on them: when a
 // direction delays each of them by at least a millisecond, the loop need not watch its queue
-// between departures (LiveDriver::set_arrival_slack). Gateway mode only: what this host sends
-// is stamped only when read, and for what it receives the extra wake-up is worth keeping
-// (left unwatched, host-mode inbound's p99 at the receiving application doubled, 91-96 to
-// 183-206 us, BENCHMARKS.md section 4); not with the user's own rules (they may queue
-// anything); and not for a direction that changes nothing (its packets are passed on as soon
-// as they come).
+// between departures (LiveDriver::set_arrival_slack). In host mode, what this host sends is
+// stamped too when OutputStamps are in (`outbound_stamped`); its sender's socket stays charged
+// for a queued packet until badlink reads it and answers NF_DROP, which an unwatched sleep
+// bounds to 2 ms (LiveOptions::max_unwatched_wait): at 5,000 UDP packets/s and for TCP at 20
+// ms each way the sender kept its rate, and badlink saved 6-10 points of a core (BENCHMARKS.md
+// section 4). What this host receives stays watched: left unwatched, the receiving
+// application's p99 doubled (91-96 to 183-206 us). Not with the user's own rules (they may
+// queue anything), and not for a direction that changes nothing (its packets are passed on as
+// soon as they come).
 std::optional<Duration> arrival_slack_for(const Profile& profile, Direction d,
-                                          const RunSetup& setup) {
+                                          const RunSetup& setup, bool outbound_stamped) {
   constexpr Duration kLeast = std::chrono::milliseconds(1);
   const DirectionConfig& c = profile.direction(d);
-  if (!setup.rules || setup.mode != DiversionMode::gateway || c.is_passthrough()) {
+  const bool stamped = setup.mode == DiversionMode::gateway ||
+                       (d == Direction::outbound && outbound_stamped);
+  if (!setup.rules || !stamped || c.is_passthrough()) {
     return std::nullopt;
   }
   const Duration slack = soonest_departure(c);
@@ -488,6 +493,11 @@ std::string run_help() {
          "removed on every exit. Every rule uses --queue-bypass: while no badlink listens,\n"
          "matching traffic passes unimpaired instead of being dropped, so a killed badlink\n"
          "never black-holes traffic. After kill -9, 'badlink cleanup' removes the rules left.\n"
+         "In host mode badlink also creates the nf_tables table 'inet badlink-<pid>': at\n"
+         "OUTPUT, just before mangle, it writes the kernel's time into the mark of exactly\n"
+         "the packets the OUTPUT rules queue (the kernel stamps no packet there), so what this\n"
+         "host sends is timed from when it was sent, not from when badlink read it. The\n"
+         "kernel deletes the table with badlink's socket, on any exit, even kill -9.\n"
          "\n"
          "--no-rules: badlink installs nothing and reads NFQUEUE N (outbound) and N+1\n"
          "(inbound). Your rules must skip the packets badlink sends itself, which carry\n"
@@ -726,9 +736,9 @@ int run_main(const std::vector<std::string>& args) {
   live.stats_interval = setup.stats_interval;
   live.dump = setup.dump ? stdout : nullptr;
   LiveDriver driver(engine, *backend, pool, clock, signals, live);
-  const auto set_arrival_slack = [&driver, &setup](const Profile& p) {
+  const auto set_arrival_slack = [&driver, &setup, &stamps](const Profile& p) {
     for (const Direction d : {Direction::outbound, Direction::inbound}) {
-      const std::optional<Duration> slack = arrival_slack_for(p, d, setup);
+      const std::optional<Duration> slack = arrival_slack_for(p, d, setup, stamps.has_value());
       driver.set_arrival_slack(d, slack);
       if (slack) {
         spdlog::info(
