@@ -586,15 +586,15 @@ void set_loop_scheduling(const RunSetup& setup) {
 // are in: a stamped packet must be one they queue. Without them (a kernel before 5.12, or
 // nf_tables missing) outbound packets are timed when read, as with --no-rules.
 std::optional<OutputStamps> install_output_stamps(const Match& match, const FirewallLayout& layout,
-                                                  const FamilyRules* v4, const FamilyRules* v6) {
+                                                  bool v4, bool v6) {
   StampLayout stamp;
   stamp.table = "badlink-" + std::to_string(layout.owner_pid);
   stamp.interface = match.interface;
   stamp.skip_mark = layout.skip_mark;
-  if (v4 != nullptr) {
+  if (v4) {
     stamp.ipv4 = match_terms(match, IpFamily::ipv4);
   }
-  if (v6 != nullptr) {
+  if (v6) {
     stamp.ipv6 = match_terms(match, IpFamily::ipv6);
   }
   try {
@@ -665,9 +665,9 @@ int run_main(const std::vector<std::string>& args) {
   std::optional<Firewall> firewall_v4;
   std::optional<Firewall> firewall_v6;
   std::optional<OutputStamps> stamps;  // after the rules, gone before them
+  FirewallLayout layout;
   if (setup.rules) {
     spdlog::info("firewall: {}", detect_firewall_mechanism().describe());
-    FirewallLayout layout;
     layout.mode = setup.mode;
     layout.wan = setup.wan;
     layout.outbound_queue = queues[0];
@@ -699,11 +699,6 @@ int run_main(const std::vector<std::string>& args) {
         spdlog::warn("IPv6 packets are not diverted: {}", e.what());
       }
     }
-    if (setup.mode == DiversionMode::host) {
-      stamps = install_output_stamps(profile.match, layout, firewall_v4 ? &v4 : nullptr,
-                                     firewall_v6 ? &v6 : nullptr);
-      backend->set_output_stamps(stamps.has_value());
-    }
     const size_t count = (firewall_v4 ? firewall_v4->rule_count() : 0) +
                          (firewall_v6 ? firewall_v6->rule_count() : 0);
     spdlog::info("{} mode: {} rules in chains {} and {} ({}{}{})",
@@ -717,6 +712,23 @@ int run_main(const std::vector<std::string>& args) {
         "must skip mark {:#x}",
         queues[0], queues[1], setup.mark);
   }
+
+  // Host mode's outbound stamps, once its outbound changes something (an empty direction's
+  // packets are passed as read and need none; a reload may ask for them later). They select
+  // what the installed rules select: the [match] they were made from.
+  const Match installed_match = profile.match;
+  bool stamps_tried = false;
+  const auto want_stamps = [&](const Profile& p) {
+    if (!setup.rules || setup.mode != DiversionMode::host || stamps_tried ||
+        p.outbound.is_passthrough()) {
+      return;
+    }
+    stamps_tried = true;
+    stamps = install_output_stamps(installed_match, layout, firewall_v4.has_value(),
+                                   firewall_v6.has_value());
+    backend->set_output_stamps(stamps.has_value());
+  };
+  want_stamps(profile);
 
   if (setup.mode == DiversionMode::gateway) {
     std::ifstream forward("/proc/sys/net/ipv4/ip_forward");
@@ -811,6 +823,7 @@ int run_main(const std::vector<std::string>& args) {
                 "reload: [match] changed, but the rules are kept as installed; restart "
                 "badlink to divert by the new [match]");
           }
+          want_stamps(next);
           engine.reconfigure(configs_of(next));
           set_passthrough(next);
           set_arrival_slack(next);

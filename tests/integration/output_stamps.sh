@@ -5,7 +5,8 @@
 #   early by the probe's own clock (a wrong stamp would move departures);
 # - packets the [match] does not select keep their mark (an nft counter after mangle counts
 #   marked pings and UDP to an unmatched port, IPv4 and IPv6);
-# - the table is gone when badlink stops, and when it is killed (it belongs to its socket).
+# - the table is gone when badlink stops, and when it is killed (it belongs to its socket);
+# - it is not installed while outbound changes nothing, and a reload that delays it installs it.
 source "$(dirname "$0")/lib.sh"
 command -v nft >/dev/null 2>&1 || skip "needs nft"
 command -v python3 >/dev/null 2>&1 || skip "needs python3"
@@ -88,6 +89,23 @@ diverted=$(grep -o '"diverted": [0-9]*' "$WORK/stats.json" | head -1 | awk '{ pr
 stamped=$(grep -o '"kernel_stamped": [0-9]*' "$WORK/stats.json" | head -1 | awk '{ print $2 }')
 check "every diverted packet carried a kernel stamp" \
   "$diverted >= $N + 1000 + 20 && $stamped == $diverted"
+
+say "an outbound that changes nothing needs no stamps; a reload that delays it installs them"
+q="$WORK/reload.toml"
+printf '[profile]\nname = "inbound-only"\n[inbound]\ndelay = "1ms"\n' >"$q"
+start_badlink a reload --profile "$q"
+check "no stamp table while outbound passes as read" "$(stamp_tables) == 0"
+printf '[profile]\nname = "outbound"\n[outbound]\ndelay = "%sms"\n' $DELAY_MS >"$q"
+kill -HUP "$BADLINK_PID"
+for _ in $(seq 50); do grep -q "reloaded profile 'outbound'" "$WORK/reload.log" && break; sleep 0.1; done
+grep -q "reloaded profile 'outbound'" "$WORK/reload.log" || fail "no reload: $(cat "$WORK/reload.log")"
+check "the reload installed the stamp table" "$(stamp_tables) == 1"
+udp_probe a b 192.0.2.2 1000 1000 reloaded
+check "after the reload: nothing lost" "$(value "$WORK/reloaded.recv" lost) == 0"
+check "after the reload: no packet leaves early" \
+  "$(value "$WORK/reloaded.recv" delay_min_ms) >= 0.999 * $DELAY_MS"
+stop_badlink TERM
+check "the stamp table is gone at exit" "$(stamp_tables) == 0"
 
 say "killed: the kernel deletes the table with its socket"
 start_badlink a killed --profile "$p"
