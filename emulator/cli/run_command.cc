@@ -851,7 +851,9 @@ int run_main(const std::vector<std::string>& args) {
   }
 
   // Orderly end: no new packets (rules gone), then everything held goes on at once. The
-  // stamps go first: a packet stamped must be one the rules queue.
+  // stamps go first: a packet stamped must be one the rules queue (and what is queued after
+  // them carries its sender's mark).
+  backend->set_output_stamps(false);
   stamps.reset();
   firewall_v6.reset();
   firewall_v4.reset();

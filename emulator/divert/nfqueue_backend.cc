@@ -466,7 +466,8 @@ Packet* NfqueueBackend::handle_message(const nlmsghdr* message, PacketPool& pool
     ++stats_.gso_super_packets;
   }
   p->arrival = kernel_arrival(q->timestamp_ns);
-  if (p->arrival == TimePoint{} && output_stamps_ && q->hook == NF_INET_LOCAL_OUT && q->mark != 0) {
+  if (p->arrival == TimePoint{} && output_stamps_since_ != 0 && q->hook == NF_INET_LOCAL_OUT &&
+      q->mark != 0) {
     p->arrival = mark_arrival(q->mark);
     if (p->arrival != TimePoint{}) {
       p->address.mark = 0;  // the stamp, not a mark the packet was sent with
@@ -505,13 +506,19 @@ TimePoint NfqueueBackend::kernel_arrival(int64_t realtime_ns) const {
   return std::min(t, refilled_at_);
 }
 
+void NfqueueBackend::set_output_stamps(bool on) {
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  output_stamps_since_ = on ? int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec : 0;
+}
+
 TimePoint NfqueueBackend::mark_arrival(uint32_t mark) const {
   const int64_t now = to_nanos(refilled_at_) + realtime_minus_monotonic_;
-  const int64_t age = stamp_age_ns(mark, now);
-  if (age > 1'000'000'000) {
+  const std::optional<int64_t> taken = stamp_time_ns(mark, now, output_stamps_since_);
+  if (!taken) {
     return {};
   }
-  return refilled_at_ - std::chrono::nanoseconds(age);
+  return refilled_at_ - std::chrono::nanoseconds(now - *taken);
 }
 
 size_t NfqueueBackend::verdict(uint16_t queue, uint32_t id, int verdict,

@@ -69,9 +69,11 @@ class NfqueueBackend final : public DivertBackend {
   void set_bypass(Direction direction, bool bypass) { bypass_[index_of(direction)] = bypass; }
 
   // Packets queued at OUTPUT carry their arrival stamp in their mark (OutputStamps installed
-  // the rules that write it): their arrival is the read time minus the stamp's age. A mark
-  // older than a second is not taken for a stamp.
-  void set_output_stamps(bool on) { output_stamps_ = on; }
+  // the rules that write it, and call this once they are in): their arrival is the read time
+  // minus the stamp's age. A mark that would date from before this call, or from more than a
+  // second before the read, is not taken for a stamp -- a packet queued before the rules
+  // were in has the mark its sender gave it. Off again before the rules go.
+  void set_output_stamps(bool on);
 
   // A new per-queue limit (a reload changed the delays); throws SystemError.
   void set_max_length(uint32_t max_length);
@@ -138,7 +140,8 @@ class NfqueueBackend final : public DivertBackend {
   FileDescriptor timestamping_;
   int64_t realtime_minus_monotonic_ = 0;  // sampled at each refill()
   TimePoint refilled_at_{};               // CLOCK_MONOTONIC, at the same moment
-  bool output_stamps_ = false;
+  // CLOCK_REALTIME ns since which queued packets carry stamps; 0: they do not.
+  int64_t output_stamps_since_ = 0;
   std::vector<QueueRole> roles_;
   uint32_t max_length_;
   RawInjector raw_;

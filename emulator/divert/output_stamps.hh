@@ -20,6 +20,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -58,6 +59,19 @@ constexpr uint32_t stamp_low_bit(uint32_t skip_mark) { return (~skip_mark) & 1U;
 // difference of the low 32 bits, modulo 2^32 (an error of at most 1 ns from the forced bit).
 constexpr int64_t stamp_age_ns(uint32_t mark, int64_t now_realtime_ns) {
   return static_cast<uint32_t>(static_cast<uint32_t>(now_realtime_ns) - mark);
+}
+
+// When the stamp `mark`, read at `now_realtime_ns`, was taken (CLOCK_REALTIME ns) -- or nullopt
+// when the mark cannot be a stamp: older than `max_age_ns`, or from before `since_realtime_ns`,
+// when the stamps began (a packet queued before them carries its sender's own mark).
+constexpr std::optional<int64_t> stamp_time_ns(uint32_t mark, int64_t now_realtime_ns,
+                                               int64_t since_realtime_ns,
+                                               int64_t max_age_ns = 1'000'000'000) {
+  const int64_t taken = now_realtime_ns - stamp_age_ns(mark, now_realtime_ns);
+  if (now_realtime_ns - taken > max_age_ns || taken < since_realtime_ns) {
+    return std::nullopt;
+  }
+  return taken;
 }
 
 class OutputStamps {

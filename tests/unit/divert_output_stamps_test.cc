@@ -141,6 +141,28 @@ TEST(OutputStamps, AgeWrapsAroundThe32BitMark) {
   EXPECT_EQ(stamp_low_bit(0x6261646d), 0U);  // never equal to the skip mark
 }
 
+TEST(OutputStamps, AMarkIsAStampOnlyIfItDatesFromWhileTheStampsWereIn) {
+  const int64_t since = 1'764'000'000'000'000'000;  // the stamps began
+  const int64_t now = since + 5'000'000;            // read 5 ms later
+  const auto mark_at = [](int64_t t) { return static_cast<uint32_t>(t) | 1U; };
+  // Taken 40 us before the read: its time back, within the forced bit.
+  const std::optional<int64_t> t = stamp_time_ns(mark_at(now - 40'000), now, since);
+  ASSERT_TRUE(t.has_value());
+  EXPECT_NEAR(static_cast<double>(*t), static_cast<double>(now - 40'000), 1.0);
+  // Across the 32-bit wrap (every 4.29 s) as well.
+  const int64_t wrap = (now | 0xffffffffLL) + 1;  // the low half is 0 here
+  EXPECT_TRUE(stamp_time_ns(mark_at(wrap - 1'000), wrap + 1'000, since).has_value());
+  // A mark that would date from before the stamps began is its sender's own; so is one
+  // older than the limit.
+  EXPECT_FALSE(stamp_time_ns(mark_at(since - 1'000'000), now, since).has_value());
+  EXPECT_FALSE(stamp_time_ns(mark_at(now - 2'000'000'000), now + 1, 0).has_value());
+  EXPECT_TRUE(stamp_time_ns(mark_at(now - 900'000'000), now, 0).has_value());
+  // A user's mark 0x77 read 5 ms after the stamps began: taken for a stamp only if it
+  // happens to date from those 5 ms.
+  const std::optional<int64_t> user = stamp_time_ns(0x77, now, since);
+  EXPECT_TRUE(!user || *user >= since);
+}
+
 TEST(OutputStamps, BatchCreatesAnOwnedTableItsChainsAndRules) {
   Match match;
   match.protocol = Protocol::udp;
