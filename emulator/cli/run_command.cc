@@ -655,6 +655,17 @@ int run_main(const std::vector<std::string>& args) {
       // --dump shows every packet: then even these go through the loop.
       backend->set_bypass(d, p.direction(d).is_passthrough() && !setup.dump);
       backend->set_headers_only(d, p.direction(d).delays_only());
+      // Only the headers cross to badlink where no packet is sent again from its bytes: a
+      // direction passed as read, or one that only delays packets the kernel holds (not what
+      // this host sends: that is copied and resent; not with rules of the user's own).
+      const bool held =
+          setup.rules && (setup.mode == DiversionMode::gateway || d == Direction::inbound);
+      const bool cut = p.direction(d).is_passthrough() || (held && p.direction(d).delays_only());
+      try {
+        backend->set_header_copies(d, cut);
+      } catch (const SystemError& e) {
+        spdlog::warn("{}: packets keep coming whole: {}", to_string(d), e.what());
+      }
     }
   };
   set_passthrough(profile);

@@ -152,7 +152,9 @@ void NfqueueBackend::configure(uint16_t queue, bool bind) {
     length += NLMSG_ALIGN(nlh->nlmsg_len);
   }
   nlmsghdr* nlh = nfq_nlmsg_put(buf + length, NFQNL_MSG_CONFIG, queue);
-  nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, kCopyRange);
+  const QueueRole* role = role_of(queue);
+  const bool cut = role != nullptr && header_copies_[index_of(role->direction)];
+  nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, cut ? kHeaderBytes : kCopyRange);
   nfq_nlmsg_cfg_put_qmaxlen(nlh, max_length_);
   // Fail open: a full queue passes packets unimpaired instead of dropping them. GSO: a
   // super-packet comes whole (one message, one verdict instead of one per segment); the
@@ -418,7 +420,10 @@ Packet* NfqueueBackend::handle_message(const nlmsghdr* message, PacketPool& pool
     verdict(q->queue, q->id, NF_ACCEPT);
     return nullptr;
   }
-  if (!q->has_payload || q->payload.empty() || q->truncated()) {
+  const size_t direction = index_of(role->direction);
+  // A packet cut to its headers is enough where nothing is sent from its bytes.
+  const bool headers_enough = headers_only_[direction] || bypass_[direction];
+  if (!q->has_payload || q->payload.empty() || (q->truncated() && !headers_enough)) {
     ++stats_.passed_truncated;
     verdict(q->queue, q->id, NF_ACCEPT);
     return nullptr;
@@ -429,7 +434,6 @@ Packet* NfqueueBackend::handle_message(const nlmsghdr* message, PacketPool& pool
     verdict(q->queue, q->id, NF_ACCEPT);
     return nullptr;
   }
-  const size_t direction = index_of(role->direction);
   if (bypass_[direction]) {
     ++stats_.passed_through;
     accept_now(q->queue, q->id);
@@ -440,6 +444,11 @@ Packet* NfqueueBackend::handle_message(const nlmsghdr* message, PacketPool& pool
       queue_mode_for(q->hook, q->has_uid,
                      std::all_of(headers.src.begin(), headers.src.end(),
                                  [](uint8_t b) { return b == 0; })) == QueueMode::copy;
+  if (copy && q->truncated()) {  // to be sent again from its bytes, which were cut
+    ++stats_.passed_truncated;
+    verdict(q->queue, q->id, NF_ACCEPT);
+    return nullptr;
+  }
   // The headers (and enough of the transport header for any TCP options) when that is all
   // the engine will look at: the kernel keeps the packet itself.
   const size_t keep = !copy && headers_only_[direction]
@@ -453,7 +462,7 @@ Packet* NfqueueBackend::handle_message(const nlmsghdr* message, PacketPool& pool
   }
   std::memcpy(p->data(), q->payload.data(), keep);
   p->length = static_cast<uint32_t>(keep);
-  p->wire_length = static_cast<uint32_t>(q->payload.size());
+  p->wire_length = static_cast<uint32_t>(q->truncated() ? q->cap_len : q->payload.size());
   p->l3_offset = 0;
   p->flags = 0;
   const uint32_t ifindex = role->direction == Direction::inbound ? q->indev : q->outdev;
@@ -489,6 +498,32 @@ Packet* NfqueueBackend::handle_message(const nlmsghdr* message, PacketPool& pool
   }
   ++stats_.diverted;
   return p;
+}
+
+void NfqueueBackend::set_header_copies(Direction direction, bool header_copies) {
+  bool& current = header_copies_[index_of(direction)];
+  if (current == header_copies) {
+    return;
+  }
+  current = header_copies;
+  try {
+    for (const QueueRole& role : roles_) {
+      if (role.direction == direction) {
+        configure(role.number, false);
+      }
+    }
+  } catch (const SystemError&) {
+    current = !header_copies;  // whole copies on: packets cut meanwhile are passed, counted
+    for (const QueueRole& role : roles_) {
+      if (role.direction == direction) {
+        try {
+          configure(role.number, false);
+        } catch (const SystemError&) {
+        }
+      }
+    }
+    throw;
+  }
 }
 
 TimePoint NfqueueBackend::kernel_arrival(int64_t realtime_ns) const {

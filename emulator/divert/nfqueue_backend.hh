@@ -68,6 +68,16 @@ class NfqueueBackend final : public DivertBackend {
   // with one NFQNL_MSG_VERDICT_BATCH (counted as passed_through).
   void set_bypass(Direction direction, bool bypass) { bypass_[index_of(direction)] = bypass; }
 
+  // The kernel copies only the first kHeaderBytes of each packet of this direction into the
+  // queue's messages (NFQUEUE's copy range; NFQA_CAP_LEN gives the full length), instead of up
+  // to 64 KB: for a direction whose packets are never sent again from their bytes -- held and
+  // accepted as they are, with headers_only -- or passed as read (bypass). A TCP super-packet
+  // then costs a few hundred bytes of netlink traffic, not 64 KB. Reconfigures the queue when
+  // it changes; throws SystemError. A cut packet met where the whole one is needed (after a
+  // reload, before the kernel applied the new range) is passed on unimpaired and counted.
+  void set_header_copies(Direction direction, bool header_copies);
+  static constexpr uint32_t kHeaderBytes = 512;
+
   // Packets queued at OUTPUT carry their arrival stamp in their mark (OutputStamps installed
   // the rules that write it, and call this once they are in): their arrival is the read time
   // minus the stamp's age. A mark that would date from before this call, or from more than a
@@ -92,6 +102,7 @@ class NfqueueBackend final : public DivertBackend {
   std::array<bool, kDirections> passthrough_{};
   std::array<bool, kDirections> headers_only_{};
   std::array<bool, kDirections> bypass_{};
+  std::array<bool, kDirections> header_copies_{};
   std::vector<uint32_t> held_per_queue_;  // by index in roles_: a batch verdict needs none held
   size_t queue_index(uint16_t queue) const;
   static constexpr size_t kNoBatch = ~size_t{0};

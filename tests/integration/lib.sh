@@ -118,6 +118,12 @@ badlink_rules() {
   echo $((n4 + n6))
 }
 
+# copy_ranges NS: the copy range of each NFQUEUE bound in namespace NS, one per line (how many
+# bytes of a packet the kernel copies to the reader).
+copy_ranges() {
+  in_ns "$1" awk '{ print $5 }' /proc/net/netfilter/nfnetlink_queue
+}
+
 # udp_probe SRC DST ADDRESS COUNT RATE NAME [RECEIVER OPTIONS...]: COUNT packets at RATE from
 # namespace SRC to ADDRESS (port 5000) in namespace DST. Results in $WORK/NAME.send and .recv.
 udp_probe() {

@@ -23,6 +23,7 @@ loss = "20%"
 TOML
 )
 start_badlink a badlink --profile "$p" --stats-json "$WORK/stats.json"
+check "a direction that loses packets gets them whole" "$(copy_ranges a | awk '$1 > 60000' | wc -l) == 2"
 
 udp_probe a b 192.0.2.2 $N 2000 out
 read -r lo hi <<<"$(binomial_bounds $N $P_OUT)"
