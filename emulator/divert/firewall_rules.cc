@@ -44,18 +44,9 @@ std::string ports_text(const std::vector<PortRange>& group) {
   return out;
 }
 
+// As iptables spells it: ip6tables names ICMPv6 "ipv6-icmp".
 std::string_view protocol_name(Protocol p, IpFamily family) {
-  switch (p) {
-    case Protocol::tcp:
-      return "tcp";
-    case Protocol::udp:
-      return "udp";
-    case Protocol::icmp:
-      return family == IpFamily::ipv4 ? "icmp" : "ipv6-icmp";
-    case Protocol::all:
-      break;
-  }
-  return "all";
+  return p == Protocol::icmp && family == IpFamily::ipv6 ? "ipv6-icmp" : to_string(p);
 }
 
 std::string queue_text(uint16_t q) { return std::to_string(q); }

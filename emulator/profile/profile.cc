@@ -931,20 +931,6 @@ std::string toml_string(std::string_view s) {
   return out + "\"";
 }
 
-std::string_view protocol_name(Protocol p) {
-  switch (p) {
-    case Protocol::tcp:
-      return "tcp";
-    case Protocol::udp:
-      return "udp";
-    case Protocol::icmp:
-      return "icmp";
-    case Protocol::all:
-      break;
-  }
-  return "all";
-}
-
 std::string_view distribution_name(DelayDistribution d) {
   switch (d) {
     case DelayDistribution::normal:
@@ -1018,6 +1004,20 @@ void render_direction(std::ostringstream& out, std::string_view name, const Dire
 
 }  // namespace
 
+std::string_view to_string(Protocol p) {
+  switch (p) {
+    case Protocol::tcp:
+      return "tcp";
+    case Protocol::udp:
+      return "udp";
+    case Protocol::icmp:
+      return "icmp";
+    case Protocol::all:
+      break;
+  }
+  return "all";
+}
+
 Profile parse_profile(std::string_view toml_text, std::string_view source_name) {
   return Parser(std::string(source_name)).parse(toml_text);
 }
@@ -1059,7 +1059,7 @@ std::string render_profile(const Profile& profile) {
 
   const Match& m = profile.match;
   out << "\n[match]\n";
-  out << "protocol = \"" << protocol_name(m.protocol) << "\"\n";
+  out << "protocol = \"" << to_string(m.protocol) << "\"\n";
   out << "ports = [";
   for (std::size_t i = 0; i < m.ports.size(); ++i) {
     out << (i > 0 ? ", " : "");

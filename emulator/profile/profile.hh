@@ -17,6 +17,7 @@
 namespace badlink {
 
 enum class Protocol : uint8_t { all, tcp, udp, icmp };
+std::string_view to_string(Protocol p);  // as a profile spells it: "tcp", "udp", "icmp", "all"
 
 struct PortRange {
   uint16_t first = 0;
