@@ -649,7 +649,7 @@ int run_main(const std::vector<std::string>& args) {
 
   uint32_t max_length = queue_length_for(profile, setup.max_pps);
   std::unique_ptr<NfqueueBackend> backend = open_backend(setup, max_length);
-  const auto set_passthrough = [&backend, &setup](const Profile& p) {
+  const auto configure_directions = [&backend, &setup](const Profile& p) {
     for (const Direction d : {Direction::outbound, Direction::inbound}) {
       backend->set_passthrough(d, p.direction(d).is_passthrough());
       // --dump shows every packet: then even these go through the loop.
@@ -668,7 +668,7 @@ int run_main(const std::vector<std::string>& args) {
       }
     }
   };
-  set_passthrough(profile);
+  configure_directions(profile);
   const std::vector<uint16_t> queues = backend->queue_numbers();
   spdlog::info("NFQUEUE {} (outbound) and {} (inbound), up to {} packets held each", queues[0],
                queues[1], max_length);
@@ -836,7 +836,7 @@ int run_main(const std::vector<std::string>& args) {
           }
           want_stamps(next);
           engine.reconfigure(configs_of(next));
-          set_passthrough(next);
+          configure_directions(next);
           set_arrival_slack(next);
           const uint32_t wanted = queue_length_for(next, setup.max_pps);
           if (wanted != max_length) {
