@@ -54,6 +54,8 @@ Throttle resend_warning;
 Throttle verdict_warning;
 Throttle receive_warning;
 
+int64_t nanos_of(const timespec& t) { return int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec; }
+
 }  // namespace
 
 void NfqueueBackend::SocketCloser::operator()(mnl_socket* s) const noexcept { mnl_socket_close(s); }
@@ -322,11 +324,8 @@ bool NfqueueBackend::refill() {
       ::clock_gettime(CLOCK_REALTIME, &r0);
       ::clock_gettime(CLOCK_MONOTONIC, &m);
       ::clock_gettime(CLOCK_REALTIME, &r1);
-      const auto ns = [](const timespec& t) {
-        return int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec;
-      };
-      refilled_at_ = from_nanos(ns(m));
-      realtime_minus_monotonic_ = ns(r0) + (ns(r1) - ns(r0)) / 2 - ns(m);
+      refilled_at_ = from_nanos(nanos_of(m));
+      realtime_minus_monotonic_ = nanos_of(r0) + (nanos_of(r1) - nanos_of(r0)) / 2 - nanos_of(m);
       rx_count_ = static_cast<size_t>(n);
       rx_index_ = 0;
       rx_offset_ = 0;
@@ -544,7 +543,7 @@ TimePoint NfqueueBackend::kernel_arrival(int64_t realtime_ns) const {
 void NfqueueBackend::set_output_stamps(bool on) {
   timespec now{};
   ::clock_gettime(CLOCK_REALTIME, &now);
-  output_stamps_since_ = on ? int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec : 0;
+  output_stamps_since_ = on ? nanos_of(now) : 0;
 }
 
 TimePoint NfqueueBackend::mark_arrival(uint32_t mark) const {

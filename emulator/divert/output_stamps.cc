@@ -81,7 +81,6 @@ class Expression {
     mnl_attr_put(nlh_, NFTA_DATA_VALUE, length, bytes);
     mnl_attr_nest_end(nlh_, nest);
   }
-  nlmsghdr* message() { return nlh_; }
 
  private:
   nlmsghdr* nlh_;
