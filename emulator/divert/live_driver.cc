@@ -69,10 +69,8 @@ LiveDriver::LiveDriver(Engine& engine, DivertBackend& backend, PacketPool& pool,
 
 LiveDriver::~LiveDriver() { engine_.set_observer(nullptr); }
 
-void LiveDriver::set_arrival_slack(Direction d, std::optional<Duration> slack,
-                                   bool read_while_spinning) {
+void LiveDriver::set_arrival_slack(Direction d, std::optional<Duration> slack) {
   arrival_slack_[index_of(d)] = slack;
-  spin_read_[index_of(d)] = read_while_spinning;
 }
 
 // A wait of `timeout` may leave a direction's descriptor unwatched when everything of it that
@@ -239,24 +237,12 @@ void LiveDriver::learn_timer_lateness(Duration late) {
 
 // The last stretch before a departure, awake anyway: the queue is read on every turn, so a
 // packet arriving now is stamped now rather than after the departure (a local sender's packet
-// may carry no kernel stamp), and one that must leave sooner than `due` is not held up. What
-// came while the queue was unwatched waits for after the departure, unless a direction asked
-// to read it while spinning (set_arrival_slack) and at least spin_read_margin remain.
+// carries no kernel stamp), and one that must leave sooner than `due` is not held up.
 void LiveDriver::spin_until(TimePoint due, TimePoint now) {
   const TimePoint start = now;
-  bool spin_reads = false;
-  for (size_t d = 0; d < kDirections; ++d) {
-    spin_reads = spin_reads || (arrival_slack_[d] && spin_read_[d]);
-  }
   TimePoint t = now;
   while (t < due) {
-    const bool may_read =
-        !read_after_departures_ || (spin_reads && due - t >= options_.spin_read_margin);
-    const size_t got = may_read ? receive_batch(t) : 0;
-    if (may_read && got == 0) {
-      read_after_departures_ = false;  // what came while unwatched is all read
-    }
-    if (got > 0) {
+    if (!read_after_departures_ && receive_batch(t) > 0) {
       // Their verdicts go now, while there is time: not in front of the departure.
       backend_.flush();
       const std::optional<TimePoint> next = engine_.next_expiry();

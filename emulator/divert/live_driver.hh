@@ -42,9 +42,6 @@ struct LiveOptions {
   // meanwhile waits unread in the socket, so this bounds that backlog (at 10 Gbit/s, 2 ms is
   // 2.5 MB of the socket's 32). Longer sleeps watch every queue.
   Duration max_unwatched_wait = std::chrono::milliseconds(2);
-  // See set_arrival_slack's `read_while_spinning`: such reads start only while at least this
-  // much remains before the departure.
-  Duration spin_read_margin = std::chrono::microseconds(20);
   Duration stats_interval = std::chrono::seconds(10);  // 0: no periodic stats event
   std::FILE* dump = nullptr;  // one line per diverted packet goes here when set
 };
@@ -100,13 +97,7 @@ class LiveDriver final : private EngineObserver {
   // always watched. Where both directions share a descriptor, it is left only when both may
   // be. Packets the backend passes on by itself (malformed ones) may then wait for that
   // wake-up too. A packet of `d` without a kernel stamp turns it off for `d`.
-  // What came while the queue was unwatched is read after the departures the wake-up was for
-  // (reading first could make them late); with `read_while_spinning`, in the spin before them
-  // too, while at least LiveOptions::spin_read_margin remains, so that after them the loop
-  // sleeps at once -- for host mode's inbound: the application a departure wakes is often
-  // placed on the loop's CPU (a synchronous wake-up) and runs only when the loop sleeps.
-  void set_arrival_slack(Direction d, std::optional<Duration> slack,
-                         bool read_while_spinning = false);
+  void set_arrival_slack(Direction d, std::optional<Duration> slack);
 
   const LiveStats& stats() const { return stats_; }
 
@@ -142,8 +133,7 @@ class LiveDriver final : private EngineObserver {
   // [0] watches everything.
   std::array<Epoll, 4> epolls_;
   std::array<std::optional<Duration>, kDirections> arrival_slack_{};
-  std::array<bool, kDirections> spin_read_{};  // set_arrival_slack's read_while_spinning
-  bool shared_fd_ = false;                     // both directions come through one descriptor
+  bool shared_fd_ = false;  // both directions come through one descriptor
   bool read_after_departures_ = false;  // woke from an unwatched wait: read once they are out
   TimerFd stats_timer_;
   std::optional<TimePoint> planned_wake_;  // the departure wait's end, while waiting
