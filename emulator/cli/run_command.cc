@@ -171,27 +171,25 @@ struct RunSetup {
   uint64_t max_pps = kDefaultMaxPps;
 };
 
-// Forwarded packets carry the kernel's arrival stamp and no local sender waits on them: when a
-// direction delays each of them by at least a millisecond, the loop need not watch its queue
-// between departures (LiveDriver::set_arrival_slack). In host mode, what this host sends is
-// stamped too when OutputStamps are in (`outbound_stamped`); its sender's socket stays charged
-// for a queued packet until badlink reads it and answers NF_DROP, which an unwatched sleep
-// bounds to 2 ms (LiveOptions::max_unwatched_wait): at 5,000 UDP packets/s and for TCP at 20
-// ms each way the sender kept its rate, and badlink saved 6-10 points of a core (BENCHMARKS.md
-// section 4). What this host receives stays watched: left unwatched, the receiving
-// application's p99 doubled (91-96 to 183-206 us); read in the spin before the departures
-// instead, it did better (BENCHMARKS.md section 4), but after a reload that stopped delaying
-// it, packets of 20,000/s reached the application up to 140 ms late in 3 of 10 runs of
-// integration_reload_passthrough (0 of 10 watched), and that was withdrawn. Not with the
-// user's own rules (they may
-// queue anything), and not for a direction that changes nothing (its packets are passed on as
-// soon as they come).
+// Packets with the kernel's arrival stamp need not be read when they come: when a direction
+// delays each of them by at least a millisecond, the loop need not watch its queue between
+// departures (LiveDriver::set_arrival_slack). Forwarded and received packets are stamped by
+// the kernel; what this host sends is stamped when OutputStamps are in (`outbound_stamped`),
+// and its sender's socket stays charged for a queued packet until badlink reads it and
+// answers NF_DROP, which an unwatched sleep bounds to 2 ms (LiveOptions::max_unwatched_wait):
+// at 5,000 UDP packets/s and for TCP at 20 ms each way the sender kept its rate. Host mode's
+// inbound is read while the loop spins before the departures (set_arrival_slack's
+// read_while_spinning): the application a departure wakes is often placed on the loop's CPU
+// and runs only once the loop sleeps, and reading after the departures doubled its p99
+// (BENCHMARKS.md section 4); for outbound, reading in the spin made the p99 worse. Not with the
+// user's own rules (they may queue anything), and not for a direction that changes nothing (its
+// packets are passed on as soon as they come).
 std::optional<Duration> arrival_slack_for(const Profile& profile, Direction d,
                                           const RunSetup& setup, bool outbound_stamped) {
   constexpr Duration kLeast = std::chrono::milliseconds(1);
   const DirectionConfig& c = profile.direction(d);
   const bool stamped =
-      setup.mode == DiversionMode::gateway || (d == Direction::outbound && outbound_stamped);
+      d == Direction::inbound || setup.mode == DiversionMode::gateway || outbound_stamped;
   if (!setup.rules || !stamped || c.is_passthrough()) {
     return std::nullopt;
   }
@@ -400,6 +398,7 @@ std::string live_stats_json(const LiveReport& r) {
     j.field("timer_wakeups", l.timer_wakeups);
     j.field("spins", l.spins);
     j.field("spin_ns", l.spin_ns);
+    j.field("spin_limited", l.spin_limited);
     j.field("linger_ns", l.linger_ns);
     j.field("early_wake_ns", static_cast<uint64_t>(l.early_wake.count()));
     j.field("wake_cost_ns", static_cast<uint64_t>(l.wake_cost.count()));
@@ -766,7 +765,8 @@ int run_main(const std::vector<std::string>& args) {
   const auto set_arrival_slack = [&driver, &setup, &stamps](const Profile& p) {
     for (const Direction d : {Direction::outbound, Direction::inbound}) {
       const std::optional<Duration> slack = arrival_slack_for(p, d, setup, stamps.has_value());
-      driver.set_arrival_slack(d, slack);
+      driver.set_arrival_slack(d, slack,
+                               setup.mode == DiversionMode::host && d == Direction::inbound);
       if (slack) {
         spdlog::info(
             "{}: every packet is delayed {:.2f} ms or more: its queue is read at departures",

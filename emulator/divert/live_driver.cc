@@ -35,6 +35,8 @@ LiveDriver::LiveDriver(Engine& engine, DivertBackend& backend, PacketPool& pool,
       options_(options) {
   stats_.early_wake =
       std::clamp(options.early_wake, options.min_early_wake, options.max_early_wake);
+  spin_tokens_ns_ = options_.spin_burst.count();
+  spin_refilled_ = clock_.now();
   const int out_fd = backend_.fd(Direction::outbound);
   const int in_fd = backend_.fd(Direction::inbound);
   shared_fd_ = out_fd == in_fd;
@@ -69,8 +71,10 @@ LiveDriver::LiveDriver(Engine& engine, DivertBackend& backend, PacketPool& pool,
 
 LiveDriver::~LiveDriver() { engine_.set_observer(nullptr); }
 
-void LiveDriver::set_arrival_slack(Direction d, std::optional<Duration> slack) {
+void LiveDriver::set_arrival_slack(Direction d, std::optional<Duration> slack,
+                                   bool read_while_spinning) {
   arrival_slack_[index_of(d)] = slack;
+  spin_read_[index_of(d)] = read_while_spinning;
 }
 
 // A wait of `timeout` may leave a direction's descriptor unwatched when everything of it that
@@ -204,8 +208,11 @@ std::optional<Duration> LiveDriver::plan_wait() {
     if (!next) {
       return std::nullopt;
     }
-    if (*next > now + stats_.early_wake) {
-      planned_wake_ = *next - stats_.early_wake;
+    const bool spin = may_spin(now);
+    const Duration lead = spin ? stats_.early_wake : Duration{0};
+    if (*next > now + lead) {
+      stats_.spin_limited += spin ? 0 : 1;
+      planned_wake_ = *next - lead;
       return *planned_wake_ - now;
     }
     if (now - started > kMaxSpinTurn) {
@@ -237,12 +244,24 @@ void LiveDriver::learn_timer_lateness(Duration late) {
 
 // The last stretch before a departure, awake anyway: the queue is read on every turn, so a
 // packet arriving now is stamped now rather than after the departure (a local sender's packet
-// carries no kernel stamp), and one that must leave sooner than `due` is not held up.
+// may carry no kernel stamp), and one that must leave sooner than `due` is not held up. What
+// came while the queue was unwatched waits for after the departure, unless a direction asked
+// to read it while spinning (set_arrival_slack) and at least spin_read_margin remain.
 void LiveDriver::spin_until(TimePoint due, TimePoint now) {
   const TimePoint start = now;
+  bool spin_reads = false;
+  for (size_t d = 0; d < kDirections; ++d) {
+    spin_reads = spin_reads || (arrival_slack_[d] && spin_read_[d]);
+  }
   TimePoint t = now;
   while (t < due) {
-    if (!read_after_departures_ && receive_batch(t) > 0) {
+    const bool may_read =
+        !read_after_departures_ || (spin_reads && due - t >= options_.spin_read_margin);
+    const size_t got = may_read ? receive_batch(t) : 0;
+    if (may_read && got == 0) {
+      read_after_departures_ = false;  // what came while unwatched is all read
+    }
+    if (got > 0) {
       // Their verdicts go now, while there is time: not in front of the departure.
       backend_.flush();
       const std::optional<TimePoint> next = engine_.next_expiry();
@@ -255,7 +274,22 @@ void LiveDriver::spin_until(TimePoint due, TimePoint now) {
     t = clock_.now();
   }
   stats_.spin_ns += static_cast<uint64_t>((t - start).count());
+  spent_spinning(t - start);
 }
+
+bool LiveDriver::may_spin(TimePoint now) {
+  if (options_.max_spin_share >= 1.0) {
+    return true;
+  }
+  const auto refill = static_cast<int64_t>(static_cast<double>((now - spin_refilled_).count()) *
+                                           options_.max_spin_share);
+  spin_tokens_ns_ = std::min(spin_tokens_ns_ + std::max<int64_t>(refill, 0),
+                             static_cast<int64_t>(options_.spin_burst.count()));
+  spin_refilled_ = now;
+  return spin_tokens_ns_ > 0;
+}
+
+void LiveDriver::spent_spinning(Duration d) { spin_tokens_ns_ -= d.count(); }
 
 // One batch from the backend into the engine; how many packets it held.
 size_t LiveDriver::receive_batch(TimePoint before) {
@@ -320,7 +354,7 @@ void LiveDriver::receive_all() {
     receive_batch(clock_.now());
     // Packets passed on inside the backend (an empty direction) count as read here too.
     uint64_t read = backend_.received() - before;
-    if (read == 0 && dense) {
+    if (read == 0 && dense && may_spin(clock_.now())) {
       linger();
       read = backend_.received() - before;
     }
@@ -351,7 +385,9 @@ void LiveDriver::linger() {
     }
     cpu_relax();
   }
-  stats_.linger_ns += static_cast<uint64_t>((clock_.now() - start).count());
+  const Duration lingered = clock_.now() - start;
+  stats_.linger_ns += static_cast<uint64_t>(lingered.count());
+  spent_spinning(lingered);
 }
 
 void LiveDriver::submit(Packet* packet) {

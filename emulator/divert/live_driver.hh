@@ -34,6 +34,14 @@ struct LiveOptions {
   // After a wake-up that read a burst, the queue is polled this long for more before the loop
   // sleeps again (0: never). A wait in real time: a ManualClock cannot give one.
   Duration burst_linger = std::chrono::microseconds(20);
+  // Spinning (before departures, and lingering) takes at most this share of the loop's wall
+  // time, with bursts of up to spin_burst (a token bucket); past it, the timer is armed for a
+  // departure itself and the loop sleeps until then, late by the timer's own lateness. The
+  // loop asks for a high weight (nice -20): spinning through departures closer together than
+  // the lead, it would otherwise keep the CPU from every task that shares it -- the receiving
+  // application among them -- for as long as they last. 1: no limit.
+  double max_spin_share = 0.5;
+  Duration spin_burst = std::chrono::milliseconds(2);
   // How often (on average) a helper thread measures this machine's wake-up time, which is
   // taken off the arrival of packets without a kernel stamp (ArrivalEstimator); 0: never.
   // Needs the loop's clock to be the real CLOCK_MONOTONIC.
@@ -42,6 +50,9 @@ struct LiveOptions {
   // meanwhile waits unread in the socket, so this bounds that backlog (at 10 Gbit/s, 2 ms is
   // 2.5 MB of the socket's 32). Longer sleeps watch every queue.
   Duration max_unwatched_wait = std::chrono::milliseconds(2);
+  // See set_arrival_slack's `read_while_spinning`: such reads start only while at least this
+  // much remains before the departure.
+  Duration spin_read_margin = std::chrono::microseconds(20);
   Duration stats_interval = std::chrono::seconds(10);  // 0: no periodic stats event
   std::FILE* dump = nullptr;  // one line per diverted packet goes here when set
 };
@@ -58,6 +69,7 @@ struct LiveStats {
   uint64_t spins = 0;               // waits finished by spinning on the clock
   uint64_t spin_ns = 0;             // time spent spinning
   uint64_t linger_ns = 0;           // polling for more of a burst before sleeping
+  uint64_t spin_limited = 0;        // waits armed for the departure itself: spin share spent
   Duration early_wake{};            // the timer's current lead on a departure
   uint64_t dropped_copies = 0;      // packets the engine dropped with every copy (consumed)
   LatencyHistogram lateness;        // how long after its departure time each packet was handed back
@@ -97,7 +109,13 @@ class LiveDriver final : private EngineObserver {
   // always watched. Where both directions share a descriptor, it is left only when both may
   // be. Packets the backend passes on by itself (malformed ones) may then wait for that
   // wake-up too. A packet of `d` without a kernel stamp turns it off for `d`.
-  void set_arrival_slack(Direction d, std::optional<Duration> slack);
+  // What came while the queue was unwatched is read after the departures the wake-up was for
+  // (reading first could make them late); with `read_while_spinning`, in the spin before them
+  // too, while at least LiveOptions::spin_read_margin remains, so that after them the loop
+  // sleeps at once -- for host mode's inbound: the application a departure wakes is often
+  // placed on the loop's CPU (a synchronous wake-up) and runs only when the loop sleeps.
+  void set_arrival_slack(Direction d, std::optional<Duration> slack,
+                         bool read_while_spinning = false);
 
   const LiveStats& stats() const { return stats_; }
 
@@ -115,6 +133,9 @@ class LiveDriver final : private EngineObserver {
   size_t receive_batch(TimePoint before);  // `before`: the clock read just before the call
   void linger();
   void spin_until(TimePoint due, TimePoint now);
+  // The spin budget (LiveOptions::max_spin_share) at `now`: whether there is some left.
+  bool may_spin(TimePoint now);
+  void spent_spinning(Duration d);
   void submit(Packet* packet);
   void duplicated(const Packet& original) override;
   void dropped(const Packet& packet) override;
@@ -133,14 +154,17 @@ class LiveDriver final : private EngineObserver {
   // [0] watches everything.
   std::array<Epoll, 4> epolls_;
   std::array<std::optional<Duration>, kDirections> arrival_slack_{};
-  bool shared_fd_ = false;  // both directions come through one descriptor
+  std::array<bool, kDirections> spin_read_{};  // set_arrival_slack's read_while_spinning
+  bool shared_fd_ = false;                     // both directions come through one descriptor
   bool read_after_departures_ = false;  // woke from an unwatched wait: read once they are out
   TimerFd stats_timer_;
   std::optional<TimePoint> planned_wake_;  // the departure wait's end, while waiting
   void learn_timer_lateness(Duration late);
   std::array<int64_t, kTimerWindow> timer_late_ns_{};  // ring of recent timer lateness
   size_t timer_samples_ = 0;
-  bool backlog_ = false;  // the backend may hold more than epoll knows of: read again
+  int64_t spin_tokens_ns_ = 0;  // the spin budget left (LiveOptions::max_spin_share)
+  TimePoint spin_refilled_{};   // the budget was last topped up then
+  bool backlog_ = false;        // the backend may hold more than epoll knows of: read again
   std::optional<WakeCalibrator> calibrator_;
   ArrivalEstimator arrivals_;
   // Of the first packet read after a wake-up: epoll reported the queue (it came before the

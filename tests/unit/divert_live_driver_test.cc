@@ -23,7 +23,9 @@ class FakeBackend final : public DivertBackend {
  public:
   FakeBackend() : fd_(::eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK)) {}
   // A descriptor of its own for inbound packets (as NfqueueBackend has, a socket per queue).
-  void split_descriptors() { inbound_fd_ = FileDescriptor(::eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK)); }
+  void split_descriptors() {
+    inbound_fd_ = FileDescriptor(::eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK));
+  }
 
   void queue(Direction d, uint64_t handle, TimePoint arrival = {}) {
     incoming_.push_back({d, handle, arrival});
@@ -45,7 +47,10 @@ class FakeBackend final : public DivertBackend {
     received_ += n;
     return n;
   }
-  void reinject(Packet& p) override { reinjected.push_back(p.address.handle); }
+  void reinject(Packet& p) override {
+    reinjected.push_back(p.address.handle);
+    received_before_reinject.push_back(received_);
+  }
   void pass(Packet& p) override { passed.push_back(p.address.handle); }
   void consume(const DivertAddress& a) override { consumed.push_back(a.handle); }
   void flush() override { ++flushes; }
@@ -56,6 +61,7 @@ class FakeBackend final : public DivertBackend {
   uint64_t received() const override { return received_; }
 
   std::vector<uint64_t> reinjected;
+  std::vector<uint64_t> received_before_reinject;  // received() at each reinject()
   std::vector<uint64_t> passed;
   std::vector<uint64_t> consumed;
   int flushes = 0;
@@ -72,18 +78,38 @@ class FakeBackend final : public DivertBackend {
   uint64_t received_ = 0;
 };
 
+// A manual clock that may also move on by `tick` at every reading, as a spin needs.
+class TickingClock final : public Clock {
+ public:
+  explicit TickingClock(TimePoint start) : now_(start) {}
+  TimePoint now() const override {
+    const TimePoint t = now_;
+    now_ += tick;
+    return t;
+  }
+  void advance(Duration d) { now_ += d; }
+  void set(TimePoint t) { now_ = t; }
+  Duration tick{0};
+
+ private:
+  mutable TimePoint now_;
+};
+
 class DivertLiveDriver : public ::testing::Test {
  protected:
   void start(const DirectionConfig& outbound, const DirectionConfig& inbound) {
     DirectionConfigs configs{};
     configs[index_of(Direction::outbound)] = outbound;
     configs[index_of(Direction::inbound)] = inbound;
+    driver_.reset();  // before the engine it observes
     engine_ = std::make_unique<Engine>(configs, 7, pool_);
     LiveOptions options;
     options.burst_linger = Duration{0};  // a ManualClock never moves on its own
     options.stats_interval = Duration{0};
     options.wake_calibration = Duration{0};  // measures the real clock, not this one
     options.max_unwatched_wait = max_unwatched_wait_;
+    options.max_spin_share = max_spin_share_;
+    options.spin_burst = std::chrono::microseconds(200);
     driver_ = std::make_unique<LiveDriver>(*engine_, backend_, pool_, clock_, signals_, options);
   }
 
@@ -114,7 +140,8 @@ class DivertLiveDriver : public ::testing::Test {
   }
 
   Duration max_unwatched_wait_ = std::chrono::seconds(1);  // the tests' waits are of ms
-  ManualClock clock_{from_nanos(1'000'000'000)};
+  double max_spin_share_ = 0.5;
+  TickingClock clock_{from_nanos(1'000'000'000)};
   SignalFd signals_{SIGUSR1};
   PacketPool pool_;
   FakeBackend backend_;
@@ -267,6 +294,45 @@ TEST_F(DivertLiveDriver, AWaitBeyondTheSlackWatchesTheQueue) {
   EXPECT_EQ(driver_->stats().unwatched_waits, 1u);
 }
 
+// After an unwatched sleep, what came meanwhile is read once the departures are out -- or,
+// for a direction that asks for it, in the spin before them while the margin (20 us) remains.
+
+TEST_F(DivertLiveDriver, AfterAnUnwatchedSleepTheQueueIsReadAfterTheDepartures) {
+  DirectionConfig delayed;
+  delayed.delay.delay = milliseconds(10);
+  backend_.split_descriptors();
+  start(DirectionConfig{}, delayed);
+  for (const bool spin_read : {false, true}) {
+    SCOPED_TRACE(spin_read ? "read while spinning" : "read after");
+    backend_.reinjected.clear();
+    backend_.received_before_reinject.clear();
+    driver_->set_arrival_slack(Direction::inbound, milliseconds(10), spin_read);
+    const TimePoint t0 = clock_.now();
+    const uint64_t read = backend_.received();
+    backend_.queue(Direction::inbound, 1, t0);
+    turn();
+    clock_.advance(milliseconds(1));
+    turn();
+    clock_.advance(milliseconds(2));
+    const uint64_t unwatched = driver_->stats().unwatched_waits;
+    turn();  // a sleep with inbound unwatched, until the lead before packet 1's departure
+    ASSERT_EQ(driver_->stats().unwatched_waits, unwatched + 1);
+    backend_.queue(Direction::inbound, 2, t0 + milliseconds(4));  // came during that sleep
+    clock_.set(t0 + milliseconds(10) - std::chrono::microseconds(40));
+    clock_.tick = std::chrono::microseconds(1);  // the spin's clock moves
+    turn();
+    clock_.tick = Duration{0};
+    ASSERT_EQ(backend_.reinjected, (std::vector<uint64_t>{1}));
+    EXPECT_EQ(backend_.received_before_reinject[0] - read, spin_read ? 2u : 1u);
+    EXPECT_EQ(backend_.received() - read, 2u);  // read either way, once packet 1 is out
+    EXPECT_LE(driver_->stats().lateness.max(), std::chrono::microseconds(2));
+    clock_.set(t0 + milliseconds(14));  // packet 2's time
+    turn();
+    EXPECT_EQ(backend_.reinjected, (std::vector<uint64_t>{1, 2}));
+    EXPECT_LE(driver_->stats().lateness.max(), std::chrono::microseconds(2));
+  }
+}
+
 // Outbound passes at once (it must stay watched); inbound delays 10 ms, with a slack of 10.
 
 TEST_F(DivertLiveDriver, ALongSleepWatchesEveryQueue) {
@@ -299,6 +365,48 @@ TEST_F(DivertLiveDriver, FinishHandsBackEverythingHeld) {
   EXPECT_EQ(backend_.passed, (std::vector<uint64_t>{3}));
   EXPECT_EQ(backend_.reinjected, (std::vector<uint64_t>{1, 2}));
   EXPECT_EQ(pool_.in_use(), 0u);
+}
+
+// Departures 10 us apart for 1 ms, closer together than the timer's lead (50 us): without a
+// limit the loop spins through all of them; with half its time, once the 200 us burst and half
+// the time since are spent, it sleeps until a departure rather than spin towards it.
+TEST_F(DivertLiveDriver, SpinningTakesAtMostItsShareOfTheTime) {
+  DirectionConfig delayed;
+  delayed.delay.delay = milliseconds(1);
+  for (const double share : {1.0, 0.5}) {
+    SCOPED_TRACE(share);
+    max_spin_share_ = share;
+    start(delayed, DirectionConfig{});
+    const TimePoint t0 = clock_.now();
+    constexpr uint64_t kPackets = 100;
+    for (uint64_t h = 1; h <= kPackets; ++h) {
+      backend_.queue(Direction::outbound, h, t0 + (h - 1) * std::chrono::microseconds(10));
+    }
+    clock_.set(t0 + std::chrono::microseconds(995));
+    turn();  // every packet read; the first leaves 5 us from now
+    ASSERT_EQ(driver_->stats().spin_ns, 0u);
+    clock_.tick = std::chrono::microseconds(1);
+    const TimePoint before = clock_.now();
+    turn();
+    const auto elapsed = static_cast<double>((clock_.now() - before).count());
+    clock_.tick = Duration{0};
+    const LiveStats& s = driver_->stats();
+    const auto spun = static_cast<double>(s.spin_ns);
+    if (share == 1.0) {
+      EXPECT_EQ(s.spin_limited, 0u);
+      EXPECT_GE(spun, 0.7 * elapsed);  // most of the loop's turn (1 ms), which then ends
+      EXPECT_GE(elapsed, 1e6);
+    } else {
+      // The 200 us burst and half the time since, to within one departure.
+      EXPECT_GE(s.spin_limited, 1u);
+      EXPECT_NEAR(spun, 200e3 + 0.5 * elapsed, 10e3) << "of " << elapsed << " ns";
+      EXPECT_LT(elapsed, 1e6);
+    }
+    EXPECT_LE(s.lateness.max(), std::chrono::microseconds(5));
+    clock_.set(t0 + milliseconds(3));
+    turn();  // the rest
+    EXPECT_EQ(backend_.reinjected.size(), kPackets * (share == 1.0 ? 1 : 2));
+  }
 }
 
 }  // namespace
