@@ -319,6 +319,7 @@ struct LiveReport {
   BackendStats backend;
   std::vector<KernelQueueStats> kernel;
   const LiveStats* loop = nullptr;
+  const LatencyHistogram* send_path = nullptr;  // the raw socket's sampled send path
   size_t pool_in_use = 0;
   size_t pool_bytes = 0;
 };
@@ -366,6 +367,9 @@ std::string live_stats_json(const LiveReport& r) {
     j.field("kernel_stamped", b.kernel_stamped);
     j.field("gso_super_packets", b.gso_super_packets);
     j.field("segments_resent", b.segments_resent);
+    j.field("resend_path_samples", r.send_path->count());
+    j.key("resend_path_us");
+    write_latency(out, j.child_indent(), *r.send_path);
     j.close();
   }
   o.key("kernel");
@@ -401,6 +405,7 @@ std::string live_stats_json(const LiveReport& r) {
     j.field("spin_limited", l.spin_limited);
     j.field("linger_ns", l.linger_ns);
     j.field("early_wake_ns", static_cast<uint64_t>(l.early_wake.count()));
+    j.field("send_lead_ns", static_cast<uint64_t>(l.send_lead.count()));
     j.field("wake_cost_ns", static_cast<uint64_t>(l.wake_cost.count()));
     j.field("estimated_arrivals", l.estimated_arrivals);
     j.field("unwatched_waits", l.unwatched_waits);
@@ -788,6 +793,7 @@ int run_main(const std::vector<std::string>& args) {
     r.backend = backend->stats();
     r.kernel = read_kernel_queue_stats(queues);
     r.loop = &driver.stats();
+    r.send_path = &backend->injector().send_path_samples();
     r.pool_in_use = pool.in_use();
     r.pool_bytes = pool.bytes_reserved();
     return r;

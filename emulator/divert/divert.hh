@@ -69,6 +69,10 @@ class DivertBackend {
   virtual int fd(Direction d) const = 0;
 
   virtual BackendStats stats() const = 0;
+
+  // How long before a packet's departure the backend wants it, so that it reaches the wire
+  // at that time: its own send path where it measures one (a raw socket's), else 0.
+  virtual Duration send_lead(Direction /*d*/) const { return Duration{0}; }
 };
 
 }  // namespace badlink

@@ -118,6 +118,7 @@ LiveEvent LiveDriver::run() {
     if (const auto event = take_pending()) {
       return *event;
     }
+    refresh_send_leads();
     const std::optional<Duration> timeout = backlog_ ? Duration{0} : plan_wait();
     const bool sleeps = !timeout || timeout->count() > 0;
     const unsigned unwatched = unwatched_directions(timeout);
@@ -194,7 +195,7 @@ std::optional<Duration> LiveDriver::plan_wait() {
   // so that signals and a flood of arrivals still get their turn in the loop.
   const TimePoint started = clock_.now();
   for (;;) {
-    const std::optional<TimePoint> next = engine_.next_expiry();
+    const std::optional<TimePoint> next = next_send();
     const TimePoint now = clock_.now();
     if (read_after_departures_ && (!next || *next > now + stats_.early_wake)) {
       // The departures this wake-up was for are out: now what came while the queue was
@@ -264,7 +265,7 @@ void LiveDriver::spin_until(TimePoint due, TimePoint now) {
     if (got > 0) {
       // Their verdicts go now, while there is time: not in front of the departure.
       backend_.flush();
-      const std::optional<TimePoint> next = engine_.next_expiry();
+      const std::optional<TimePoint> next = next_send();
       if (next && *next < due) {
         due = *next;
       }
@@ -374,7 +375,7 @@ void LiveDriver::receive_all() {
 void LiveDriver::linger() {
   const TimePoint start = clock_.now();
   TimePoint until = start + options_.burst_linger;
-  if (const std::optional<TimePoint> next = engine_.next_expiry(); next && *next < until) {
+  if (const std::optional<TimePoint> next = next_send(); next && *next < until) {
     until = *next;
   }
   const uint64_t before = backend_.received();
@@ -402,11 +403,31 @@ void LiveDriver::submit(Packet* packet) {
   }
 }
 
+void LiveDriver::refresh_send_leads() {
+  for (const Direction d : {Direction::outbound, Direction::inbound}) {
+    send_lead_[index_of(d)] = std::max(backend_.send_lead(d), Duration{0});
+  }
+  stats_.send_lead = std::max(send_lead_[0], send_lead_[1]);
+}
+
+std::optional<TimePoint> LiveDriver::next_send() const {
+  const std::optional<TimePoint> next = engine_.next_expiry();
+  return next ? std::optional<TimePoint>(*next - stats_.send_lead) : std::nullopt;
+}
+
+// Each packet goes to the backend its send lead before its departure, so that it reaches the
+// wire at that time. Taken from the wheel in departure order with the longest lead; one of a
+// direction with a shorter lead may then have microseconds to wait, spent here.
 void LiveDriver::send_due() {
-  const TimePoint now = clock_.now();
-  PacketList due = engine_.expire(now);
+  TimePoint now = clock_.now();
+  PacketList due = engine_.expire(now + stats_.send_lead);
   due.consume([&](Packet* p) {
-    stats_.lateness.record(now > p->departure ? now - p->departure : Duration{0});
+    const TimePoint at = p->departure - send_lead_[index_of(p->address.direction)];
+    while (at > now) {
+      cpu_relax();
+      now = clock_.now();
+    }
+    stats_.lateness.record(now - at);
     backend_.reinject(*p);
     pool_.release(p);
   });

@@ -71,6 +71,7 @@ struct LiveStats {
   uint64_t linger_ns = 0;           // polling for more of a burst before sleeping
   uint64_t spin_limited = 0;        // waits armed for the departure itself: spin share spent
   Duration early_wake{};            // the timer's current lead on a departure
+  Duration send_lead{};             // the backend's longest send path, taken off departures
   uint64_t dropped_copies = 0;      // packets the engine dropped with every copy (consumed)
   LatencyHistogram lateness;        // how long after its departure time each packet was handed back
   LatencyHistogram read_latency;    // kernel's arrival stamp to the loop reading the packet
@@ -133,6 +134,10 @@ class LiveDriver final : private EngineObserver {
   size_t receive_batch(TimePoint before);  // `before`: the clock read just before the call
   void linger();
   void spin_until(TimePoint due, TimePoint now);
+  // The backend's send leads (DivertBackend::send_lead), read again.
+  void refresh_send_leads();
+  // When the next departure must be handed to the backend: its time less the longest lead.
+  std::optional<TimePoint> next_send() const;
   // The spin budget (LiveOptions::max_spin_share) at `now`: whether there is some left.
   bool may_spin(TimePoint now);
   void spent_spinning(Duration d);
@@ -162,6 +167,7 @@ class LiveDriver final : private EngineObserver {
   void learn_timer_lateness(Duration late);
   std::array<int64_t, kTimerWindow> timer_late_ns_{};  // ring of recent timer lateness
   size_t timer_samples_ = 0;
+  std::array<Duration, kDirections> send_lead_{};  // DivertBackend::send_lead, by direction
   int64_t spin_tokens_ns_ = 0;  // the spin budget left (LiveOptions::max_spin_share)
   TimePoint spin_refilled_{};   // the budget was last topped up then
   bool backlog_ = false;        // the backend may hold more than epoll knows of: read again

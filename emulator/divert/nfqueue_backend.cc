@@ -443,6 +443,7 @@ Packet* NfqueueBackend::handle_message(const nlmsghdr* message, PacketPool& pool
       queue_mode_for(q->hook, q->has_uid,
                      std::all_of(headers.src.begin(), headers.src.end(),
                                  [](uint8_t b) { return b == 0; })) == QueueMode::copy;
+  resent_[direction] = resent_[direction] || copy;
   if (copy && q->truncated()) {  // to be sent again from its bytes, which were cut
     ++stats_.passed_truncated;
     verdict(q->queue, q->id, NF_ACCEPT);
@@ -723,6 +724,13 @@ void NfqueueBackend::pass(Packet& packet) {
     return;
   }
   resend(packet);
+}
+
+Duration NfqueueBackend::send_lead(Direction d) const {
+  if (!resent_[index_of(d)]) {
+    return Duration{0};
+  }
+  return std::min(raw_.send_path().value_or(Duration{0}), kMaxSendLead);
 }
 
 void NfqueueBackend::consume(const DivertAddress& address) {

@@ -48,6 +48,11 @@ class NfqueueBackend final : public DivertBackend {
   int fd(Direction d) const override;
   BackendStats stats() const override { return stats_with_held(); }
   uint64_t received() const override { return stats_.received; }
+  // For a direction whose packets it sends again through the raw socket (a local sender's,
+  // copied): that socket's measured send path (RawInjector::send_path), at most kMaxSendLead.
+  Duration send_lead(Direction d) const override;
+  static constexpr Duration kMaxSendLead = std::chrono::microseconds(50);
+  const RawInjector& injector() const { return raw_; }
 
   // A direction whose profile changes nothing releases every packet in the batch it arrived
   // in, so no sender is throttled by holding it: its local senders' packets are then held and
@@ -103,7 +108,8 @@ class NfqueueBackend final : public DivertBackend {
   std::array<bool, kDirections> headers_only_{};
   std::array<bool, kDirections> bypass_{};
   std::array<bool, kDirections> header_copies_{};
-  std::vector<uint32_t> held_per_queue_;  // by index in roles_: a batch verdict needs none held
+  std::array<bool, kDirections> resent_{};  // packets of it have been copied to be sent again
+  std::vector<uint32_t> held_per_queue_;    // by index in roles_: a batch verdict needs none held
   size_t queue_index(uint16_t queue) const;
   static constexpr size_t kNoBatch = ~size_t{0};
   // One netlink socket per queue (by index in roles_): a verdict must go through the socket

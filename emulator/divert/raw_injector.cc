@@ -2,11 +2,15 @@
 // in an IP_PKTINFO / IPV6_PKTINFO control message.
 #include "divert/raw_injector.hh"
 
+#include <linux/errqueue.h>
+#include <linux/net_tstamp.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <time.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -16,7 +20,8 @@ namespace badlink {
 
 namespace {
 
-FileDescriptor open_raw(int family, uint32_t mark, bool optional) {
+FileDescriptor open_raw(int family, uint32_t mark, bool optional, bool& stamps) {
+  stamps = false;
   const int fd = ::socket(family, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_RAW);
   if (fd < 0) {
     if (optional && (errno == EAFNOSUPPORT || errno == EPROTONOSUPPORT)) {
@@ -41,6 +46,10 @@ FileDescriptor open_raw(int family, uint32_t mark, bool optional) {
 #endif
   }
   SystemCall("setsockopt(SO_MARK)", ::setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark));
+  // Transmit stamps are reported as bare stamps (no copy of the packet) for the sends that
+  // ask for one (RawInjector::send_path); none is generated otherwise.
+  const int report = SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_OPT_TSONLY;
+  stamps = ::setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &report, sizeof report) == 0;
   // Departures come in bursts (a rate limit's backlog, a delay's whole window at once): room
   // for them, so that a burst is not refused with ENOBUFS.
   const int bytes = 8 << 20;
@@ -50,22 +59,82 @@ FileDescriptor open_raw(int family, uint32_t mark, bool optional) {
   return socket;
 }
 
-// Pins the outgoing interface: one control message of `info` (in_pktinfo, in6_pktinfo).
-template <typename Info>
-void attach_pktinfo(msghdr& msg, char* control, int level, int type, const Info& info) {
+// Control messages of one send: the outgoing interface (in_pktinfo, in6_pktinfo) and the
+// request for a transmit stamp, each only when wanted.
+struct Control {
+  alignas(cmsghdr) char bytes[CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(uint32_t))]{};
+  size_t used = 0;
+
+  template <typename Data>
+  void add(int level, int type, const Data& data) {
+    auto* c = reinterpret_cast<cmsghdr*>(bytes + used);
+    c->cmsg_level = level;
+    c->cmsg_type = type;
+    c->cmsg_len = CMSG_LEN(sizeof(Data));
+    std::memcpy(CMSG_DATA(c), &data, sizeof data);
+    used += CMSG_SPACE(sizeof(Data));
+  }
+  void attach(msghdr& msg) {
+    if (used > 0) {
+      msg.msg_control = bytes;
+      msg.msg_controllen = used;
+    }
+  }
+};
+
+int64_t realtime_ns() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+// One transmit stamp from the socket's error queue (CLOCK_REALTIME ns), or 0 if none is there.
+int64_t take_stamp(int fd) noexcept {
+  alignas(cmsghdr) char control[512];
+  msghdr msg{};
   msg.msg_control = control;
-  msg.msg_controllen = CMSG_SPACE(sizeof(Info));
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = level;
-  c->cmsg_type = type;
-  c->cmsg_len = CMSG_LEN(sizeof(Info));
-  std::memcpy(CMSG_DATA(c), &info, sizeof info);
+  msg.msg_controllen = sizeof control;
+  if (::recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) {
+    return 0;
+  }
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_TIMESTAMPING &&
+        c->cmsg_len >= CMSG_LEN(sizeof(scm_timestamping))) {
+      scm_timestamping stamps{};
+      std::memcpy(&stamps, CMSG_DATA(c), sizeof stamps);
+      const int64_t ns = int64_t{stamps.ts[0].tv_sec} * 1'000'000'000 + stamps.ts[0].tv_nsec;
+      if (ns > 0) {
+        return ns;
+      }
+    }
+  }
+  return 0;
 }
 
 }  // namespace
 
 RawInjector::RawInjector(uint32_t mark)
-    : v4_(open_raw(AF_INET, mark, false)), v6_(open_raw(AF_INET6, mark, true)), mark_(mark) {}
+    : v4_(open_raw(AF_INET, mark, false, stamps_[0])),
+      v6_(open_raw(AF_INET6, mark, true, stamps_[1])),
+      mark_(mark) {}
+
+void RawInjector::sample(int fd, int64_t before_ns) noexcept {
+  const int64_t stamp = take_stamp(fd);
+  if (stamp <= before_ns) {
+    return;  // none (yet), or not this send's
+  }
+  const int64_t took = stamp - before_ns;
+  samples_.record(Duration{took});
+  window_[taken_ % kWindow] = took;
+  ++taken_;
+  if (taken_ >= kMinSamples && taken_ % (kMinSamples / 2) == 0) {
+    std::array<int64_t, kWindow> sorted = window_;
+    const size_t n = std::min(taken_, kWindow);
+    std::nth_element(sorted.begin(), sorted.begin() + static_cast<ptrdiff_t>(n / 2),
+                     sorted.begin() + static_cast<ptrdiff_t>(n));
+    send_path_ = Duration{sorted[n / 2]};
+  }
+}
 
 int RawInjector::send(std::span<const std::byte> ip, uint32_t ifindex) noexcept {
   if (ip.empty()) {
@@ -76,7 +145,33 @@ int RawInjector::send(std::span<const std::byte> ip, uint32_t ifindex) noexcept 
   iovec iov{const_cast<std::byte*>(ip.data()), ip.size()};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in6_pktinfo))]{};
+  Control control;
+  const size_t family = version == 4 ? 0 : 1;
+  const bool sampled =
+      (version == 4 || version == 6) && stamps_[family] && ++sends_ % kSampleEvery == 0;
+  if (sampled) {
+    const uint32_t record = SOF_TIMESTAMPING_TX_SOFTWARE;
+    control.add(SOL_SOCKET, SO_TIMESTAMPING, record);
+  }
+  // Sends the message on `fd`; with a sample, what the error queue still holds from earlier
+  // ones goes first, so that the stamp read after it is this send's.
+  const auto send_on = [&](int fd) -> int {
+    control.attach(msg);
+    int64_t before = 0;
+    if (sampled) {
+      while (take_stamp(fd) != 0) {
+      }
+      before = realtime_ns();
+    }
+    const ssize_t n = ::sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0) {
+      return errno;
+    }
+    if (sampled) {
+      sample(fd, before);
+    }
+    return 0;
+  };
 
   if (version == 4) {
     if (ip.size() < 20) {
@@ -90,10 +185,9 @@ int RawInjector::send(std::span<const std::byte> ip, uint32_t ifindex) noexcept 
     if (ifindex > 0) {
       in_pktinfo info{};
       info.ipi_ifindex = static_cast<int>(ifindex);
-      attach_pktinfo(msg, control, IPPROTO_IP, IP_PKTINFO, info);
+      control.add(IPPROTO_IP, IP_PKTINFO, info);
     }
-    const ssize_t n = ::sendmsg(v4_.fd(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-    return n < 0 ? errno : 0;
+    return send_on(v4_.fd());
   }
   if (version == 6) {
     if (!v6_.valid()) {
@@ -114,10 +208,9 @@ int RawInjector::send(std::span<const std::byte> ip, uint32_t ifindex) noexcept 
     if (ifindex > 0) {
       in6_pktinfo info{};
       info.ipi6_ifindex = ifindex;
-      attach_pktinfo(msg, control, IPPROTO_IPV6, IPV6_PKTINFO, info);
+      control.add(IPPROTO_IPV6, IPV6_PKTINFO, info);
     }
-    const ssize_t n = ::sendmsg(v6_.fd(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-    return n < 0 ? errno : 0;
+    return send_on(v6_.fd());
   }
   return EINVAL;
 }

@@ -50,6 +50,9 @@ class FakeBackend final : public DivertBackend {
   void reinject(Packet& p) override {
     reinjected.push_back(p.address.handle);
     received_before_reinject.push_back(received_);
+    if (clock != nullptr) {
+      reinjected_at.push_back(clock->now());
+    }
   }
   void pass(Packet& p) override { passed.push_back(p.address.handle); }
   void consume(const DivertAddress& a) override { consumed.push_back(a.handle); }
@@ -59,7 +62,11 @@ class FakeBackend final : public DivertBackend {
   }
   BackendStats stats() const override { return {}; }
   uint64_t received() const override { return received_; }
+  Duration send_lead(Direction d) const override { return lead[index_of(d)]; }
 
+  std::array<Duration, kDirections> lead{};  // what send_lead() says
+  const Clock* clock = nullptr;              // when set, reinject() notes the time
+  std::vector<TimePoint> reinjected_at;
   std::vector<uint64_t> reinjected;
   std::vector<uint64_t> received_before_reinject;  // received() at each reinject()
   std::vector<uint64_t> passed;
@@ -365,6 +372,39 @@ TEST_F(DivertLiveDriver, FinishHandsBackEverythingHeld) {
   EXPECT_EQ(backend_.passed, (std::vector<uint64_t>{3}));
   EXPECT_EQ(backend_.reinjected, (std::vector<uint64_t>{1, 2}));
   EXPECT_EQ(pool_.in_use(), 0u);
+}
+
+// A backend with a send path of its own (the raw socket's) is handed each packet that much
+// before its departure; a packet of a direction without one still leaves at its time, even
+// when it comes out of the wheel together with the other.
+TEST_F(DivertLiveDriver, PacketsGoToTheBackendTheirSendLeadEarly) {
+  DirectionConfig delayed;
+  delayed.delay.delay = milliseconds(1);
+  start(delayed, delayed);
+  backend_.lead[index_of(Direction::outbound)] = std::chrono::microseconds(10);
+  backend_.clock = &clock_;
+  const TimePoint t0 = clock_.now();
+  backend_.queue(Direction::outbound, 1, t0);
+  backend_.queue(Direction::inbound, 2, t0 + std::chrono::microseconds(100));
+  backend_.queue(Direction::outbound, 3, t0 + std::chrono::microseconds(103));
+  clock_.set(t0 + std::chrono::microseconds(103));
+  turn();                                      // read
+  clock_.tick = std::chrono::microseconds(1);  // spins move the clock
+  clock_.set(t0 + milliseconds(1) - std::chrono::microseconds(40));
+  turn();  // spins to 0.99 ms, and hands packet 1 over
+  ASSERT_EQ(backend_.reinjected, (std::vector<uint64_t>{1}));
+  EXPECT_EQ(driver_->stats().send_lead, std::chrono::microseconds(10));
+  EXPECT_GE(backend_.reinjected_at[0], t0 + milliseconds(1) - std::chrono::microseconds(10));
+  EXPECT_LE(backend_.reinjected_at[0], t0 + milliseconds(1) - std::chrono::microseconds(8));
+  // Packet 3 is due to the backend at 1.093 ms, before packet 2's departure at 1.1 ms: both
+  // come out of the wheel at 1.093, and packet 2 is held back until its time.
+  clock_.set(t0 + milliseconds(1) + std::chrono::microseconds(93));
+  turn();
+  clock_.tick = Duration{0};
+  ASSERT_EQ(backend_.reinjected, (std::vector<uint64_t>{1, 2, 3}));
+  EXPECT_GE(backend_.reinjected_at[1], t0 + milliseconds(1) + std::chrono::microseconds(100));
+  EXPECT_LE(backend_.reinjected_at[1], t0 + milliseconds(1) + std::chrono::microseconds(102));
+  EXPECT_EQ(driver_->stats().lateness.count(), 3u);
 }
 
 // Departures 10 us apart for 1 ms, closer together than the timer's lead (50 us): without a
