@@ -409,6 +409,7 @@ std::string live_stats_json(const LiveReport& r) {
     j.field("wake_cost_ns", static_cast<uint64_t>(l.wake_cost.count()));
     j.field("estimated_arrivals", l.estimated_arrivals);
     j.field("unwatched_waits", l.unwatched_waits);
+    j.field("armed_ahead", l.armed_ahead);
     j.field("all_copies_dropped", l.dropped_copies);
     j.key("lateness_us");
     write_latency(out, j.child_indent(), l.lateness);

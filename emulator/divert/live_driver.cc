@@ -13,7 +13,7 @@ namespace badlink {
 
 namespace {
 
-enum Tag : uint64_t { kBackendTag = 1, kStatsTag, kSignalTag, kCalibratorTag };
+enum Tag : uint64_t { kBackendTag = 1, kStatsTag, kSignalTag, kCalibratorTag, kDepartureTag };
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -58,6 +58,7 @@ LiveDriver::LiveDriver(Engine& engine, DivertBackend& backend, PacketPool& pool,
     }
   };
   add_everywhere(signals_.fd(), kSignalTag);
+  add_everywhere(departure_timer_.fd(), kDepartureTag);
   if (options_.stats_interval.count() > 0) {
     stats_timer_.arm_periodic(options_.stats_interval);
     add_everywhere(stats_timer_.fd(), kStatsTag);
@@ -126,7 +127,10 @@ LiveEvent LiveDriver::run() {
       calibrator_->going_to_sleep();
     }
     stats_.unwatched_waits += unwatched != 0 ? 1 : 0;
-    const auto events = epolls_[unwatched].wait(timeout);
+    // A wait until a departure ends with the departure timer, armed for planned_wake_ (often
+    // before the departures just sent: plan_wait); epoll itself then arms no timer.
+    const auto events = epolls_[unwatched].wait(
+        timeout && timeout->count() > 0 && armed_ == planned_wake_ ? std::nullopt : timeout);
     const TimePoint woke = clock_.now();
     // The calibrator's poke during this sleep, if it made one (TimePoint{}: none).
     const TimePoint poked =
@@ -134,7 +138,15 @@ LiveEvent LiveDriver::run() {
     ++stats_.wakeups;
     next_arrival_.reset();
     timer_expired_.reset();
-    if (events.empty() && planned_wake_) {
+    bool timer_fired = events.empty();  // a wait with epoll's own timeout ran out
+    for (const epoll_event& e : events) {
+      if (e.data.u64 == kDepartureTag) {
+        departure_timer_.acknowledge();
+        armed_.reset();
+        timer_fired = true;
+      }
+    }
+    if (timer_fired && planned_wake_) {
       // The wait ran out: the departure timer. How late it woke steers the lead.
       ++stats_.timer_wakeups;
       const Duration late = woke > *planned_wake_ ? woke - *planned_wake_ : Duration{0};
@@ -214,18 +226,46 @@ std::optional<Duration> LiveDriver::plan_wait() {
     if (*next > now + lead) {
       stats_.spin_limited += spin ? 0 : 1;
       planned_wake_ = *next - lead;
+      stats_.armed_ahead += arm(*planned_wake_) ? 0 : 1;
       return *planned_wake_ - now;
     }
     if (now - started > kMaxSpinTurn) {
       return Duration{0};
     }
-    if (*next > now) {
+    if (*next > now + kArmAhead) {
+      // The departures due then leave the wheel now, and the timer is armed for the wait
+      // after them before they go: once they are out the loop sleeps with no timer left to
+      // program. On a VM that programming (a trapped write of the timer's register) took 10
+      // us here, and the application a departure wakes on this CPU waited through it.
+      ++stats_.spins;
+      const TimePoint at = *next;
+      PacketList batch = engine_.expire(at + stats_.send_lead);
+      if (const std::optional<TimePoint> after = next_send(); after && *after > at + lead) {
+        arm(*after - lead);
+      }
+      TimePoint t = spin_until(at, clock_.now());
+      while (t < at) {  // a packet read meanwhile was due sooner: it went first
+        send_due();
+        backend_.flush();
+        t = spin_until(at, clock_.now());
+      }
+      send_list(batch, t);
+    } else if (*next > now) {
       ++stats_.spins;
       spin_until(*next, now);
     }
     send_due();
     backend_.flush();
   }
+}
+
+bool LiveDriver::arm(TimePoint when) {
+  if (armed_ == when) {
+    return false;
+  }
+  departure_timer_.arm_at(when);
+  armed_ = when;
+  return true;
 }
 
 void LiveDriver::learn_timer_lateness(Duration late) {
@@ -248,7 +288,7 @@ void LiveDriver::learn_timer_lateness(Duration late) {
 // may carry no kernel stamp), and one that must leave sooner than `due` is not held up. What
 // came while the queue was unwatched waits for after the departure, unless a direction asked
 // to read it while spinning (set_arrival_slack) and at least spin_read_margin remain.
-void LiveDriver::spin_until(TimePoint due, TimePoint now) {
+TimePoint LiveDriver::spin_until(TimePoint due, TimePoint now) {
   const TimePoint start = now;
   bool spin_reads = false;
   for (size_t d = 0; d < kDirections; ++d) {
@@ -276,6 +316,7 @@ void LiveDriver::spin_until(TimePoint due, TimePoint now) {
   }
   stats_.spin_ns += static_cast<uint64_t>((t - start).count());
   spent_spinning(t - start);
+  return t;
 }
 
 bool LiveDriver::may_spin(TimePoint now) {
@@ -419,8 +460,12 @@ std::optional<TimePoint> LiveDriver::next_send() const {
 // wire at that time. Taken from the wheel in departure order with the longest lead; one of a
 // direction with a shorter lead may then have microseconds to wait, spent here.
 void LiveDriver::send_due() {
-  TimePoint now = clock_.now();
+  const TimePoint now = clock_.now();
   PacketList due = engine_.expire(now + stats_.send_lead);
+  send_list(due, now);
+}
+
+void LiveDriver::send_list(PacketList& due, TimePoint now) {
   due.consume([&](Packet* p) {
     const TimePoint at = p->departure - send_lead_[index_of(p->address.direction)];
     while (at > now) {

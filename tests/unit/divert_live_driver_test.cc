@@ -407,6 +407,33 @@ TEST_F(DivertLiveDriver, PacketsGoToTheBackendTheirSendLeadEarly) {
   EXPECT_EQ(driver_->stats().lateness.count(), 3u);
 }
 
+// The wait after a departure is armed before the departure goes: a spin towards packet 1
+// takes it out of the wheel and arms the timer for the lead before packet 2; once packet 1 is
+// out, the loop sleeps on that timer (no timer left to program then).
+TEST_F(DivertLiveDriver, TheWaitAfterADepartureIsArmedBeforeItGoes) {
+  DirectionConfig delayed;
+  delayed.delay.delay = milliseconds(1);
+  start(delayed, DirectionConfig{});
+  backend_.clock = &clock_;
+  const TimePoint t0 = clock_.now();
+  backend_.queue(Direction::outbound, 1, t0);
+  backend_.queue(Direction::outbound, 2, t0 + std::chrono::microseconds(500));
+  clock_.set(t0 + std::chrono::microseconds(500));
+  turn();  // both read
+  clock_.tick = std::chrono::microseconds(1);
+  clock_.set(t0 + milliseconds(1) - std::chrono::microseconds(40));
+  turn();  // spins to 1 ms, sends packet 1, sleeps until 1.45 ms on the timer armed before
+  clock_.tick = Duration{0};
+  ASSERT_EQ(backend_.reinjected, (std::vector<uint64_t>{1}));
+  EXPECT_GE(backend_.reinjected_at[0], t0 + milliseconds(1));
+  EXPECT_LE(driver_->stats().lateness.max(), std::chrono::microseconds(1));
+  EXPECT_EQ(driver_->stats().armed_ahead, 1u);
+  clock_.set(t0 + milliseconds(1) + std::chrono::microseconds(500));
+  turn();
+  EXPECT_EQ(backend_.reinjected, (std::vector<uint64_t>{1, 2}));
+  EXPECT_EQ(driver_->stats().armed_ahead, 1u);  // nothing after packet 2
+}
+
 // Departures 10 us apart for 1 ms, closer together than the timer's lead (50 us): without a
 // limit the loop spins through all of them; with half its time, once the 200 us burst and half
 // the time since are spent, it sleeps until a departure rather than spin towards it.
