@@ -1,5 +1,5 @@
 // The live loop: packets from a divert backend through the engine and back, woken by epoll on
-// the backend, a timeout for the wheel's next departure, a periodic stats timer, a signalfd
+// the backend, a timerfd for the wheel's next departure, a periodic stats timer, a signalfd
 // and the wake-up calibrator. run() returns whenever the caller has something to do (stop,
 // reload, stats).
 #pragma once
