@@ -88,14 +88,15 @@ int64_t realtime_ns() noexcept {
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
-// One transmit stamp from the socket's error queue (CLOCK_REALTIME ns), or 0 if none is there.
-int64_t take_stamp(int fd) noexcept {
+// The next message of the socket's error queue: its transmit stamp (CLOCK_REALTIME ns), 0 if it
+// carries none, nullopt if the queue is empty.
+std::optional<int64_t> take_stamp(int fd) noexcept {
   alignas(cmsghdr) char control[512];
   msghdr msg{};
   msg.msg_control = control;
   msg.msg_controllen = sizeof control;
   if (::recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) {
-    return 0;
+    return std::nullopt;
   }
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_TIMESTAMPING &&
@@ -119,11 +120,16 @@ RawInjector::RawInjector(uint32_t mark)
       mark_(mark) {}
 
 void RawInjector::sample(int fd, int64_t before_ns) noexcept {
-  const int64_t stamp = take_stamp(fd);
-  if (stamp <= before_ns) {
-    return;  // none (yet), or not this send's
+  // Stamps of earlier sends (a device that stamped them late) are older than this send: passed
+  // over. None at all: this device stamps later, or not.
+  std::optional<int64_t> stamp = take_stamp(fd);
+  while (stamp && *stamp <= before_ns) {
+    stamp = take_stamp(fd);
   }
-  const int64_t took = stamp - before_ns;
+  if (!stamp) {
+    return;
+  }
+  const int64_t took = *stamp - before_ns;
   samples_.record(Duration{took});
   window_[taken_ % kWindow] = took;
   ++taken_;
@@ -153,16 +159,9 @@ int RawInjector::send(std::span<const std::byte> ip, uint32_t ifindex) noexcept 
     const uint32_t record = SOF_TIMESTAMPING_TX_SOFTWARE;
     control.add(SOL_SOCKET, SO_TIMESTAMPING, record);
   }
-  // Sends the message on `fd`; with a sample, what the error queue still holds from earlier
-  // ones goes first, so that the stamp read after it is this send's.
   const auto send_on = [&](int fd) -> int {
     control.attach(msg);
-    int64_t before = 0;
-    if (sampled) {
-      while (take_stamp(fd) != 0) {
-      }
-      before = realtime_ns();
-    }
+    const int64_t before = sampled ? realtime_ns() : 0;
     const ssize_t n = ::sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n < 0) {
       return errno;
