@@ -129,6 +129,30 @@ class BasicTimingWheel {
     return from_nanos(static_cast<int64_t>(*tick) * resolution_ns_);
   }
 
+  // The earliest tick at which expire() would hand something out, exactly: at a level above
+  // the lowest, the least departure among the entries of that block (read, not moved: they
+  // cascade when the wheel gets there). One pass over that block's entries -- for a caller
+  // about to sleep until then, which next_expiry() would wake up to a block's span early.
+  std::optional<TimePoint> next_expiry_exact() const {
+    if (size_ == 0 || !overdue_.empty()) {
+      return next_expiry();
+    }
+    const std::optional<NextEvent> e = next_event();
+    if (!e) {
+      return std::nullopt;
+    }
+    if (e->level == 0) {
+      return from_nanos(static_cast<int64_t>(e->tick) * resolution_ns_);
+    }
+    int64_t least = INT64_MAX;
+    for (const Block* b = slots_[e->level][e->slot].head; b != nullptr; b = b->next) {
+      for (uint32_t i = 0; i < b->count; ++i) {
+        least = std::min(least, b->entries[i].departure);
+      }
+    }
+    return from_nanos(static_cast<int64_t>(tick_of(least)) * resolution_ns_);
+  }
+
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
   const WheelStats& stats() const { return stats_; }
@@ -314,10 +338,17 @@ class BasicTimingWheel {
   }
 
   // The start of the next occupied block at or after current_ (at level 0: the exact tick).
-  std::optional<uint64_t> next_event_tick() const {
+  // The next occupied slot: its tick (the start of its block above level 0), level and index.
+  struct NextEvent {
+    uint64_t tick;
+    unsigned level;
+    unsigned slot;
+  };
+  std::optional<NextEvent> next_event() const {
     const int slot0 = next_occupied(0, digit(current_, 0));
     if (slot0 >= 0) {
-      return (current_ & ~kDigitMask) | static_cast<uint64_t>(slot0);
+      return NextEvent{(current_ & ~kDigitMask) | static_cast<uint64_t>(slot0), 0,
+                       static_cast<unsigned>(slot0)};
     }
     for (unsigned level = 1; level < kLevels; ++level) {
       const unsigned index = digit(current_, level);
@@ -329,9 +360,15 @@ class BasicTimingWheel {
         continue;
       }
       const unsigned shift = level * kLevelBits;
-      return (current_ & ~low_mask(shift + kLevelBits)) | (static_cast<uint64_t>(slot) << shift);
+      return NextEvent{
+          (current_ & ~low_mask(shift + kLevelBits)) | (static_cast<uint64_t>(slot) << shift),
+          level, static_cast<unsigned>(slot)};
     }
     return std::nullopt;
+  }
+  std::optional<uint64_t> next_event_tick() const {
+    const std::optional<NextEvent> e = next_event();
+    return e ? std::optional<uint64_t>(e->tick) : std::nullopt;
   }
 
   int64_t resolution_ns_;
@@ -379,6 +416,7 @@ class TimingWheel {
   }
 
   std::optional<TimePoint> next_expiry() const { return wheel_.next_expiry(); }
+  std::optional<TimePoint> next_expiry_exact() const { return wheel_.next_expiry_exact(); }
   size_t size() const { return wheel_.size(); }
   bool empty() const { return wheel_.empty(); }
   const Stats& stats() const { return wheel_.stats(); }

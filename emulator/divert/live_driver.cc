@@ -452,7 +452,9 @@ void LiveDriver::refresh_send_leads() {
 }
 
 std::optional<TimePoint> LiveDriver::next_send() const {
-  const std::optional<TimePoint> next = engine_.next_expiry();
+  // Exact: a lower bound (the start of a wheel block up to 256 us wide) would wake the loop,
+  // or keep it spinning, for nothing.
+  const std::optional<TimePoint> next = engine_.next_expiry_exact();
   return next ? std::optional<TimePoint>(*next - stats_.send_lead) : std::nullopt;
 }
 

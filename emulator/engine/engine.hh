@@ -40,6 +40,8 @@ class Engine {
 
   // When expire() next has something (never later than that); nullopt when nothing waits.
   std::optional<TimePoint> next_expiry() const { return wheel_.next_expiry(); }
+  // The same, exactly (TimingWheel::next_expiry_exact): for a caller about to sleep until then.
+  std::optional<TimePoint> next_expiry_exact() const { return wheel_.next_expiry_exact(); }
 
   // Replaces both pipelines at once; packets already scheduled keep their departure times.
   // The generators continue (no reseed), so a reload does not replay earlier decisions.

@@ -99,6 +99,28 @@ TEST_F(WheelTest, LongDelaysAndNextExpiryLowerBound) {
   EXPECT_EQ(now, t0 + seconds(3600));
 }
 
+// next_expiry() may answer with the start of a higher level's block (up to its span early);
+// next_expiry_exact() reads that block for the earliest departure in it.
+TEST_F(WheelTest, NextExpiryExactReadsTheHigherLevelBlock) {
+  TimingWheel wheel;
+  const TimePoint t0 = from_nanos(1'000'000'000);
+  wheel.start(t0);
+  wheel.insert(make(t0 + microseconds(700) + nanoseconds(300)));
+  wheel.insert(make(t0 + microseconds(650)));
+  wheel.insert(make(t0 + milliseconds(90)));
+  ASSERT_TRUE(wheel.next_expiry().has_value());
+  EXPECT_LE(*wheel.next_expiry(), t0 + microseconds(650));
+  EXPECT_EQ(wheel.next_expiry_exact(), t0 + microseconds(650));
+  EXPECT_TRUE(wheel.expire(t0 + microseconds(649)).empty());
+  EXPECT_EQ(wheel.next_expiry_exact(), t0 + microseconds(650));
+  EXPECT_EQ(seqs(wheel.expire(t0 + microseconds(650))), (std::vector<uint64_t>{1}));
+  EXPECT_EQ(wheel.next_expiry_exact(), t0 + microseconds(701));  // rounded up to its tick
+  EXPECT_EQ(seqs(wheel.expire(t0 + microseconds(701))), (std::vector<uint64_t>{0}));
+  EXPECT_EQ(wheel.next_expiry_exact(), t0 + milliseconds(90));
+  EXPECT_EQ(seqs(wheel.drain()), (std::vector<uint64_t>{2}));
+  EXPECT_FALSE(wheel.next_expiry_exact().has_value());
+}
+
 TEST_F(WheelTest, LateTicksAreProcessedAndCounted) {
   TimingWheel wheel;
   const TimePoint t0 = from_nanos(0);
@@ -148,6 +170,13 @@ void run_property(uint32_t seed, int operations, int64_t max_delay_ns, int64_t m
         const int64_t processed_ns = (to_nanos(now) / 1000 + 1) * 1000;
         ASSERT_LE(to_nanos(*next), std::max(earliest_tick_ns, processed_ns))
             << "next_expiry must never be later than the earliest due tick";
+        const auto exact = wheel.next_expiry_exact();
+        ASSERT_TRUE(exact.has_value());
+        if (earliest_tick_ns >= processed_ns) {
+          ASSERT_EQ(to_nanos(*exact), earliest_tick_ns) << "at operation " << i;
+        } else {  // overdue: due at the next expire(), whatever its time
+          ASSERT_LE(to_nanos(*exact), processed_ns);
+        }
       } else {
         ASSERT_TRUE(reference.empty());
       }
