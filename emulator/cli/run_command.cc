@@ -651,7 +651,7 @@ int run_main(const std::vector<std::string>& args) {
   }
 
   PacketPool pool;
-  pool.reserve(2048, 4096);
+  pool.reserve(1500, 4096);  // MTU-sized packets
   Engine engine(configs_of(profile), seed, pool);
 
   uint32_t max_length = queue_length_for(profile, setup.max_pps);

@@ -131,8 +131,9 @@ class BasicTimingWheel {
 
   // The earliest tick at which expire() would hand something out, exactly: at a level above
   // the lowest, the least departure among the entries of that block (read, not moved: they
-  // cascade when the wheel gets there). One pass over that block's entries -- for a caller
-  // about to sleep until then, which next_expiry() would wake up to a block's span early.
+  // cascade when the wheel gets there) -- for a caller about to sleep until then, which
+  // next_expiry() would wake up to a block's span early. A block of more than
+  // kExactScanLimit entries is not read: its start, as next_expiry().
   std::optional<TimePoint> next_expiry_exact() const {
     if (size_ == 0 || !overdue_.empty()) {
       return next_expiry();
@@ -141,17 +142,24 @@ class BasicTimingWheel {
     if (!e) {
       return std::nullopt;
     }
-    if (e->level == 0) {
-      return from_nanos(static_cast<int64_t>(e->tick) * resolution_ns_);
-    }
-    int64_t least = INT64_MAX;
-    for (const Block* b = slots_[e->level][e->slot].head; b != nullptr; b = b->next) {
-      for (uint32_t i = 0; i < b->count; ++i) {
-        least = std::min(least, b->entries[i].departure);
+    uint64_t tick = e->tick;
+    if (e->level > 0) {
+      int64_t least = INT64_MAX;
+      size_t read = 0;
+      for (const Block* b = slots_[e->level][e->slot].head; b != nullptr && read <= kExactScanLimit;
+           b = b->next) {
+        for (uint32_t i = 0; i < b->count; ++i) {
+          least = std::min(least, b->entries[i].departure);
+        }
+        read += b->count;
+      }
+      if (read <= kExactScanLimit) {
+        tick = tick_of(least);
       }
     }
-    return from_nanos(static_cast<int64_t>(tick_of(least)) * resolution_ns_);
+    return from_nanos(static_cast<int64_t>(tick) * resolution_ns_);
   }
+  static constexpr size_t kExactScanLimit = 256;
 
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }

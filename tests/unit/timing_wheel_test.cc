@@ -121,6 +121,21 @@ TEST_F(WheelTest, NextExpiryExactReadsTheHigherLevelBlock) {
   EXPECT_FALSE(wheel.next_expiry_exact().has_value());
 }
 
+// A block of more entries than the wheel reads for it answers with its start, as next_expiry().
+TEST_F(WheelTest, NextExpiryExactLeavesABigBlockUnread) {
+  TimingWheel wheel;
+  const TimePoint t0 = from_nanos(1'000'000'000);
+  wheel.start(t0);
+  for (size_t i = 0; i <= BasicTimingWheel<Packet*>::kExactScanLimit; ++i) {
+    wheel.insert(make(t0 + microseconds(650) + nanoseconds(static_cast<int64_t>(i))));
+  }
+  EXPECT_EQ(wheel.next_expiry_exact(), wheel.next_expiry());
+  EXPECT_LT(*wheel.next_expiry_exact(), t0 + microseconds(650));
+  PacketList rest = wheel.drain();
+  EXPECT_EQ(rest.size(), BasicTimingWheel<Packet*>::kExactScanLimit + 1);
+  rest.consume([&](Packet* p) { pool_.release(p); });
+}
+
 TEST_F(WheelTest, LateTicksAreProcessedAndCounted) {
   TimingWheel wheel;
   const TimePoint t0 = from_nanos(0);
