@@ -127,10 +127,9 @@ LiveEvent LiveDriver::run() {
       calibrator_->going_to_sleep();
     }
     stats_.unwatched_waits += unwatched != 0 ? 1 : 0;
-    // A wait until a departure ends with the departure timer, armed for planned_wake_ (often
-    // before the departures just sent: plan_wait); epoll itself then arms no timer.
-    const auto events = epolls_[unwatched].wait(
-        timeout && timeout->count() > 0 && armed_ == planned_wake_ ? std::nullopt : timeout);
+    // A wait until a departure ends with the departure timer, which plan_wait armed for
+    // planned_wake_ (often before the departures just sent): epoll itself arms no timer.
+    const auto events = epolls_[unwatched].wait(sleeps ? std::nullopt : timeout);
     const TimePoint woke = clock_.now();
     // The calibrator's poke during this sleep, if it made one (TimePoint{}: none).
     const TimePoint poked =
@@ -138,7 +137,7 @@ LiveEvent LiveDriver::run() {
     ++stats_.wakeups;
     next_arrival_.reset();
     timer_expired_.reset();
-    bool timer_fired = events.empty();  // a wait with epoll's own timeout ran out
+    bool timer_fired = false;
     for (const epoll_event& e : events) {
       if (e.data.u64 == kDepartureTag) {
         departure_timer_.acknowledge();

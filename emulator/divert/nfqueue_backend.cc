@@ -54,8 +54,6 @@ Throttle resend_warning;
 Throttle verdict_warning;
 Throttle receive_warning;
 
-int64_t nanos_of(const timespec& t) { return int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec; }
-
 }  // namespace
 
 void NfqueueBackend::SocketCloser::operator()(mnl_socket* s) const noexcept { mnl_socket_close(s); }
@@ -542,9 +540,7 @@ TimePoint NfqueueBackend::kernel_arrival(int64_t realtime_ns) const {
 }
 
 void NfqueueBackend::set_output_stamps(bool on) {
-  timespec now{};
-  ::clock_gettime(CLOCK_REALTIME, &now);
-  output_stamps_since_ = on ? nanos_of(now) : 0;
+  output_stamps_since_ = on ? clock_ns(CLOCK_REALTIME) : 0;
 }
 
 TimePoint NfqueueBackend::mark_arrival(uint32_t mark) const {

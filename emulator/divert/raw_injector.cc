@@ -82,12 +82,6 @@ struct Control {
   }
 };
 
-int64_t realtime_ns() noexcept {
-  timespec ts{};
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
 // The next message of the socket's error queue: its transmit stamp (CLOCK_REALTIME ns), 0 if it
 // carries none, nullopt if the queue is empty.
 std::optional<int64_t> take_stamp(int fd) noexcept {
@@ -103,7 +97,7 @@ std::optional<int64_t> take_stamp(int fd) noexcept {
         c->cmsg_len >= CMSG_LEN(sizeof(scm_timestamping))) {
       scm_timestamping stamps{};
       std::memcpy(&stamps, CMSG_DATA(c), sizeof stamps);
-      const int64_t ns = int64_t{stamps.ts[0].tv_sec} * 1'000'000'000 + stamps.ts[0].tv_nsec;
+      const int64_t ns = nanos_of(stamps.ts[0]);
       if (ns > 0) {
         return ns;
       }
@@ -161,7 +155,7 @@ int RawInjector::send(std::span<const std::byte> ip, uint32_t ifindex) noexcept 
   }
   const auto send_on = [&](int fd) -> int {
     control.attach(msg);
-    const int64_t before = sampled ? realtime_ns() : 0;
+    const int64_t before = sampled ? clock_ns(CLOCK_REALTIME) : 0;
     const ssize_t n = ::sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n < 0) {
       return errno;

@@ -19,12 +19,6 @@ namespace badlink::probe {
 
 namespace {
 
-int64_t clock_ns(clockid_t clock) {
-  timespec ts{};
-  ::clock_gettime(clock, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
 void sleep_until_monotonic(int64_t due_ns) {
   const timespec ts{static_cast<time_t>(due_ns / 1'000'000'000),
                     static_cast<long>(due_ns % 1'000'000'000)};
@@ -180,7 +174,7 @@ ReceiveReport receive_probes(int fd, const ReceivePlan& plan, const ProbeControl
           if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
             timespec ts{};
             std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
-            stamp = int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+            stamp = nanos_of(ts);
           }
         }
       }
