@@ -82,20 +82,50 @@ void LiveDriver::set_arrival_slack(Direction d, std::optional<Duration> slack,
 // may have come since the queue was last seen empty leaves no sooner than that moment plus its
 // slack, with room to spare for a late timer and the spin's lead.
 unsigned LiveDriver::unwatched_directions(std::optional<Duration> timeout) const {
-  if (!timeout || timeout->count() <= 0 || *timeout > options_.max_unwatched_wait ||
-      !planned_wake_ || backlog_) {
+  if (!timeout || timeout->count() <= 0 || !planned_wake_) {
+    return 0;
+  }
+  return unwatched_until(*planned_wake_, *timeout);
+}
+
+unsigned LiveDriver::unwatched_until(TimePoint wake, Duration timeout) const {
+  if (timeout > options_.max_unwatched_wait || backlog_) {
     return 0;
   }
   const Duration margin = 2 * options_.max_early_wake + std::chrono::microseconds(100);
   unsigned left = 0;
   for (const Direction d : {Direction::outbound, Direction::inbound}) {
     const std::optional<Duration>& slack = arrival_slack_[index_of(d)];
-    if (slack && *planned_wake_ + margin <= quiet_since_ + *slack) {
+    if (slack && wake + margin <= quiet_since_ + *slack) {
       left |= 1U << index_of(d);
     }
   }
   constexpr unsigned kBoth = 3;
   return shared_fd_ && left != kBoth ? 0 : left;
+}
+
+// After the departures of an unwatched wake-up, what came meanwhile may wait for the spin
+// before the next departure (which reads the queue, set_arrival_slack's read_while_spinning)
+// when every direction with slack is read there and the wait until then may leave them all
+// unwatched. The loop then sleeps straight after the departures. A spin too short to read
+// (a late timer) defers it again, up to kMaxReadDeferral since the queue was last seen empty:
+// what came since then is read at once, a few packets rather than a delay's worth in one go.
+bool LiveDriver::read_in_next_spin(std::optional<TimePoint> next, TimePoint now) {
+  const Duration lead = stats_.early_wake;
+  if (!next || lead < 2 * options_.spin_read_margin || *next - lead <= now ||
+      now - quiet_since_ > kMaxReadDeferral || !may_spin(now)) {
+    return false;
+  }
+  unsigned slack = 0;
+  for (size_t d = 0; d < kDirections; ++d) {
+    if (arrival_slack_[d]) {
+      if (!spin_read_[d]) {
+        return false;
+      }
+      slack |= 1U << d;
+    }
+  }
+  return slack != 0 && unwatched_until(*next - lead, *next - lead - now) == slack;
 }
 
 void LiveDriver::duplicated(const Packet& /*original*/) { ++copies_alive_; }
@@ -208,7 +238,8 @@ std::optional<Duration> LiveDriver::plan_wait() {
   for (;;) {
     const std::optional<TimePoint> next = next_send();
     const TimePoint now = clock_.now();
-    if (read_after_departures_ && (!next || *next > now + stats_.early_wake)) {
+    if (read_after_departures_ && (!next || *next > now + stats_.early_wake) &&
+        !read_in_next_spin(next, now)) {
       // The departures this wake-up was for are out: now what came while the queue was
       // unwatched (due later than them), then plan again.
       read_after_departures_ = false;

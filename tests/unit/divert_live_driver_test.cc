@@ -26,6 +26,9 @@ class FakeBackend final : public DivertBackend {
   void split_descriptors() {
     inbound_fd_ = FileDescriptor(::eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK));
   }
+  // Then: outbound's descriptor never readable (nothing comes that way), so that a wait
+  // watching only it sleeps (receive() hands over whatever is queued, of either direction).
+  void quiet_outbound() { fd_ = FileDescriptor(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)); }
 
   void queue(Direction d, uint64_t handle, TimePoint arrival = {}) {
     incoming_.push_back({d, handle, arrival});
@@ -302,7 +305,7 @@ TEST_F(DivertLiveDriver, AWaitBeyondTheSlackWatchesTheQueue) {
 }
 
 // After an unwatched sleep, what came meanwhile is read once the departures are out -- or,
-// for a direction that asks for it, in the spin before them while the margin (20 us) remains.
+// for a direction that asks for it, in the spin before them while the margin (10 us) remains.
 
 TEST_F(DivertLiveDriver, AfterAnUnwatchedSleepTheQueueIsReadAfterTheDepartures) {
   DirectionConfig delayed;
@@ -337,6 +340,57 @@ TEST_F(DivertLiveDriver, AfterAnUnwatchedSleepTheQueueIsReadAfterTheDepartures) 
     turn();
     EXPECT_EQ(backend_.reinjected, (std::vector<uint64_t>{1, 2}));
     EXPECT_LE(driver_->stats().lateness.max(), std::chrono::microseconds(2));
+  }
+}
+
+// A direction read while spinning: what came during the sleep before a departure whose spin
+// was too short to read it (a late timer) waits, unread, for the spin before the next one, and
+// the loop sleeps straight after the departure (the application it woke runs now) -- unless
+// the queue was last seen empty more than 500 us ago: then it is read at once.
+TEST_F(DivertLiveDriver, WhatTheNextSpinReadsWaitsForItAfterADeparture) {
+  using std::chrono::microseconds;
+  DirectionConfig delayed;
+  delayed.delay.delay = milliseconds(10);
+  backend_.split_descriptors();
+  backend_.quiet_outbound();
+  start(DirectionConfig{}, delayed);
+  driver_->set_arrival_slack(Direction::inbound, milliseconds(10), true);
+  uint64_t handle = 0;
+  for (const Duration gap : {Duration{microseconds(200)}, Duration{milliseconds(1)}}) {
+    const bool deferred = gap < microseconds(500);
+    SCOPED_TRACE(deferred ? "departures 200 us apart" : "departures 1 ms apart");
+    backend_.reinjected.clear();
+    backend_.received_before_reinject.clear();
+    const TimePoint t0 = clock_.now();
+    const uint64_t read = backend_.received();
+    for (int i = 0; i < 3; ++i) {  // departures at t0 + 10 ms + i * gap
+      clock_.set(t0 + i * gap);
+      backend_.queue(Direction::inbound, ++handle, t0 + i * gap);
+      turn();
+    }
+    const TimePoint first = t0 + milliseconds(10);
+    clock_.tick = microseconds(1);  // the spin's clock moves
+    clock_.set(first - microseconds(40));
+    turn();  // the spin reads whatever is left and sees the queue empty; the first goes
+    ASSERT_EQ(backend_.reinjected.size(), 1u);
+    ASSERT_EQ(backend_.received() - read, 3u);
+    backend_.queue(Direction::inbound, ++handle, first + microseconds(50));  // during the sleep
+    const uint64_t unwatched = driver_->stats().unwatched_waits;
+    clock_.set(first + gap - microseconds(5));  // woke late: no time to read in the spin
+    turn();
+    ASSERT_EQ(backend_.reinjected.size(), 2u);
+    EXPECT_EQ(backend_.received_before_reinject[1] - read, 3u);
+    EXPECT_EQ(backend_.received() - read, deferred ? 3u : 4u);
+    EXPECT_EQ(driver_->stats().unwatched_waits, unwatched + 1);  // the wait after it
+    clock_.set(first + 2 * gap - microseconds(40));
+    turn();
+    ASSERT_EQ(backend_.reinjected.size(), 3u);
+    EXPECT_EQ(backend_.received_before_reinject[2] - read, 4u);  // read before it went
+    EXPECT_LE(driver_->stats().lateness.max(), microseconds(2));
+    clock_.tick = Duration{0};
+    clock_.set(first + microseconds(50) + milliseconds(10));  // the fourth packet's time
+    turn();
+    EXPECT_EQ(backend_.reinjected.size(), 4u);
   }
 }
 
