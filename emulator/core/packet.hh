@@ -58,7 +58,7 @@ struct alignas(16) Packet {
   static constexpr uint8_t kReordered = 2;
   static constexpr uint8_t kCorrupted = 4;
   static constexpr uint8_t kMalformed = 8;
-  static constexpr uint8_t kNotIp = 16;  // set by the driver: a non-IP frame, passed on as is
+  static constexpr uint8_t kNotIp = 16;    // set by the driver: a non-IP frame, passed on as is
   static constexpr uint8_t kSegment = 32;  // cut from a GSO super-packet by the engine
 
   // Bytes on the wire, all segments counted.

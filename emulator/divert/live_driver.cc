@@ -269,7 +269,7 @@ std::optional<Duration> LiveDriver::plan_wait() {
       // us here, and the application a departure wakes on this CPU waited through it.
       ++stats_.spins;
       const TimePoint at = *next;
-      PacketList batch = engine_.expire(at + stats_.send_lead);
+      PacketList batch = engine_.expire(at + longest_send_lead_);
       if (const std::optional<TimePoint> after = next_send(); after && *after > at + lead) {
         arm(*after - lead);
       }
@@ -478,14 +478,15 @@ void LiveDriver::refresh_send_leads() {
   for (const Direction d : {Direction::outbound, Direction::inbound}) {
     send_lead_[index_of(d)] = std::max(backend_.send_lead(d), Duration{0});
   }
-  stats_.send_lead = std::max(send_lead_[0], send_lead_[1]);
+  longest_send_lead_ = std::max(send_lead_[0], send_lead_[1]);
+  stats_.send_lead = longest_send_lead_;  // reported only
 }
 
 std::optional<TimePoint> LiveDriver::next_send() const {
   // Exact: a lower bound (the start of a wheel block up to 256 us wide) would wake the loop,
   // or keep it spinning, for nothing.
   const std::optional<TimePoint> next = engine_.next_expiry_exact();
-  return next ? std::optional<TimePoint>(*next - stats_.send_lead) : std::nullopt;
+  return next ? std::optional<TimePoint>(*next - longest_send_lead_) : std::nullopt;
 }
 
 // Each packet goes to the backend its send lead before its departure, so that it reaches the
@@ -493,7 +494,7 @@ std::optional<TimePoint> LiveDriver::next_send() const {
 // direction with a shorter lead may then have microseconds to wait, spent here.
 void LiveDriver::send_due() {
   const TimePoint now = clock_.now();
-  PacketList due = engine_.expire(now + stats_.send_lead);
+  PacketList due = engine_.expire(now + longest_send_lead_);
   send_list(due, now);
 }
 

@@ -189,6 +189,7 @@ class LiveDriver final : private EngineObserver {
   std::array<int64_t, kTimerWindow> timer_late_ns_{};  // ring of recent timer lateness
   size_t timer_samples_ = 0;
   std::array<Duration, kDirections> send_lead_{};  // DivertBackend::send_lead, by direction
+  Duration longest_send_lead_{};  // the longest of send_lead_: the wheel is read that far ahead
   int64_t spin_tokens_ns_ = 0;  // the spin budget left (LiveOptions::max_spin_share)
   TimePoint spin_refilled_{};   // the budget was last topped up then
   bool backlog_ = false;        // the backend may hold more than epoll knows of: read again
