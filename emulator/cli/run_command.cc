@@ -322,6 +322,7 @@ struct LiveReport {
   const LatencyHistogram* send_path = nullptr;  // the raw socket's sampled send path
   size_t pool_in_use = 0;
   size_t pool_bytes = 0;
+  size_t pool_chunks = 0;  // chunk allocations so far: the pool grows only to a new high
 };
 
 std::string live_stats_json(const LiveReport& r) {
@@ -426,6 +427,7 @@ std::string live_stats_json(const LiveReport& r) {
     JsonObject j(out, o.child_indent());
     j.field("in_use", uint64_t{r.pool_in_use});
     j.field("bytes_reserved", uint64_t{r.pool_bytes});
+    j.field("chunk_allocations", uint64_t{r.pool_chunks});
     if (const std::optional<uint64_t> n = allocation_count()) {
       j.field("heap_allocations", *n);  // a counting build only (tests/bench)
     }
@@ -797,6 +799,7 @@ int run_main(const std::vector<std::string>& args) {
     r.send_path = &backend->injector().send_path_samples();
     r.pool_in_use = pool.in_use();
     r.pool_bytes = pool.bytes_reserved();
+    r.pool_chunks = pool.chunk_allocations();
     return r;
   };
   auto write_stats = [&]() {
