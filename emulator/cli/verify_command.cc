@@ -72,7 +72,10 @@ po::options_description verify_options() {
       ("seed,s", po::value<uint64_t>()->value_name("N"),
        "seed for badlink run (default: drawn and printed)")
       ("duration", po::value<double>()->default_value(30)->value_name("SECONDS"),
-       "measuring time, 10..600: half for delay, a third for loss, the rest for throughput");
+       "measuring time, 10..600: half for delay, a third for loss, the rest for throughput")
+      ("stall-budget", po::value<double>()->default_value(100)->value_name("MS"),
+       "how long stalls of the host (or of badlink) may hold the path in all, per direction, "
+       "0..60000 ms");
   // clang-format on
   return options;
 }
@@ -94,6 +97,7 @@ struct VerifySetup {
   std::optional<std::string> json;
   std::optional<uint64_t> seed;
   double duration_s = 30;
+  double stall_budget_ms = 100;
 };
 
 VerifySetup parse_setup(const std::vector<std::string>& args) {
@@ -118,6 +122,10 @@ VerifySetup parse_setup(const std::vector<std::string>& args) {
   s.duration_s = vm["duration"].as<double>();
   if (!(s.duration_s >= 10 && s.duration_s <= 600)) {
     throw UsageError("--duration must be 10..600 seconds");
+  }
+  s.stall_budget_ms = vm["stall-budget"].as<double>();
+  if (!(s.stall_budget_ms >= 0 && s.stall_budget_ms <= 60000)) {
+    throw UsageError("--stall-budget must be 0..60000 ms");
   }
   return s;
 }
@@ -676,7 +684,8 @@ Outcome verify(const VerifySetup& setup, const Profile& profile, const Profile& 
   }
 
   // ---- the verdict ----
-  const HostAllowance allowance;
+  HostAllowance allowance;
+  allowance.stall_ms = setup.stall_budget_ms;
   std::string json_dirs;
   size_t judged = 0;
   size_t failed = 0;
@@ -837,7 +846,7 @@ std::string verify_help() {
          "twice the delay's spread over the measuring window. Delay probes later than the\n"
          "law's largest draw + 2 ms come in runs when the host (or badlink) stalls: they are\n"
          "left out of the delay figures, and the time they held the path is the 'stalls'\n"
-         "figure, which may reach 100 ms in all.\n"
+         "figure, which may reach 100 ms in all (--stall-budget).\n"
          "\n"
          "The profile's [match] is not verified: the probes are all the traffic there is.\n"
          "Needs root (namespaces, firewall rules). Takes about --duration seconds plus the\n"

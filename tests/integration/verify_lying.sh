@@ -21,6 +21,10 @@ grep -q "broken.toml:4" "$WORK/broken.log" || fail "no position given: $(cat "$W
 status=0
 "$BADLINK" verify --duration 5 >/dev/null 2>&1 || status=$?
 check "--duration 5: exit 2" "$status == 2"
+status=0
+"$BADLINK" verify --stall-budget -1 >/dev/null 2>"$WORK/budget.log" || status=$?
+check "--stall-budget -1: exit 2" "$status == 2"
+grep -q -- "--stall-budget must be 0..60000 ms" "$WORK/budget.log" || fail "no reason given: $(cat "$WORK/budget.log")"
 
 say "the lie: lte.toml verified against a badlink running 35 ms, 2% loss, 4/30 Mbit/s"
 lie=$(profile lie <<'TOML'

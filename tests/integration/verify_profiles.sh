@@ -4,7 +4,9 @@
 # serialisation is part of the delay) and satellite-leo (Gilbert-Elliott bursts, 100 Mbit/s).
 # Each run leaves no namespace, process or rule behind, and its --json agrees. During dsl the
 # gateway's badlink is stopped for 40 ms (SIGSTOP), as a busy host once stalled everything in
-# CI: the stall must show as such, in both directions, and no figure may fail for it.
+# CI: the stall must show as such, in both directions, and no figure may fail for it. That run
+# has a stall budget of 140 ms (--stall-budget): the default 100 for the host's own stalls,
+# which on this shared machine once reached 64 ms besides the stop, and the 40 ms stop.
 source "$(dirname "$0")/lib.sh"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 
@@ -31,7 +33,7 @@ verify_ok() {  # verify_ok NAME [PROFILE]
   local name=$1 status=0 stall=""
   shift
   say "badlink verify $*"
-  "$BADLINK" verify "$@" --seed "${BADLINK_SEED:-20261124}" --json "$WORK/$name.json" >"$WORK/$name.out" 2>"$WORK/$name.log" &
+  "$BADLINK" verify "$@" ${STALL:+--stall-budget 140} --seed "${BADLINK_SEED:-20261124}" --json "$WORK/$name.json" >"$WORK/$name.out" 2>"$WORK/$name.log" &
   local pid=$!
   BACKGROUND+=("$pid")
   if [ -n "${STALL:-}" ]; then
@@ -50,7 +52,7 @@ verify_ok() {  # verify_ok NAME [PROFILE]
     wait "$stall" || fail "could not stall the gateway"
     local held
     for held in $(awk '$1 == "stalls" { print int($4) }' "$WORK/$name.out"); do
-      check "$name: the 40 ms stop is seen as a stall ($held ms)" "$held >= 25 && $held <= 100"
+      check "$name: the 40 ms stop is seen as a stall ($held ms)" "$held >= 25 && $held <= 140"
     done
     check "$name: a stalls line per direction" "$(grep -c '^  stalls ' "$WORK/$name.out") == 2"
   fi
