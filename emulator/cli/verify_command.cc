@@ -73,7 +73,7 @@ po::options_description verify_options() {
        "seed for badlink run (default: drawn and printed)")
       ("duration", po::value<double>()->default_value(30)->value_name("SECONDS"),
        "measuring time, 10..600: half for delay, a third for loss, the rest for throughput")
-      ("stall-budget", po::value<double>()->default_value(100)->value_name("MS"),
+      ("stall-budget", po::value<double>()->default_value(HostAllowance{}.stall_ms)->value_name("MS"),
        "how long stalls of the host (or of badlink) may hold the path in all, per direction, "
        "0..60000 ms");
   // clang-format on
@@ -97,7 +97,7 @@ struct VerifySetup {
   std::optional<std::string> json;
   std::optional<uint64_t> seed;
   double duration_s = 30;
-  double stall_budget_ms = 100;
+  HostAllowance allowance;  // --stall-budget sets its stall_ms
 };
 
 VerifySetup parse_setup(const std::vector<std::string>& args) {
@@ -123,8 +123,8 @@ VerifySetup parse_setup(const std::vector<std::string>& args) {
   if (!(s.duration_s >= 10 && s.duration_s <= 600)) {
     throw UsageError("--duration must be 10..600 seconds");
   }
-  s.stall_budget_ms = vm["stall-budget"].as<double>();
-  if (!(s.stall_budget_ms >= 0 && s.stall_budget_ms <= 60000)) {
+  s.allowance.stall_ms = vm["stall-budget"].as<double>();
+  if (!(s.allowance.stall_ms >= 0 && s.allowance.stall_ms <= 60000)) {
     throw UsageError("--stall-budget must be 0..60000 ms");
   }
   return s;
@@ -684,8 +684,7 @@ Outcome verify(const VerifySetup& setup, const Profile& profile, const Profile& 
   }
 
   // ---- the verdict ----
-  HostAllowance allowance;
-  allowance.stall_ms = setup.stall_budget_ms;
+  const HostAllowance& allowance = setup.allowance;
   std::string json_dirs;
   size_t judged = 0;
   size_t failed = 0;

@@ -9,29 +9,26 @@
 // Usage: vcpu_hiccups [SECONDS] [CPU ...]   (default: 10 s on every CPU)
 #include <pthread.h>
 #include <sched.h>
-#include <time.h>
 
 #include <array>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
-#include <string>
 #include <thread>
 #include <vector>
+
+#include "core/time.hh"
 
 namespace {
 
 constexpr std::array<int64_t, 7> kBoundsUs = {2, 5, 10, 20, 50, 100, 1000};
+constexpr size_t kShareBound = 3;  // the share of time lost is printed for kBoundsUs[3], 20 us
 
-int64_t now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
+int64_t now_ns() { return badlink::clock_ns(CLOCK_MONOTONIC); }
 
 struct Result {
-  std::array<uint64_t, kBoundsUs.size()> over{};  // gaps of at least kBoundsUs[i]
+  std::array<uint64_t, kBoundsUs.size()> over{};    // gaps of at least kBoundsUs[i]
   std::array<int64_t, kBoundsUs.size()> lost_ns{};  // time in those gaps
   int64_t max_ns = 0;
   int64_t ran_ns = 0;
@@ -103,8 +100,9 @@ int main(int argc, char** argv) {
     for (const uint64_t n : r.over) {
       std::printf("  %8.1f", static_cast<double>(n) / secs);
     }
-    std::printf("  %6.1f  %.4f%%\n", static_cast<double>(r.max_ns) / 1e3,
-                100.0 * static_cast<double>(r.lost_ns[3]) / static_cast<double>(r.ran_ns));
+    std::printf(
+        "  %6.1f  %.4f%%\n", static_cast<double>(r.max_ns) / 1e3,
+        100.0 * static_cast<double>(r.lost_ns[kShareBound]) / static_cast<double>(r.ran_ns));
   }
   return 0;
 }
