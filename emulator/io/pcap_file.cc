@@ -23,6 +23,33 @@ std::string errno_message(std::string_view what, const std::filesystem::path& fi
   return std::string(what) + " " + file.string() + ": " + std::strerror(errno);
 }
 
+// A record's capture time in nanoseconds, or nullopt when it lies outside
+// PcapReader::kTimestampRange (a pcapng stamp may hold any 64-bit count of its units).
+std::optional<int64_t> nanos_since_epoch(int64_t seconds, int64_t fraction_ns) {
+  // Bounds that keep the arithmetic below in range; the result's own range is checked after.
+  // (A classic nanosecond file's fraction is any 32-bit value: libpcap does not check it.)
+  constexpr int64_t kLimitSeconds = PcapReader::kTimestampRange / kNanosPerSecond + 1;
+  constexpr int64_t kLimitFraction = int64_t{1} << 33;
+  if (seconds < -kLimitSeconds || seconds > kLimitSeconds || fraction_ns < -kLimitFraction ||
+      fraction_ns > kLimitFraction) {
+    return std::nullopt;
+  }
+  const int64_t ns = seconds * kNanosPerSecond + fraction_ns;
+  if (ns < -PcapReader::kTimestampRange || ns > PcapReader::kTimestampRange) {
+    return std::nullopt;
+  }
+  return ns;
+}
+
+// "11551624184.876960000 s (about the year 2336)", for a stamp out of range.
+std::string describe_seconds(int64_t seconds, int64_t fraction_ns) {
+  constexpr int64_t kSecondsPerYear = 31'556'952;  // Gregorian mean
+  char fraction[16] = {};
+  std::snprintf(fraction, sizeof fraction, "%09lld", static_cast<long long>(fraction_ns));
+  return std::to_string(seconds) + "." + fraction + " s (about the year " +
+         std::to_string(1970 + seconds / kSecondsPerYear) + ")";
+}
+
 uint16_t read16(std::span<const std::byte> b, size_t at) {
   return static_cast<uint16_t>((std::to_integer<unsigned>(b[at]) << 8) |
                                std::to_integer<unsigned>(b[at + 1]));
@@ -82,7 +109,8 @@ L3Location after_loopback_family(std::span<const std::byte> frame) {
 
 // --- PcapReader ---------------------------------------------------------------------------
 
-PcapReader::PcapReader(const std::filesystem::path& file) : buffer_(new char[kStdioBuffer]) {
+PcapReader::PcapReader(const std::filesystem::path& file)
+    : file_(file.string()), buffer_(new char[kStdioBuffer]) {
   FILE* stream = std::fopen(file.c_str(), "rb");
   if (stream == nullptr) {
     throw PcapError(errno_message("cannot open", file));
@@ -115,12 +143,18 @@ std::optional<PcapRecord> PcapReader::next() {
   const u_char* bytes = nullptr;
   const int rc = pcap_next_ex(handle_, &header, &bytes);
   if (rc == 1) {
-    ++records_;
     // With nanosecond precision libpcap puts nanoseconds in tv_usec (scaling microsecond files).
-    const int64_t ns = static_cast<int64_t>(header->ts.tv_sec) * kNanosPerSecond +
-                       static_cast<int64_t>(header->ts.tv_usec);
+    const auto seconds = static_cast<int64_t>(header->ts.tv_sec);
+    const auto fraction = static_cast<int64_t>(header->ts.tv_usec);
+    const std::optional<int64_t> ns = nanos_since_epoch(seconds, fraction);
+    if (!ns) {
+      throw PcapError(file_ + ": packet " + std::to_string(records_ + 1) + ": timestamp " +
+                      describe_seconds(seconds, fraction) +
+                      " is outside the years 1823-2116 that badlink replays");
+    }
+    ++records_;
     return PcapRecord{
-        .timestamp = from_nanos(ns),
+        .timestamp = from_nanos(*ns),
         .wire_length = std::max(header->len, header->caplen),
         .data = {reinterpret_cast<const std::byte*>(bytes), header->caplen},
     };

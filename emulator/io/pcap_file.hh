@@ -43,8 +43,15 @@ class PcapReader {
   PcapReader& operator=(const PcapReader&) = delete;
 
   // The next record, or nullopt at the end. A file cut mid-record (or a record libpcap
-  // refuses) also ends the reading: then truncated() is true and error() says why.
+  // refuses) also ends the reading: then truncated() is true and error() says why. Throws
+  // PcapError, naming the file and the packet, for a record whose timestamp lies outside
+  // kTimestampRange: a capture time past 2116 is damage, not a cut.
   std::optional<PcapRecord> next();
+
+  // Capture times are held within +-2^62 ns of the epoch (years 1823-2116): every stamp a
+  // classic pcap file can hold (32-bit seconds) fits, and the engine can add any delay to it
+  // without leaving int64 nanoseconds (the limit, in 2262, would otherwise be undefined).
+  static constexpr int64_t kTimestampRange = int64_t{1} << 62;
 
   int link_type() const { return link_type_; }  // a DLT_ value
   int snaplen() const { return snaplen_; }
@@ -53,6 +60,7 @@ class PcapReader {
   uint64_t records() const { return records_; }
 
  private:
+  std::string file_;                // for messages
   std::unique_ptr<char[]> buffer_;  // stdio buffer for the file; outlives the handle
   pcap* handle_ = nullptr;
   int link_type_ = 0;

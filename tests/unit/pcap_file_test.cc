@@ -213,6 +213,105 @@ TEST(PcapWriter, FullDeviceIsReportedAtClose) {
   EXPECT_THROW(writer.close(), PcapError);
 }
 
+// --- Timestamps out of range ---
+
+// A pcapng file of one Ethernet interface whose timestamps count `tsresol` units (pcapng's
+// if_tsresol: 10^-n s); each stamp is a raw 64-bit count of them.
+std::vector<std::byte> pcapng_with_stamps(const std::vector<uint64_t>& stamps, uint8_t tsresol) {
+  std::vector<std::byte> out;
+  const auto put32 = [&](uint32_t v) {
+    for (int i = 0; i < 4; ++i) {
+      out.push_back(static_cast<std::byte>((v >> (8 * i)) & 0xff));  // little-endian file
+    }
+  };
+  put32(0x0a0d0d0a);  // section header block
+  put32(28);
+  put32(0x1a2b3c4d);
+  put32(1);  // version 1.0
+  put32(0xffffffff);
+  put32(0xffffffff);  // section length unknown
+  put32(28);
+  put32(1);  // interface description block, with if_tsresol and opt_endofopt
+  put32(32);
+  put32(DLT_EN10MB);
+  put32(65535);
+  put32(0x0001'0009);  // option 9 (if_tsresol), length 1
+  put32(tsresol);
+  put32(0);
+  put32(32);
+  for (const uint64_t stamp : stamps) {
+    put32(6);  // enhanced packet block with a 60-byte frame
+    put32(32 + 60);
+    put32(0);
+    put32(static_cast<uint32_t>(stamp >> 32));
+    put32(static_cast<uint32_t>(stamp));
+    put32(60);
+    put32(60);
+    const auto frame = counting_bytes(60, 7);
+    out.insert(out.end(), frame.begin(), frame.end());
+    put32(32 + 60);
+  }
+  return out;
+}
+
+void write_file(const fs::path& file, const std::vector<std::byte>& bytes) {
+  std::ofstream out(file, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
+}
+
+// What next() throws after reading `good` records, or "" when it reads to the end.
+std::string error_after(const fs::path& file, uint64_t good) {
+  PcapReader reader(file);
+  try {
+    while (reader.next()) {
+    }
+  } catch (const PcapError& e) {
+    EXPECT_EQ(reader.records(), good);
+    return e.what();
+  }
+  EXPECT_EQ(reader.records(), good);
+  return "";
+}
+
+TEST(PcapReader, TimestampPastTheRangeIsAnErrorNamingFileAndPacket) {
+  TempDir dir;
+  constexpr uint64_t kYear2336Us = 11'551'624'184'876'960;  // the finding's stamp (us)
+  write_file(dir / "far.pcapng", pcapng_with_stamps({1'700'000'000'000'000, kYear2336Us}, 6));
+  const std::string message = error_after(dir / "far.pcapng", 1);
+  EXPECT_NE(message.find("far.pcapng: packet 2: timestamp 11551624184.876960000 s"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("2336"), std::string::npos) << message;
+}
+
+TEST(PcapReader, TimestampsAtTheEdgesOfTheRange) {
+  TempDir dir;
+  constexpr auto kLimit = static_cast<uint64_t>(PcapReader::kTimestampRange);
+  write_file(dir / "edge.pcapng", pcapng_with_stamps({kLimit}, 9));
+  {
+    PcapReader reader(dir / "edge.pcapng");
+    const auto record = reader.next();
+    ASSERT_TRUE(record.has_value());
+    EXPECT_EQ(to_nanos(record->timestamp), PcapReader::kTimestampRange);
+  }
+  write_file(dir / "past.pcapng", pcapng_with_stamps({kLimit + 1}, 9));
+  EXPECT_NE(error_after(dir / "past.pcapng", 0).find("packet 1"), std::string::npos);
+  // Whole seconds past 2^63 become negative seconds in libpcap's time_t: refused as well.
+  write_file(dir / "wrapped.pcapng", pcapng_with_stamps({(uint64_t{1} << 63) + 5}, 0));
+  EXPECT_NE(error_after(dir / "wrapped.pcapng", 0).find("packet 1"), std::string::npos);
+}
+
+// The first finding of issue 21: packet 5 of 30 stamped in 2336 (UBSan: signed overflow).
+TEST(PcapReader, FuzzFindingTimestampOverflow) {
+  const fs::path file = fs::path(BADLINK_SOURCE_DIR) / "tests/fuzz/regressions/pcap" /
+                        "pcapng-timestamp-overflow.pcapng";
+  const std::string message = error_after(file, 4);
+  EXPECT_NE(message.find("pcapng-timestamp-overflow.pcapng: packet 5: timestamp"),
+            std::string::npos)
+      << message;
+}
+
 // --- LinkLayer ---
 
 std::vector<std::byte> ethernet(std::initializer_list<int> type_and_tags, size_t payload) {
