@@ -8,6 +8,10 @@
 #include <string_view>
 #include <vector>
 
+namespace badlink {
+struct Profile;
+}
+
 namespace badlink::cli {
 
 // The command line is wrong (exit 2). Boost.Program_options' own errors count as this too.
@@ -37,6 +41,10 @@ boost::program_options::variables_map parse_command_line(
     const std::vector<std::string>& args,
     const boost::program_options::options_description& options,
     const boost::program_options::positional_options_description& positional = {});
+
+// `run` and `verify` apply one link: a profile with several is refused here with a
+// ProfileError naming the file (exit 2). `command` is "run" or "verify".
+void require_one_link(const Profile& profile, std::string_view command);
 
 // The commands, each in its own file.
 std::string check_help();

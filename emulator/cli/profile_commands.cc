@@ -24,7 +24,8 @@ std::string check_help() {
   return "Usage: badlink check PROFILE...\n"
          "\n"
          "Validates each profile completely. Prints \"PROFILE: ok\" on standard output for a\n"
-         "good one; for a bad one, every problem on standard error as FILE:LINE:COL: message.\n"
+         "good one (\"PROFILE: ok (N links)\" when it has several [[link]]s); for a bad one,\n"
+         "every problem on standard error as FILE:LINE:COL: message.\n"
          "\n"
          "Exit status: 0 when every profile is valid, 2 when any is not (or on bad usage).\n";
 }
@@ -39,8 +40,12 @@ int check_main(const std::vector<std::string>& args) {
   bool all_ok = true;
   for (const std::string& file : vm["profiles"].as<std::vector<std::string>>()) {
     try {
-      (void)load_profile(file);
-      std::cout << file << ": ok\n";
+      const Profile profile = load_profile(file);
+      std::cout << file << ": ok";
+      if (profile.links.size() > 1) {
+        std::cout << " (" << profile.links.size() << " links)";
+      }
+      std::cout << '\n';
     } catch (const ProfileError& e) {
       all_ok = false;
       for (const Diagnostic& d : e.diagnostics()) {
@@ -57,7 +62,8 @@ std::string show_help() {
          "\n"
          "Prints the effective profile: every default filled in, as TOML that badlink reads\n"
          "back to the same settings. Without PROFILE: the built-in default profile (a typical\n"
-         "4G/LTE link, the same as profiles/lte.toml).\n"
+         "4G/LTE link, the same as profiles/lte.toml). With several [[link]]s, a comment above\n"
+         "each says which traffic it gets: its match, less what an earlier link takes first.\n"
          "\n"
          "Exit status: 0 ok, 2 when the profile is invalid (problems on standard error as\n"
          "FILE:LINE:COL: message) or on bad usage.\n";

@@ -2,6 +2,7 @@
 // on request, written as JSON.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <charconv>
 #include <iostream>
@@ -68,16 +69,28 @@ uint64_t random_seed() {
 
 double millis(Duration d) { return static_cast<double>(d.count()) / 1e6; }
 
+void log_link(const ReplayReport& r, const LinkReport& link) {
+  const DirectionStats& s = link.directions[index_of(r.direction)];
+  if (s.malformed > 0) {
+    spdlog::warn("{}: {} packets with malformed IP headers passed on unchanged", r.input.string(),
+                 s.malformed);
+  }
+  if (s.dropped_memory > 0) {
+    spdlog::warn("{} duplicates not made for want of a packet buffer", s.dropped_memory);
+  }
+  spdlog::info(
+      "link '{}': {} packets in, {} out ({}): {} lost, {} queue drops, {} duplicated, "
+      "{} reordered, {} corrupted; delay p50 {:.3f} ms, p99 {:.3f} ms, max {:.3f} ms",
+      link.name, s.received, s.sent, to_string(r.direction), s.dropped_loss, s.dropped_queue,
+      s.duplicated, s.reordered, s.corrupted, millis(s.delay.percentile(0.5)),
+      millis(s.delay.percentile(0.99)), millis(s.delay.max()));
+}
+
 void log_outcome(const ReplayReport& r) {
-  const DirectionStats& s = r.directions[index_of(r.direction)];
   const std::string input = r.input.string();
   if (r.truncated_input) {
     spdlog::warn("{}: truncated after {} packets ({}); the packets before it were replayed", input,
                  r.input_packets, r.input_error);
-  }
-  if (s.malformed > 0) {
-    spdlog::warn("{}: {} packets with malformed IP headers passed on unchanged", input,
-                 s.malformed);
   }
   if (r.non_ip > 0) {
     spdlog::info("{}: {} non-IP frames passed on unimpaired", input, r.non_ip);
@@ -85,21 +98,17 @@ void log_outcome(const ReplayReport& r) {
   if (r.pool_exhausted > 0) {
     spdlog::warn("{}: {} packets dropped for want of a packet buffer", input, r.pool_exhausted);
   }
-  if (s.dropped_memory > 0) {
-    spdlog::warn("{} duplicates not made for want of a packet buffer", s.dropped_memory);
-  }
   if (r.time_went_back > 0) {
     spdlog::warn(
         "{}: {} packets were stamped earlier than the packet before them; replayed as "
         "arriving with it",
         input, r.time_went_back);
   }
-  spdlog::info(
-      "{} packets in, {} out ({}): {} lost, {} queue drops, {} duplicated, {} reordered, "
-      "{} corrupted; delay p50 {:.3f} ms, p99 {:.3f} ms, max {:.3f} ms",
-      r.input_packets, r.output_packets, to_string(r.direction), s.dropped_loss, s.dropped_queue,
-      s.duplicated, s.reordered, s.corrupted, millis(s.delay.percentile(0.5)),
-      millis(s.delay.percentile(0.99)), millis(s.delay.max()));
+  for (const LinkReport& link : r.links) {
+    log_link(r, link);
+  }
+  spdlog::info("{} packets in, {} out; {} taken by no link passed on unimpaired", r.input_packets,
+               r.output_packets, r.unmatched);
 }
 
 }  // namespace
@@ -115,7 +124,15 @@ std::string replay_help() {
          "no IP (ARP, ...) and packets whose IP headers lie about their lengths pass on\n"
          "unchanged at their arrival time, and are counted.\n"
          "\n"
+         "Each packet goes to the first of the profile's links whose match takes it, as in\n"
+         "`badlink run` (a capture does not say the interface: a link's interface is taken to\n"
+         "be the capture's); a packet no link takes passes unimpaired and is counted as\n"
+         "\"unmatched\". A frame without a readable IP header goes to the first link with no\n"
+         "match at all, if there is one. Each link has its own queue, state and counters.\n"
+         "\n"
          "The seed is --seed, else the profile's, else a random one; the seed used is logged.\n"
+         "The first link draws from the seed itself, each later link from a seed derived from\n"
+         "it and the link's place in the file, so a link's draws do not depend on the others'.\n"
          "OUT.pcap is written under a temporary name and renamed when complete: after a\n"
          "failure it is left as it was.\n"
          "\n"
@@ -143,8 +160,7 @@ int replay_main(const std::vector<std::string>& args) {
   const uint64_t seed_option = seed_given ? parse_seed(vm["seed"].as<std::string>()) : 0;
 
   const Profile profile = load_profile(vm["profile"].as<std::string>());
-  setup.configs[index_of(Direction::outbound)] = profile.outbound;
-  setup.configs[index_of(Direction::inbound)] = profile.inbound;
+  setup.links = profile.links;
   setup.profile_name = profile.name;
 
   if (seed_given) {
@@ -157,7 +173,9 @@ int replay_main(const std::vector<std::string>& args) {
     setup.seed = random_seed();
     spdlog::info("seed {} (use --seed {} to repeat)", setup.seed, setup.seed);
   }
-  if (profile.direction(setup.direction).is_passthrough()) {
+  if (std::all_of(profile.links.begin(), profile.links.end(), [&setup](const Link& link) {
+        return link.direction(setup.direction).is_passthrough();
+      })) {
     spdlog::warn("profile '{}' does not impair {} packets; is --direction right?", profile.name,
                  to_string(setup.direction));
   }

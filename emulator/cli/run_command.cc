@@ -141,7 +141,7 @@ uint32_t queue_length_for(const Profile& profile, uint64_t max_pps) {
   double longest = 0.0;
   uint64_t backlog = 0;
   for (const Direction d : {Direction::outbound, Direction::inbound}) {
-    const DirectionConfig& c = profile.direction(d);
+    const DirectionConfig& c = profile.single_link().direction(d);
     longest =
         std::max(longest, static_cast<double>((c.delay.delay + 4 * c.delay.jitter).count()) / 1e9);
     backlog = std::max<uint64_t>(backlog, c.queue.packets == 0 ? 10000 : c.queue.packets);
@@ -154,8 +154,8 @@ uint32_t queue_length_for(const Profile& profile, uint64_t max_pps) {
 
 DirectionConfigs configs_of(const Profile& p) {
   DirectionConfigs configs{};
-  configs[index_of(Direction::outbound)] = p.outbound;
-  configs[index_of(Direction::inbound)] = p.inbound;
+  configs[index_of(Direction::outbound)] = p.single_link().outbound;
+  configs[index_of(Direction::inbound)] = p.single_link().inbound;
   return configs;
 }
 
@@ -194,7 +194,7 @@ struct RunSetup {
 std::optional<Duration> arrival_slack_for(const Profile& profile, Direction d,
                                           const RunSetup& setup, bool outbound_stamped) {
   constexpr Duration kLeast = std::chrono::milliseconds(1);
-  const DirectionConfig& c = profile.direction(d);
+  const DirectionConfig& c = profile.single_link().direction(d);
   const bool stamped =
       d == Direction::inbound || setup.mode == DiversionMode::gateway || outbound_stamped;
   if (!setup.rules || !stamped || c.is_passthrough()) {
@@ -568,7 +568,9 @@ std::string run_help() {
 
 // No --profile: the built-in default (profiles/lte.toml, embedded in the binary).
 Profile load_run_profile(const std::string& path) {
-  return path.empty() ? default_profile() : load_profile(path);
+  Profile profile = path.empty() ? default_profile() : load_profile(path);
+  require_one_link(profile, "run");  // at start: exit 2; on SIGHUP: the reload is rejected
+  return profile;
 }
 
 // Where the packet loop stands in the scheduler (see sys/scheduling.hh). --realtime: SCHED_FIFO
@@ -708,17 +710,19 @@ int run_main(const std::vector<std::string>& args) {
 
   const RunSetup setup = parse_setup(args);
   Profile profile = load_run_profile(setup.profile_path);  // invalid: never starts (exit 2)
-  if (setup.mode == DiversionMode::gateway && !profile.match.interface.empty() &&
-      profile.match.interface != setup.wan) {
-    throw UsageError("the profile's [match] interface is '" + profile.match.interface +
-                     "' but --wan is '" + setup.wan + "'; in gateway mode --wan decides");
+  if (setup.mode == DiversionMode::gateway && !profile.single_link().match.interface.empty() &&
+      profile.single_link().match.interface != setup.wan) {
+    throw UsageError("the profile's [match] interface is '" +
+                     profile.single_link().match.interface + "' but --wan is '" + setup.wan +
+                     "'; in gateway mode --wan decides");
   }
   require_capabilities();
   if (setup.mode == DiversionMode::gateway) {
     require_interface(setup.wan, "--wan");
   }
-  if (!profile.match.interface.empty()) {
-    require_interface(profile.match.interface, profile.source + ": [match] interface");
+  if (!profile.single_link().match.interface.empty()) {
+    require_interface(profile.single_link().match.interface,
+                      profile.source + ": [match] interface");
   }
 
   uint64_t seed = 0;
@@ -741,16 +745,17 @@ int run_main(const std::vector<std::string>& args) {
   std::unique_ptr<NfqueueBackend> backend = open_backend(setup, max_length);
   const auto configure_directions = [&backend, &setup](const Profile& p) {
     for (const Direction d : {Direction::outbound, Direction::inbound}) {
-      backend->set_passthrough(d, p.direction(d).is_passthrough());
+      backend->set_passthrough(d, p.single_link().direction(d).is_passthrough());
       // --dump shows every packet: then even these go through the loop.
-      backend->set_bypass(d, p.direction(d).is_passthrough() && !setup.dump);
-      backend->set_headers_only(d, p.direction(d).delays_only());
+      backend->set_bypass(d, p.single_link().direction(d).is_passthrough() && !setup.dump);
+      backend->set_headers_only(d, p.single_link().direction(d).delays_only());
       // Only the headers cross to badlink where no packet is sent again from its bytes: a
       // direction passed as read, or one that only delays packets the kernel holds (not what
       // this host sends: that is copied and resent; not with rules of the user's own).
       const bool held =
           setup.rules && (setup.mode == DiversionMode::gateway || d == Direction::inbound);
-      const bool cut = p.direction(d).is_passthrough() || (held && p.direction(d).delays_only());
+      const bool cut = p.single_link().direction(d).is_passthrough() ||
+                       (held && p.single_link().direction(d).delays_only());
       try {
         backend->set_header_copies(d, cut);
       } catch (const SystemError& e) {
@@ -775,9 +780,10 @@ int run_main(const std::vector<std::string>& args) {
     layout.inbound_queue = queues[1];
     layout.skip_mark = setup.mark;
     layout.owner_pid = static_cast<int>(::getpid());
-    const FamilyRules v4 = plan_rules(profile.match, layout, IpFamily::ipv4);
-    const FamilyRules v6 = plan_rules(profile.match, layout, IpFamily::ipv6);
-    const bool v6_asked = std::any_of(profile.match.hosts.begin(), profile.match.hosts.end(),
+    const FamilyRules v4 = plan_rules(profile.single_link().match, layout, IpFamily::ipv4);
+    const FamilyRules v6 = plan_rules(profile.single_link().match, layout, IpFamily::ipv6);
+    const Match& match = profile.single_link().match;
+    const bool v6_asked = std::any_of(match.hosts.begin(), match.hosts.end(),
                                       [](const Cidr& c) { return c.family == 6; });
     for (const FamilyRules* f : {&v4, &v6}) {
       for (const RuleSpec& r : f->chain_rules) {
@@ -856,11 +862,11 @@ int run_main(const std::vector<std::string>& args) {
   // Host mode's outbound stamps, once its outbound changes something (an empty direction's
   // packets are passed as read and need none; a reload may ask for them later). They select
   // what the installed rules select: the [match] they were made from.
-  const Match installed_match = profile.match;
+  const Match installed_match = profile.single_link().match;
   bool stamps_tried = false;
   const auto want_stamps = [&](const Profile& p) {
     if (!setup.rules || setup.mode != DiversionMode::host || stamps_tried ||
-        p.outbound.is_passthrough()) {
+        p.single_link().outbound.is_passthrough()) {
       return;
     }
     stamps_tried = true;
@@ -970,15 +976,15 @@ int run_main(const std::vector<std::string>& args) {
       case LiveEvent::Kind::reload:
         try {
           Profile next = load_run_profile(setup.profile_path);
-          if (setup.mode == DiversionMode::gateway && !next.match.interface.empty() &&
-              next.match.interface != setup.wan) {
+          if (setup.mode == DiversionMode::gateway && !next.single_link().match.interface.empty() &&
+              next.single_link().match.interface != setup.wan) {
             spdlog::error(
                 "reload rejected: [match] interface '{}' is not --wan '{}'; still "
                 "running the previous profile",
-                next.match.interface, setup.wan);
+                next.single_link().match.interface, setup.wan);
             break;
           }
-          if (!(next.match == profile.match)) {
+          if (!(next.single_link().match == profile.single_link().match)) {
             spdlog::warn(
                 "reload: [match] changed, but the rules are kept as installed; restart "
                 "badlink to divert by the new [match]");

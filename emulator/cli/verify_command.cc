@@ -535,7 +535,7 @@ std::string json_number(double v) {
 }
 
 Profile without_match(Profile p) {
-  p.match = Match{};
+  p.links.front().match = Match{};
   return p;
 }
 
@@ -564,7 +564,7 @@ Outcome verify(const VerifySetup& setup, const Profile& profile, const Profile& 
   for (const Direction d : {Direction::outbound, Direction::inbound}) {
     auto run = std::make_unique<DirectionRun>();
     run->direction = d;
-    run->config = &profile.direction(d);
+    run->config = &profile.single_link().direction(d);
     if (d == Direction::outbound) {
       run->label = "outbound: client -> server, leaving through the WAN interface";
       run->from = testbed.client();
@@ -865,6 +865,8 @@ int verify_main(const std::vector<std::string>& args) {
                                              : default_profile();  // invalid: exit 2
   const Profile run_profile =
       setup.run_profile_path ? load_profile(*setup.run_profile_path) : profile;
+  require_one_link(profile, "verify");
+  require_one_link(run_profile, "verify");
   if (::geteuid() != 0) {
     throw std::runtime_error(
         "badlink verify needs root: it creates network namespaces, veth pairs and firewall "

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 
 namespace badlink {
@@ -81,6 +82,17 @@ class Rng {
 // its own generator and adding traffic in one direction never changes the other's decisions.
 constexpr uint64_t direction_seed(uint64_t seed, unsigned direction) {
   uint64_t state = seed ^ (0xd1b54a32d192ed03ULL * (direction + 1));
+  return splitmix64(state);
+}
+
+// The seed of a profile's link `index` (its place in the file, from 0): the first link uses
+// the profile seed itself, so a one-link profile draws as it did before links; each later link
+// gets its own, and a link's draws never depend on another link's traffic.
+constexpr uint64_t link_seed(uint64_t seed, std::size_t index) {
+  if (index == 0) {
+    return seed;
+  }
+  uint64_t state = seed ^ (0x9e6c63d0676a9a99ULL * index);
   return splitmix64(state);
 }
 

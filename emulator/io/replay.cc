@@ -1,14 +1,20 @@
-// The replay loop; see replay.hh. Per record: one copy into a pooled packet, no allocation,
-// no logging; libpcap's buffered reads and writes on either side.
+// The replay loop; see replay.hh. Per record: its link found, one copy into a pooled packet, no
+// allocation, no logging; libpcap's buffered reads and writes on either side.
 #include "io/replay.hh"
 
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <memory>
+#include <optional>
+#include <vector>
 
+#include "core/ip_headers.hh"
 #include "core/packet_pool.hh"
+#include "core/rng.hh"
 #include "io/pcap_file.hh"
 #include "io/replacement_file.hh"
+#include "profile/link_matcher.hh"
 
 namespace badlink {
 
@@ -17,6 +23,29 @@ namespace {
 // How many records pass between looks at the output stream's error flag: a full disk stops the
 // replay soon after, not at the end of a long capture.
 constexpr uint64_t kWriteCheckInterval = 4096;
+
+// Every packet due at `now` from all the links' engines, merged in departure order (each
+// engine's own list already is); `due` is scratch space, one list per engine.
+template <class Write>
+void write_due(std::vector<std::unique_ptr<Engine>>& engines, std::vector<PacketList>& due,
+               std::optional<TimePoint> now, Write&& write) {
+  for (std::size_t i = 0; i < engines.size(); ++i) {
+    due[i] = now ? engines[i]->expire(*now) : engines[i]->drain();
+  }
+  for (;;) {
+    PacketList* first = nullptr;
+    for (PacketList& list : due) {
+      if (!list.empty() &&
+          (first == nullptr || list.front()->departure < first->front()->departure)) {
+        first = &list;
+      }
+    }
+    if (first == nullptr) {
+      return;
+    }
+    write(first->pop_front());
+  }
+}
 
 }  // namespace
 
@@ -29,21 +58,27 @@ ReplayReport replay(const ReplaySetup& setup) {
   report.direction = setup.direction;
 
   PcapReader reader(setup.input);
-  const LinkLayer link(reader.link_type());
+  const LinkLayer link_layer(reader.link_type());
   report.link_type = reader.link_type();
 
   ReplacementFile output(setup.output);
   PcapWriter writer(output.path(), reader.link_type(), reader.snaplen());
 
   PacketPool pool;
-  Engine engine(setup.configs, setup.seed, pool);
+  const LinkMatcher matcher(setup.links);
+  std::vector<std::unique_ptr<Engine>> engines;
+  for (std::size_t i = 0; i < setup.links.size(); ++i) {
+    DirectionConfigs configs{};
+    configs[index_of(Direction::outbound)] = setup.links[i].outbound;
+    configs[index_of(Direction::inbound)] = setup.links[i].inbound;
+    engines.push_back(std::make_unique<Engine>(configs, link_seed(setup.seed, i), pool));
+  }
+  std::vector<PacketList> due(engines.size());
 
-  const auto write_out = [&](PacketList due) {
-    due.consume([&](Packet* p) {
-      writer.write(p->departure, p->bytes(), p->wire_length);
-      ++report.output_packets;
-      pool.release(p);
-    });
+  const auto write_out = [&](Packet* p) {
+    writer.write(p->departure, p->bytes(), p->wire_length);
+    ++report.output_packets;
+    pool.release(p);
   };
 
   TimePoint latest = TimePoint::min();
@@ -57,27 +92,33 @@ ReplayReport replay(const ReplaySetup& setup) {
     latest = arrival;
 
     // Everything due by now leaves before this packet can, so output stays in departure order.
-    write_out(engine.expire(arrival));
+    write_due(engines, due, arrival, write_out);
 
-    Packet* p = pool.allocate(record->data.size());
-    if (p == nullptr) {
-      ++report.pool_exhausted;
-      continue;
-    }
-    std::memcpy(p->data(), record->data.data(), record->data.size());
-    p->length = static_cast<uint32_t>(record->data.size());
-    p->wire_length = record->wire_length;
-    const L3Location l3 = link.locate(p->bytes());
-    if (l3.ip) {
-      p->l3_offset = l3.offset;
-    } else {
-      // No IP header to parse: the engine passes it on as it is.
+    const L3Location l3 = link_layer.locate(record->data);
+    if (!l3.ip) {
       ++report.non_ip;
-      p->flags |= Packet::kNotIp;
     }
-    p->arrival = arrival;
-    p->address.direction = setup.direction;
-    engine.submit(p);
+    const std::optional<std::size_t> link =
+        l3.ip ? matcher.classify(parse_ip(record->data.subspan(l3.offset))) : matcher.unreadable();
+    if (!link) {
+      ++report.unmatched;
+      writer.write(arrival, record->data, record->wire_length);
+      ++report.output_packets;
+    } else if (Packet* p = pool.allocate(record->data.size()); p == nullptr) {
+      ++report.pool_exhausted;
+    } else {
+      std::memcpy(p->data(), record->data.data(), record->data.size());
+      p->length = static_cast<uint32_t>(record->data.size());
+      p->wire_length = record->wire_length;
+      if (l3.ip) {
+        p->l3_offset = l3.offset;
+      } else {
+        p->flags |= Packet::kNotIp;  // no IP header to parse: the engine passes it on as it is
+      }
+      p->arrival = arrival;
+      p->address.direction = setup.direction;
+      engines[*link]->submit(p);
+    }
 
     if (report.input_packets % kWriteCheckInterval == 0 && writer.failed()) {
       break;  // close() below reports it
@@ -86,12 +127,16 @@ ReplayReport replay(const ReplaySetup& setup) {
   report.truncated_input = reader.truncated();
   report.input_error = reader.error();
 
-  write_out(engine.drain());
+  write_due(engines, due, std::nullopt, write_out);
   writer.close();
   output.commit();
 
-  for (size_t d = 0; d < kDirections; ++d) {
-    report.directions[d] = engine.stats(static_cast<Direction>(d));
+  for (std::size_t i = 0; i < engines.size(); ++i) {
+    LinkReport& r = report.links.emplace_back();
+    r.name = setup.links[i].name;
+    for (std::size_t d = 0; d < kDirections; ++d) {
+      r.directions[d] = engines[i]->stats(static_cast<Direction>(d));
+    }
   }
   return report;
 }

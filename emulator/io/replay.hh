@@ -6,20 +6,32 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "core/packet.hh"
 #include "engine/engine.hh"
 #include "engine/pipeline.hh"
+#include "profile/profile.hh"
 
 namespace badlink {
 
 struct ReplaySetup {
   std::filesystem::path input;
   std::filesystem::path output;
-  DirectionConfigs configs{};
+  // The profile's links, in its order: each packet goes to the first whose match takes it
+  // (profile/link_matcher.hh) and through that link's own engine, seeded with
+  // link_seed(seed, index); a packet no link takes passes unimpaired at its arrival.
+  std::vector<Link> links;
   uint64_t seed = 0;
   Direction direction = Direction::outbound;  // every packet of the capture goes this way
   std::string profile_name;                   // carried into the report
+};
+
+// One link's engine counters. `malformed` counts IP packets whose headers lie; non-IP frames,
+// which the engine also passes on untouched, are in ReplayReport::non_ip instead.
+struct LinkReport {
+  std::string name;
+  std::array<DirectionStats, kDirections> directions{};
 };
 
 struct ReplayReport {
@@ -42,9 +54,9 @@ struct ReplayReport {
   bool truncated_input = false;
   std::string input_error;
 
-  // The engine's counters. `malformed` counts IP packets whose headers lie; non-IP frames,
-  // which the engine also passes on untouched, are in `non_ip` instead.
-  std::array<DirectionStats, kDirections> directions{};
+  std::vector<LinkReport> links;  // as ReplaySetup::links
+  uint64_t unmatched = 0;         // packets no link took, passed on unimpaired at arrival (non-IP
+                                  // frames among them when no link takes every packet)
 };
 
 // Replays setup.input into setup.output (written beside it under a temporary name and renamed

@@ -60,10 +60,19 @@ std::string stats_json(const ReplayReport& report) {
   o.field("time_went_back", report.time_went_back);
   o.field("truncated_input", report.truncated_input);
   o.field("input_error", report.input_error);
-  for (const Direction d : {Direction::outbound, Direction::inbound}) {
-    o.key(to_string(d));
-    write_direction_stats(out, o.child_indent(), report.directions[index_of(d)]);
+  o.field("unmatched", report.unmatched);
+  o.key("links");
+  JsonObject links(out, o.child_indent());
+  for (const LinkReport& link : report.links) {
+    links.key(link.name);
+    JsonObject l(out, links.child_indent());
+    for (const Direction d : {Direction::outbound, Direction::inbound}) {
+      l.key(to_string(d));
+      write_direction_stats(out, l.child_indent(), link.directions[index_of(d)]);
+    }
+    l.close();
   }
+  links.close();
   o.close();
   out += '\n';
   return out;

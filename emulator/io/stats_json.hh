@@ -10,10 +10,10 @@ namespace badlink {
 
 // One JSON object:
 //   profile, seed, input, output, direction, link_type, input_packets, output_packets, non_ip,
-//   pool_exhausted, time_went_back, truncated_input, input_error,
-//   outbound / inbound: { received, sent, dropped_loss, dropped_queue, dropped_memory,
-//     duplicated, reordered, corrupted, malformed, bytes_received, bytes_sent,
-//     delay_us: { p50, p90, p99, max, mean } }
+//   pool_exhausted, time_went_back, truncated_input, input_error, unmatched,
+//   links: { NAME: { outbound / inbound: { received, sent, dropped_loss, dropped_queue,
+//     dropped_memory, duplicated, reordered, corrupted, malformed, bytes_received, bytes_sent,
+//     delay_us: { p50, p90, p99, max, mean } } }, one per link in the profile's order }
 // Delays are in microseconds (3 decimals: nanosecond resolution); counts are integers.
 std::string stats_json(const ReplayReport& report);
 

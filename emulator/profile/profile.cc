@@ -18,6 +18,7 @@
 #include <utility>
 #include <variant>
 
+#include "profile/match_set.hh"
 #include "profile/units.hh"
 
 namespace badlink {
@@ -51,7 +52,9 @@ namespace {
 
 using namespace std::string_view_literals;
 
-constexpr std::array kSections{"profile"sv, "match"sv, "outbound"sv, "inbound"sv};
+constexpr std::array kSections{"profile"sv, "match"sv, "outbound"sv, "inbound"sv, "link"sv};
+constexpr std::array kClassicSections{"match"sv, "outbound"sv, "inbound"sv};
+constexpr std::array kLinkKeys{"name"sv, "match"sv, "outbound"sv, "inbound"sv};
 constexpr std::array kProfileKeys{"name"sv, "description"sv, "seed"sv};
 constexpr std::array kMatchKeys{"protocol"sv, "ports"sv, "hosts"sv, "interface"sv};
 constexpr std::array kDirectionKeys{
@@ -238,18 +241,25 @@ Field field(const toml::table& table, std::string_view prefix, std::string_view 
   return {table.get(key), std::string(prefix) + std::string(key)};
 }
 
-// Where a key belongs when it is not valid where it was written.
-std::optional<std::string> home_section(std::string_view key) {
+// Where a key belongs when it is not valid where it was written; in_link: inside a [[link]].
+std::optional<std::string> home_section(std::string_view key, bool in_link = false) {
   if (std::find(kProfileKeys.begin(), kProfileKeys.end(), key) != kProfileKeys.end()) {
     return "[profile]";
   }
   if (std::find(kMatchKeys.begin(), kMatchKeys.end(), key) != kMatchKeys.end()) {
-    return "[match]";
+    return in_link ? "link.match" : "[match]";
   }
   if (std::find(kDirectionKeys.begin(), kDirectionKeys.end(), key) != kDirectionKeys.end()) {
-    return "[outbound] or [inbound]";
+    return in_link ? "link.outbound or link.inbound" : "[outbound] or [inbound]";
   }
   return std::nullopt;
+}
+
+// Link names appear in JSON keys, logs and later in chain names: kept to a safe alphabet.
+bool valid_link_name(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
 }
 
 class Parser {
@@ -274,16 +284,14 @@ class Parser {
             "profile.name is missing: every profile needs [profile] with a name, e.g. "
             "name = \"lte-busy\"");
     }
-    if (const auto* t = root.get_as<toml::table>("match")) {
-      profile.match = parse_match(*t);
+    if (const toml::node* links = root.get("link")) {
+      refuse_classic_sections(root, position_of(*links));
+      parse_links(*links, profile);
+    } else {
+      profile.links.push_back(parse_classic_link(root));
     }
-    if (const auto* t = root.get_as<toml::table>("outbound")) {
-      profile.outbound = parse_direction(*t, "outbound.");
-      profile.has_outbound = true;
-    }
-    if (const auto* t = root.get_as<toml::table>("inbound")) {
-      profile.inbound = parse_direction(*t, "inbound.");
-      profile.has_inbound = true;
+    if (diagnostics_.empty()) {
+      check_shadows(profile);
     }
     if (!diagnostics_.empty()) {
       fail();
@@ -297,6 +305,155 @@ class Parser {
   }
   void error(const Field& f, std::string message) {
     error(position_of(*f.node), f.path + ": " + std::move(message));
+  }
+
+  std::string where(Position at) const {
+    return file_ + ":" + std::to_string(at.line) + ":" + std::to_string(at.column);
+  }
+
+  // The classic form: top-level [match], [outbound] and [inbound] are the one link "default".
+  Link parse_classic_link(const toml::table& root) {
+    Link link;
+    link.name = std::string(kDefaultLinkName);
+    for (std::string_view section : kClassicSections) {
+      if (const toml::node* n = root.get(section); n != nullptr && link.position.line == 0) {
+        const Position at = position_of(*n);
+        link.position = {at.line, at.column};
+      }
+    }
+    if (const auto* t = root.get_as<toml::table>("match")) {
+      link.match = parse_match(*t, "match.");
+    }
+    if (const auto* t = root.get_as<toml::table>("outbound")) {
+      link.outbound = parse_direction(*t, "outbound.");
+      link.has_outbound = true;
+    }
+    if (const auto* t = root.get_as<toml::table>("inbound")) {
+      link.inbound = parse_direction(*t, "inbound.");
+      link.has_inbound = true;
+    }
+    return link;
+  }
+
+  // A file is written in one form or the other: with [[link]], nothing is top-level.
+  void refuse_classic_sections(const toml::table& root, Position links_at) {
+    for (auto&& [key, value] : root) {
+      const std::string_view name = key.str();
+      if (std::find(kClassicSections.begin(), kClassicSections.end(), name) ==
+          kClassicSections.end()) {
+        continue;
+      }
+      error(position_of(key, value),
+            "[" + std::string(name) + "] cannot be used beside [[link]] (" + where(links_at) +
+                "): with links, each link has its own " + std::string(name) +
+                "; move it into a [[link]], or write the profile without [[link]]");
+    }
+  }
+
+  void parse_links(const toml::node& node, Profile& profile) {
+    const auto* array = node.as_array();
+    if (array == nullptr || !array->is_array_of_tables() || array->empty()) {
+      if (node.is_table()) {
+        error(position_of(node),
+              "[link] is a single table; links are written [[link]] (two brackets), one per link");
+      } else {
+        error(position_of(node),
+              "link: expected [[link]] tables, one per link, got " + type_name(node));
+      }
+      return;
+    }
+    std::vector<Position> name_positions;
+    for (std::size_t i = 0; i < array->size(); ++i) {
+      const toml::table& t = *array->get(i)->as_table();
+      const Field name = field(t, "link.", "name");
+      Link link = parse_link(t);
+      if (name && !link.name.empty()) {
+        for (std::size_t j = 0; j < profile.links.size(); ++j) {
+          if (profile.links[j].name == link.name) {
+            error(name, in_quotes(link.name) + " is already the name of the link at " +
+                            where(name_positions[j]) + "; link names must be unique");
+          }
+        }
+      }
+      name_positions.push_back(name ? position_of(*name.node) : Position{});
+      profile.links.push_back(std::move(link));
+    }
+  }
+
+  Link parse_link(const toml::table& t) {
+    Link link;
+    const Position at = position_of(t);
+    link.position = {at.line, at.column};
+    for (auto&& [key, value] : t) {
+      const std::string_view name = key.str();
+      if (std::find(kLinkKeys.begin(), kLinkKeys.end(), name) != kLinkKeys.end()) {
+        continue;
+      }
+      std::string message = "unknown key 'link." + std::string(name) + "'";
+      const auto home = home_section(name, true);
+      if (home && name != "name") {
+        message += "; '" + std::string(name) + "' belongs in " + *home;
+      } else if (const auto guess = suggest(name, kLinkKeys)) {
+        message += "; did you mean '" + std::string(*guess) + "'?";
+      } else {
+        message += "; a [[link]] takes " + join(kLinkKeys);
+      }
+      error(position_of(key, value), std::move(message));
+    }
+    if (const Field f = field(t, "link.", "name")) {
+      if (auto name = get_string(f)) {
+        if (valid_link_name(*name)) {
+          link.name = std::move(*name);
+        } else {
+          error(f, in_quotes(*name) +
+                       " is not a valid link name: use lowercase letters a-z, digits 0-9, '_' "
+                       "and '-'");
+        }
+      }
+    } else {
+      error(at, "link.name is missing: every [[link]] needs a name, e.g. name = \"video\"");
+    }
+    if (const Field f = field(t, "link.", "match")) {
+      if (const auto* m = f.node->as_table()) {
+        link.match = parse_match(*m, "link.match.");
+      } else {
+        wrong_type(f, "a table like { protocol = \"udp\", ports = [\"5000-5100\"] }");
+      }
+    }
+    for (const Direction d : {Direction::outbound, Direction::inbound}) {
+      const std::string key(to_string(d));
+      if (const Field f = field(t, "link.", key)) {
+        if (const auto* c = f.node->as_table()) {
+          (d == Direction::outbound ? link.outbound : link.inbound) =
+              parse_direction(*c, "link." + key + ".");
+          (d == Direction::outbound ? link.has_outbound : link.has_inbound) = true;
+        } else {
+          wrong_type(f, "a table like { delay = \"20ms\" }");
+        }
+      }
+    }
+    return link;
+  }
+
+  // First match wins: a link that an earlier one takes every packet of would never see one.
+  void check_shadows(const Profile& profile) {
+    for (std::size_t i = 1; i < profile.links.size(); ++i) {
+      const Link& later = profile.links[i];
+      for (std::size_t j = 0; j < i; ++j) {
+        const Link& earlier = profile.links[j];
+        if (!covers(earlier.match, later.match)) {
+          continue;
+        }
+        const Position earlier_at{earlier.position.line, earlier.position.column};
+        error(Position{later.position.line, later.position.column},
+              "link " + in_quotes(later.name) + " never gets a packet: link " +
+                  in_quotes(earlier.name) + " (" + where(earlier_at) +
+                  ") comes first and matches everything it matches (" + describe(later.match) +
+                  "); put " + in_quotes(later.name) + " before " + in_quotes(earlier.name) +
+                  " or narrow " + in_quotes(earlier.name) + "'s match");
+        break;
+      }
+    }
   }
 
   [[noreturn]] void fail() {
@@ -322,8 +479,10 @@ class Parser {
         continue;
       }
       std::string message = "unknown key '" + std::string(prefix) + std::string(name) + "'";
-      const auto home = home_section(name);
-      if (home && prefix.find('.') == prefix.size() - 1) {
+      const bool in_link = prefix.starts_with("link.");
+      const auto home = home_section(name, in_link);
+      const bool top_level = prefix.find('.') == prefix.size() - 1;
+      if (home && (top_level || (in_link && prefix.find('.', 5) == prefix.size() - 1))) {
         message += "; '" + std::string(name) + "' belongs in " + *home;
       } else if (const auto guess = suggest(name, allowed)) {
         message += "; did you mean '" + std::string(*guess) + "'?";
@@ -342,7 +501,7 @@ class Parser {
       const bool known = std::find(kSections.begin(), kSections.end(), name) != kSections.end();
       const auto* table = value.as_table();
       if (known) {
-        if (table == nullptr) {
+        if (table == nullptr && name != "link") {  // [[link]] is an array: parse_links checks it
           error(position_of(key, value), std::string(name) + ": expected a table [" +
                                              std::string(name) + "], got " + type_name(value));
         }
@@ -352,7 +511,8 @@ class Parser {
       if (table != nullptr) {
         message = "unknown section [" + std::string(name) + "]";
         if (const auto guess = suggest(name, kSections)) {
-          message += "; did you mean [" + std::string(*guess) + "]?";
+          message += *guess == "link" ? "; did you mean [[link]]?"
+                                      : "; did you mean [" + std::string(*guess) + "]?";
         } else {
           message += "; a profile has the sections " + join(section_names());
         }
@@ -367,7 +527,8 @@ class Parser {
   }
 
   static std::span<const std::string_view> section_names() {
-    static constexpr std::array kDisplay{"[profile]"sv, "[match]"sv, "[outbound]"sv, "[inbound]"sv};
+    static constexpr std::array kDisplay{"[profile]"sv, "[match]"sv, "[outbound]"sv, "[inbound]"sv,
+                                         "[[link]]"sv};
     return kDisplay;
   }
 
@@ -649,10 +810,10 @@ class Parser {
     return out;
   }
 
-  Match parse_match(const toml::table& t) {
-    check_keys(t, "match.", kMatchKeys, "[match]");
+  Match parse_match(const toml::table& t, const std::string& prefix) {
+    check_keys(t, prefix, kMatchKeys, "[" + prefix.substr(0, prefix.size() - 1) + "]");
     Match match;
-    if (const Field f = field(t, "match.", "protocol")) {
+    if (const Field f = field(t, prefix, "protocol")) {
       if (const auto p = get_choice(f, kProtocols)) {
         match.protocol = *p == "tcp"    ? Protocol::tcp
                          : *p == "udp"  ? Protocol::udp
@@ -660,17 +821,17 @@ class Parser {
                                         : Protocol::all;
       }
     }
-    if (const Field f = field(t, "match.", "ports")) {
+    if (const Field f = field(t, prefix, "ports")) {
       match.ports =
           parse_list<PortRange>(f, [this](const Field& item) { return parse_port_range(item); });
       if (match.protocol == Protocol::icmp && !match.ports.empty()) {
         error(f, "ports need protocol \"tcp\", \"udp\" or \"all\"; ICMP has no ports");
       }
     }
-    if (const Field f = field(t, "match.", "hosts")) {
+    if (const Field f = field(t, prefix, "hosts")) {
       match.hosts = parse_list<Cidr>(f, [this](const Field& item) { return parse_cidr(item); });
     }
-    if (const Field f = field(t, "match.", "interface")) {
+    if (const Field f = field(t, prefix, "interface")) {
       if (auto name = get_string(f)) {
         // The rules of the kernel's dev_valid_name().
         const bool bad_char = std::any_of(name->begin(), name->end(), [](char c) {
@@ -1045,20 +1206,10 @@ Profile load_profile(const std::filesystem::path& file) {
   return parse_profile(text.str(), name);
 }
 
-std::string render_profile(const Profile& profile) {
-  std::ostringstream out;
-  out << "# Effective profile: every default filled in.\n";
-  out << "[profile]\n";
-  out << "name = " << toml_string(profile.name) << "\n";
-  out << "description = " << toml_string(profile.description) << "\n";
-  if (profile.seed) {
-    out << "seed = " << *profile.seed << "\n";
-  } else {
-    out << "# seed not set: a random seed is chosen and logged\n";
-  }
+namespace {
 
-  const Match& m = profile.match;
-  out << "\n[match]\n";
+void render_match(std::ostringstream& out, std::string_view section, const Match& m) {
+  out << "\n[" << section << "]\n";
   out << "protocol = \"" << to_string(m.protocol) << "\"\n";
   out << "ports = [";
   for (std::size_t i = 0; i < m.ports.size(); ++i) {
@@ -1080,16 +1231,87 @@ std::string render_profile(const Profile& profile) {
   } else {
     out << "# interface not set: every interface\n";
   }
+}
 
-  const auto direction = [&out](std::string_view name, bool present, const DirectionConfig& c) {
-    if (present || !c.is_passthrough()) {
-      render_direction(out, name, c);
+void render_directions(std::ostringstream& out, std::string_view prefix, const Link& link) {
+  for (const Direction d : {Direction::outbound, Direction::inbound}) {
+    const std::string name = std::string(prefix) + std::string(to_string(d));
+    const bool present = d == Direction::outbound ? link.has_outbound : link.has_inbound;
+    if (present || !link.direction(d).is_passthrough()) {
+      render_direction(out, name, link.direction(d));
     } else {
       out << "\n# no [" << name << "] section: packets pass unimpaired\n";
     }
-  };
-  direction("outbound", profile.has_outbound, profile.outbound);
-  direction("inbound", profile.has_inbound, profile.inbound);
+  }
+}
+
+// "# gets: ..." for links[i]: its match, less what earlier links it overlaps take first.
+std::string traffic_comment(const std::vector<Link>& links, std::size_t i) {
+  std::vector<std::string> before;
+  for (std::size_t j = 0; j < i; ++j) {
+    if (overlaps(links[j].match, links[i].match)) {
+      before.push_back(in_quotes(links[j].name));
+    }
+  }
+  std::string out = "# gets: " + describe(links[i].match);
+  if (before.empty()) {
+    return out + "\n";
+  }
+  out += ", except what " + std::string(before.size() == 1 ? "link " : "links ");
+  for (std::size_t k = 0; k < before.size(); ++k) {
+    out += k == 0 ? "" : (k + 1 == before.size() ? " and " : ", ");
+    out += before[k];
+  }
+  return out + " (earlier) already takes\n";
+}
+
+}  // namespace
+
+const Link& Profile::link(std::string_view wanted) const {
+  for (const Link& l : links) {
+    if (l.name == wanted) {
+      return l;
+    }
+  }
+  throw std::out_of_range("profile '" + name + "' has no link '" + std::string(wanted) + "'");
+}
+
+const Link& Profile::single_link() const {
+  if (links.size() != 1) {
+    throw std::logic_error("profile '" + name + "' has " + std::to_string(links.size()) +
+                           " links where one was expected");
+  }
+  return links.front();
+}
+
+std::string render_profile(const Profile& profile) {
+  std::ostringstream out;
+  out << "# Effective profile: every default filled in.\n";
+  out << "[profile]\n";
+  out << "name = " << toml_string(profile.name) << "\n";
+  out << "description = " << toml_string(profile.description) << "\n";
+  if (profile.seed) {
+    out << "seed = " << *profile.seed << "\n";
+  } else {
+    out << "# seed not set: a random seed is chosen and logged\n";
+  }
+
+  // One link called "default" is what the classic form means: shown as it is usually written.
+  if (profile.links.size() == 1 && profile.links.front().name == kDefaultLinkName) {
+    render_match(out, "match", profile.links.front().match);
+    render_directions(out, "", profile.links.front());
+    return out.str();
+  }
+  out << "\n# Links are tried in this order; a packet goes to the first whose match takes it,\n"
+         "# and a packet no link takes passes unimpaired.\n";
+  for (std::size_t i = 0; i < profile.links.size(); ++i) {
+    const Link& link = profile.links[i];
+    out << "\n[[link]]\n";
+    out << "name = " << toml_string(link.name) << "\n";
+    out << traffic_comment(profile.links, i);
+    render_match(out, "link.match", link.match);
+    render_directions(out, "link.", link);
+  }
   return out.str();
 }
 

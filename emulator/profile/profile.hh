@@ -45,20 +45,44 @@ struct Match {
   friend bool operator==(const Match&, const Match&) = default;
 };
 
-struct Profile {
-  std::string name;
-  std::string description;
-  std::optional<uint64_t> seed;
-  Match match;
+// Where something was written in a profile, for messages; 0 when it was not written at all.
+struct SourcePosition {
+  uint32_t line = 0;
+  uint32_t column = 0;
+};
+
+// The link a profile in the classic form (top-level [match], [outbound], [inbound]) has.
+inline constexpr std::string_view kDefaultLinkName = "default";
+
+// One kind of traffic and what happens to it: a match and its two directions.
+struct Link {
+  std::string name;          // [a-z0-9_-]+, unique in its profile
+  Match match;               // empty: every packet
   DirectionConfig outbound;  // a missing section is a pass-through direction
   DirectionConfig inbound;
   bool has_outbound = false;
   bool has_inbound = false;
-  std::string source;  // the file it came from, for messages
+  SourcePosition position;  // its [[link]] header, or the first classic section
 
   const DirectionConfig& direction(Direction d) const {
     return d == Direction::outbound ? outbound : inbound;
   }
+};
+
+struct Profile {
+  std::string name;
+  std::string description;
+  std::optional<uint64_t> seed;
+  // At least one, in file order: a packet belongs to the first whose match takes it, as with
+  // firewall rules. No link is shadowed completely by an earlier one.
+  std::vector<Link> links;
+  std::string source;  // the file it came from, for messages
+
+  // The link called `name`; throws std::out_of_range when there is none.
+  const Link& link(std::string_view name) const;
+  // The only link, for what applies one link (badlink run, verify); throws std::logic_error
+  // when there are several (callers refuse such a profile first).
+  const Link& single_link() const;
 };
 
 struct Diagnostic {

@@ -224,6 +224,55 @@ TEST(Cli, CheckGoodAndBadProfiles) {
   EXPECT_NE(r.err.find("missing.toml"), std::string::npos) << r.err;
 }
 
+constexpr const char* kLinksProfile = R"([profile]
+name = "office"
+
+[[link]]
+name = "video"
+match = { protocol = "udp", ports = ["5000-5100"] }
+outbound = { delay = "80ms", loss = "1%" }
+
+[[link]]
+name = "rest"
+outbound = { delay = "20ms" }
+)";
+
+// Several links: check counts them, show renders them, and run (which applies one link for now)
+// refuses them before it touches anything. --wan names an interface that does not exist, so
+// that even a run that got past the refusal would stop at once.
+TEST(Cli, ProfilesWithLinks) {
+  TempDir dir;
+  const fs::path office = dir / "office.toml";
+  write_file(office, kLinksProfile);
+  Outcome r = badlink("check " + quote(office.string()));
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, office.string() + ": ok (2 links)\n");
+
+  r = badlink("show " + quote(office.string()));
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("[[link]]\nname = \"video\"\n# gets: udp, ports 5000-5100\n"),
+            std::string::npos)
+      << r.out;
+  write_file(dir / "shown.toml", r.out);
+  EXPECT_EQ(badlink("check " + quote((dir / "shown.toml").string())).out,
+            (dir / "shown.toml").string() + ": ok (2 links)\n");
+
+  r = badlink("run --profile " + quote(office.string()) + " --wan badlink-none0");
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_EQ(r.err, office.string() +
+                       ": 2 links (video, rest): badlink run applies one link for now; give it "
+                       "a profile with one link (badlink replay applies all of them)\n");
+
+  write_file(dir / "in.pcap", ethernet_udp_capture(3, 1'700'000'000));
+  r = badlink("replay -q --profile " + quote(office.string()) + " --in " +
+              quote((dir / "in.pcap").string()) + " --out " + quote((dir / "out.pcap").string()) +
+              " --stats-json -");
+  EXPECT_EQ(r.status, 0) << r.err;
+  for (const char* key : {"\"links\": {", "\"video\": {", "\"rest\": {", "\"unmatched\": 0"}) {
+    EXPECT_NE(r.out.find(key), std::string::npos) << key << " in " << r.out;
+  }
+}
+
 TEST(Cli, ShowWithoutAProfilePrintsTheBuiltInDefault) {
   const Outcome r = badlink("show");
   EXPECT_EQ(r.status, 0) << r.err;

@@ -87,11 +87,17 @@ void expect_same_profile(const Profile& a, const Profile& b) {
   EXPECT_EQ(a.name, b.name);
   EXPECT_EQ(a.description, b.description);
   EXPECT_EQ(a.seed, b.seed);
-  EXPECT_EQ(a.match, b.match);
-  EXPECT_EQ(a.has_outbound, b.has_outbound);
-  EXPECT_EQ(a.has_inbound, b.has_inbound);
-  expect_same_direction(a.outbound, b.outbound);
-  expect_same_direction(a.inbound, b.inbound);
+  ASSERT_EQ(a.links.size(), b.links.size());
+  for (std::size_t i = 0; i < a.links.size(); ++i) {
+    const Link& x = a.links[i];
+    const Link& y = b.links[i];
+    EXPECT_EQ(x.name, y.name);
+    EXPECT_EQ(x.match, y.match);
+    EXPECT_EQ(x.has_outbound, y.has_outbound);
+    EXPECT_EQ(x.has_inbound, y.has_inbound);
+    expect_same_direction(x.outbound, y.outbound);
+    expect_same_direction(x.inbound, y.inbound);
+  }
 }
 
 constexpr std::string_view kFullProfile = R"([profile]
@@ -133,30 +139,30 @@ TEST(ParseProfile, FullProfile) {
   EXPECT_EQ(p.seed, 7u);
   EXPECT_EQ(p.source, "lte.toml");
 
-  EXPECT_EQ(p.match.protocol, Protocol::udp);
-  ASSERT_EQ(p.match.ports.size(), 2u);
-  EXPECT_EQ(p.match.ports[0], (PortRange{5000, 5000}));
-  EXPECT_EQ(p.match.ports[1], (PortRange{6000, 6100}));
-  ASSERT_EQ(p.match.hosts.size(), 3u);
-  EXPECT_EQ(p.match.hosts[0].family, 4);
-  EXPECT_EQ(p.match.hosts[0].prefix_length, 24);
-  EXPECT_EQ(p.match.hosts[0].text, "192.0.2.0/24");
-  EXPECT_THAT(
-      std::vector<uint8_t>(p.match.hosts[0].address.begin(), p.match.hosts[0].address.begin() + 4),
-      ElementsAre(192, 0, 2, 0));
-  EXPECT_EQ(p.match.hosts[1].family, 6);
-  EXPECT_EQ(p.match.hosts[1].prefix_length, 32);
-  EXPECT_EQ(p.match.hosts[1].text, "2001:db8::/32");
-  EXPECT_EQ(p.match.hosts[1].address[0], 0x20);
-  EXPECT_EQ(p.match.hosts[1].address[1], 0x01);
-  EXPECT_EQ(p.match.hosts[1].address[2], 0x0d);
-  EXPECT_EQ(p.match.hosts[1].address[3], 0xb8);
-  EXPECT_EQ(p.match.hosts[2].text, "198.51.100.7/32");
-  EXPECT_EQ(p.match.hosts[2].prefix_length, 32);
-  EXPECT_EQ(p.match.interface, "eth0");
+  EXPECT_EQ(p.links.at(0).match.protocol, Protocol::udp);
+  ASSERT_EQ(p.links.at(0).match.ports.size(), 2u);
+  EXPECT_EQ(p.links.at(0).match.ports[0], (PortRange{5000, 5000}));
+  EXPECT_EQ(p.links.at(0).match.ports[1], (PortRange{6000, 6100}));
+  ASSERT_EQ(p.links.at(0).match.hosts.size(), 3u);
+  EXPECT_EQ(p.links.at(0).match.hosts[0].family, 4);
+  EXPECT_EQ(p.links.at(0).match.hosts[0].prefix_length, 24);
+  EXPECT_EQ(p.links.at(0).match.hosts[0].text, "192.0.2.0/24");
+  EXPECT_THAT(std::vector<uint8_t>(p.links.at(0).match.hosts[0].address.begin(),
+                                   p.links.at(0).match.hosts[0].address.begin() + 4),
+              ElementsAre(192, 0, 2, 0));
+  EXPECT_EQ(p.links.at(0).match.hosts[1].family, 6);
+  EXPECT_EQ(p.links.at(0).match.hosts[1].prefix_length, 32);
+  EXPECT_EQ(p.links.at(0).match.hosts[1].text, "2001:db8::/32");
+  EXPECT_EQ(p.links.at(0).match.hosts[1].address[0], 0x20);
+  EXPECT_EQ(p.links.at(0).match.hosts[1].address[1], 0x01);
+  EXPECT_EQ(p.links.at(0).match.hosts[1].address[2], 0x0d);
+  EXPECT_EQ(p.links.at(0).match.hosts[1].address[3], 0xb8);
+  EXPECT_EQ(p.links.at(0).match.hosts[2].text, "198.51.100.7/32");
+  EXPECT_EQ(p.links.at(0).match.hosts[2].prefix_length, 32);
+  EXPECT_EQ(p.links.at(0).match.interface, "eth0");
 
-  ASSERT_TRUE(p.has_outbound);
-  const DirectionConfig& out = p.outbound;
+  ASSERT_TRUE(p.links.at(0).has_outbound);
+  const DirectionConfig& out = p.links.at(0).outbound;
   EXPECT_EQ(out.delay.delay, 40ms);
   EXPECT_EQ(out.delay.jitter, 5ms);
   EXPECT_EQ(out.delay.distribution, DelayDistribution::normal);
@@ -175,8 +181,8 @@ TEST(ParseProfile, FullProfile) {
   EXPECT_EQ(out.queue.packets, 0u);
   EXPECT_EQ(out.queue.bytes, 64'000u);
 
-  ASSERT_TRUE(p.has_inbound);
-  const DirectionConfig& in = p.inbound;
+  ASSERT_TRUE(p.links.at(0).has_inbound);
+  const DirectionConfig& in = p.links.at(0).inbound;
   EXPECT_EQ(in.delay.delay, 20ms);
   EXPECT_EQ(in.delay.jitter, 0ms);
   EXPECT_EQ(in.delay.distribution, DelayDistribution::uniform);
@@ -185,44 +191,50 @@ TEST(ParseProfile, FullProfile) {
   EXPECT_EQ(in.rate.bits_per_second, 16'000'000u);
   EXPECT_EQ(in.queue.packets, 500u);
   EXPECT_EQ(in.queue.bytes, 0u);
-  EXPECT_EQ(&p.direction(Direction::outbound), &p.outbound);
+  EXPECT_EQ(&p.links.at(0).direction(Direction::outbound), &p.links.at(0).outbound);
 }
 
 TEST(ParseProfile, MinimalProfileHasDefaults) {
   const Profile p = parse_profile("[profile]\nname = \"min\"\n", "min.toml");
   EXPECT_EQ(p.name, "min");
   EXPECT_FALSE(p.seed.has_value());
-  EXPECT_EQ(p.match.protocol, Protocol::all);
-  EXPECT_TRUE(p.match.ports.empty());
-  EXPECT_TRUE(p.match.hosts.empty());
-  EXPECT_TRUE(p.match.interface.empty());
-  EXPECT_FALSE(p.has_outbound);
-  EXPECT_FALSE(p.has_inbound);
-  EXPECT_TRUE(p.outbound.is_passthrough());
-  EXPECT_TRUE(p.inbound.is_passthrough());
-  EXPECT_EQ(p.outbound.queue.packets, 1000u);
+  EXPECT_EQ(p.links.at(0).match.protocol, Protocol::all);
+  EXPECT_TRUE(p.links.at(0).match.ports.empty());
+  EXPECT_TRUE(p.links.at(0).match.hosts.empty());
+  EXPECT_TRUE(p.links.at(0).match.interface.empty());
+  EXPECT_FALSE(p.links.at(0).has_outbound);
+  EXPECT_FALSE(p.links.at(0).has_inbound);
+  EXPECT_TRUE(p.links.at(0).outbound.is_passthrough());
+  EXPECT_TRUE(p.links.at(0).inbound.is_passthrough());
+  EXPECT_EQ(p.links.at(0).outbound.queue.packets, 1000u);
 }
 
 TEST(ParseProfile, EmptyDirectionSectionIsPresentButPassThrough) {
   const Profile p = with_outbound("");
-  EXPECT_TRUE(p.has_outbound);
-  EXPECT_TRUE(p.outbound.is_passthrough());
-  EXPECT_TRUE(p.outbound.delay.keep_order);
+  EXPECT_TRUE(p.links.at(0).has_outbound);
+  EXPECT_TRUE(p.links.at(0).outbound.is_passthrough());
+  EXPECT_TRUE(p.links.at(0).outbound.delay.keep_order);
 }
 
 TEST(ParseProfile, LossForms) {
-  EXPECT_EQ(std::get<BernoulliLoss>(with_outbound("loss = 0.05\n").outbound.loss).p, 0.05);
-  EXPECT_EQ(std::get<BernoulliLoss>(with_outbound("loss = \"5%\"\n").outbound.loss).p, 0.05);
-  EXPECT_EQ(std::get<BernoulliLoss>(with_outbound("loss = 1\n").outbound.loss).p, 1.0);
-  EXPECT_EQ(std::get<BernoulliLoss>(
-                with_outbound("loss = { model = \"bernoulli\", p = 0.01 }\n").outbound.loss)
-                .p,
-            0.01);
+  EXPECT_EQ(std::get<BernoulliLoss>(with_outbound("loss = 0.05\n").links.at(0).outbound.loss).p,
+            0.05);
+  EXPECT_EQ(std::get<BernoulliLoss>(with_outbound("loss = \"5%\"\n").links.at(0).outbound.loss).p,
+            0.05);
+  EXPECT_EQ(std::get<BernoulliLoss>(with_outbound("loss = 1\n").links.at(0).outbound.loss).p, 1.0);
+  EXPECT_EQ(
+      std::get<BernoulliLoss>(
+          with_outbound("loss = { model = \"bernoulli\", p = 0.01 }\n").links.at(0).outbound.loss)
+          .p,
+      0.01);
   // No loss at all is no loss model, so the direction can stay a pass-through.
-  EXPECT_TRUE(std::holds_alternative<std::monostate>(with_outbound("loss = 0\n").outbound.loss));
+  EXPECT_TRUE(std::holds_alternative<std::monostate>(
+      with_outbound("loss = 0\n").links.at(0).outbound.loss));
 
   const auto ge = std::get<GilbertElliottLoss>(
-      with_outbound("loss = { model = \"gilbert-elliott\", p = 0.01, r = 0.3 }\n").outbound.loss);
+      with_outbound("loss = { model = \"gilbert-elliott\", p = 0.01, r = 0.3 }\n")
+          .links.at(0)
+          .outbound.loss);
   EXPECT_EQ(ge.p, 0.01);
   EXPECT_EQ(ge.r, 0.3);
   EXPECT_EQ(ge.h, 0.0);
@@ -230,6 +242,7 @@ TEST(ParseProfile, LossForms) {
 
   const auto gilbert = std::get<GilbertElliottLoss>(
       with_outbound("[outbound.loss]\nmodel = \"gilbert\"\np = \"1%\"\nr = \"30%\"\n")
+          .links.at(0)
           .outbound.loss);
   EXPECT_EQ(gilbert.p, 0.01);
   EXPECT_EQ(gilbert.r, 0.3);
@@ -237,7 +250,7 @@ TEST(ParseProfile, LossForms) {
   EXPECT_EQ(gilbert.k, 1.0);
 
   const auto markov = std::get<MarkovLoss>(
-      with_outbound("loss = { model = \"markov\", p13 = 0.1 }\n").outbound.loss);
+      with_outbound("loss = { model = \"markov\", p13 = 0.1 }\n").links.at(0).outbound.loss);
   EXPECT_EQ(markov.p13, 0.1);
   EXPECT_EQ(markov.p31, 0.9);
   EXPECT_EQ(markov.p32, 0.0);
@@ -247,6 +260,7 @@ TEST(ParseProfile, LossForms) {
   const auto full = std::get<MarkovLoss>(
       with_outbound(
           "loss = { model = \"markov\", p13 = 0.7, p31 = 0.5, p32 = 0.5, p23 = 0.2, p14 = 0.3 }\n")
+          .links.at(0)
           .outbound.loss);
   EXPECT_EQ(full.p13, 0.7);
   EXPECT_EQ(full.p31, 0.5);
@@ -256,23 +270,25 @@ TEST(ParseProfile, LossForms) {
 }
 
 TEST(ParseProfile, DelayEdgeCases) {
-  EXPECT_EQ(with_outbound("delay = \"3600s\"\n").outbound.delay.delay, 1h);
+  EXPECT_EQ(with_outbound("delay = \"3600s\"\n").links.at(0).outbound.delay.delay, 1h);
   // jitter larger than the delay is allowed: delays are clamped at 0.
   const Profile p =
       with_outbound("delay = \"1ms\"\njitter = \"10ms\"\ndistribution = \"pareto\"\n");
-  EXPECT_EQ(p.outbound.delay.jitter, 10ms);
-  EXPECT_EQ(p.outbound.delay.distribution, DelayDistribution::pareto);
-  EXPECT_EQ(with_outbound("jitter = \"1ms\"\ncorrelation = \"25%\"\n").outbound.delay.correlation,
+  EXPECT_EQ(p.links.at(0).outbound.delay.jitter, 10ms);
+  EXPECT_EQ(p.links.at(0).outbound.delay.distribution, DelayDistribution::pareto);
+  EXPECT_EQ(with_outbound("jitter = \"1ms\"\ncorrelation = \"25%\"\n")
+                .links.at(0)
+                .outbound.delay.correlation,
             0.25);
 }
 
 TEST(ParseProfile, SingleValuesForPortsAndHosts) {
   const Profile p =
       parse_profile("[profile]\nname = \"t\"\n[match]\nports = 53\nhosts = \"::1\"\n", "t");
-  EXPECT_THAT(p.match.ports, ElementsAre(PortRange{53, 53}));
-  ASSERT_EQ(p.match.hosts.size(), 1u);
-  EXPECT_EQ(p.match.hosts[0].text, "::1/128");
-  EXPECT_EQ(p.match.hosts[0].address[15], 1);
+  EXPECT_THAT(p.links.at(0).match.ports, ElementsAre(PortRange{53, 53}));
+  ASSERT_EQ(p.links.at(0).match.hosts.size(), 1u);
+  EXPECT_EQ(p.links.at(0).match.hosts[0].text, "::1/128");
+  EXPECT_EQ(p.links.at(0).match.hosts[0].address[15], 1);
 }
 
 // ---- errors: each names the position, the key and what is accepted ----
@@ -332,7 +348,7 @@ TEST(ProfileErrors, UnknownSection) {
   const Diagnostic other = only_error("[profile]\nname = \"t\"\n[shaper]\n");
   EXPECT_EQ(other.message,
             "unknown section [shaper]; a profile has the sections [profile], [match], "
-            "[outbound] or [inbound]");
+            "[outbound], [inbound] or [[link]]");
 }
 
 TEST(ProfileErrors, UnknownSubtable) {
@@ -744,6 +760,269 @@ rate = "10mbit"
                             "\"0%\", k = \"100%\" }\n"));
 }
 
+// Links: the [[link]] form, its errors, and render's account of who gets what.
+
+constexpr std::string_view kOffice = R"([profile]
+name = "office"
+
+[[link]]
+name = "video"
+match = { protocol = "udp", ports = ["5000-5100"] }
+outbound = { delay = "80ms", loss = "1%" }
+inbound = { delay = "80ms", rate = "2mbit" }
+
+[[link]]
+name = "api"
+[link.match]
+protocol = "tcp"
+ports = [443]
+hosts = ["192.0.2.0/24"]
+[link.outbound]
+delay = "30ms"
+
+[[link]]
+name = "rest"
+outbound = { delay = "20ms" }
+)";
+
+TEST(ParseLinks, LinksInFileOrder) {
+  const Profile p = parse_profile(kOffice, "office.toml");
+  ASSERT_EQ(p.links.size(), 3u);
+  const Link& video = p.links[0];
+  EXPECT_EQ(video.name, "video");
+  EXPECT_EQ(video.position.line, 4u);
+  EXPECT_EQ(video.position.column, 1u);
+  EXPECT_EQ(video.match.protocol, Protocol::udp);
+  EXPECT_THAT(video.match.ports, ElementsAre(PortRange{5000, 5100}));
+  EXPECT_TRUE(video.has_outbound);
+  EXPECT_TRUE(video.has_inbound);
+  EXPECT_EQ(video.outbound.delay.delay, 80ms);
+  EXPECT_EQ(std::get<BernoulliLoss>(video.outbound.loss).p, 0.01);
+  EXPECT_EQ(video.inbound.rate.bits_per_second, 2'000'000u);
+
+  const Link& api = p.link("api");
+  EXPECT_EQ(&api, &p.links[1]);
+  EXPECT_EQ(api.position.line, 10u);
+  EXPECT_EQ(api.match.protocol, Protocol::tcp);
+  ASSERT_EQ(api.match.hosts.size(), 1u);
+  EXPECT_EQ(api.match.hosts[0].text, "192.0.2.0/24");
+  EXPECT_EQ(api.outbound.delay.delay, 30ms);
+  EXPECT_FALSE(api.has_inbound);
+
+  const Link& rest = p.links[2];
+  EXPECT_EQ(rest.name, "rest");
+  EXPECT_EQ(rest.match, Match{});
+  EXPECT_EQ(rest.outbound.delay.delay, 20ms);
+  EXPECT_FALSE(rest.has_inbound);
+  EXPECT_TRUE(rest.inbound.is_passthrough());
+
+  EXPECT_THROW((void)p.link("nope"), std::out_of_range);
+  EXPECT_THROW((void)p.single_link(), std::logic_error);
+}
+
+TEST(ParseLinks, ClassicFormIsOneLinkNamedDefault) {
+  const Profile p = parse_profile(kFullProfile, "full.toml");
+  ASSERT_EQ(p.links.size(), 1u);
+  EXPECT_EQ(p.single_link().name, "default");
+  EXPECT_EQ(&p.link("default"), &p.links[0]);
+  EXPECT_EQ(p.links[0].position.line, 6u);  // its first section, [match]
+  EXPECT_EQ(p.links[0].match.interface, "eth0");
+
+  const Profile bare = parse_profile("[profile]\nname = \"b\"\n", "b.toml");
+  ASSERT_EQ(bare.links.size(), 1u);
+  EXPECT_EQ(bare.links[0].name, "default");
+  EXPECT_EQ(bare.links[0].position.line, 0u);
+}
+
+TEST(ParseLinks, OneLinkAndInlineArrayForm) {
+  const Profile p = parse_profile(
+      "[profile]\nname = \"t\"\n[[link]]\nname = \"only-1_a\"\ninbound = { delay = \"5ms\" }\n",
+      "t.toml");
+  EXPECT_EQ(p.single_link().name, "only-1_a");
+  EXPECT_EQ(p.single_link().inbound.delay.delay, 5ms);
+  EXPECT_FALSE(p.single_link().has_outbound);
+}
+
+TEST(LinkErrors, MixingFormsNamesBothPlaces) {
+  const auto all = errors_of(R"([profile]
+name = "t"
+[outbound]
+delay = "1ms"
+[[link]]
+name = "a"
+[match]
+protocol = "udp"
+)");
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].line, 3u);
+  EXPECT_EQ(all[0].column, 1u);
+  EXPECT_THAT(all[0].message,
+              AllOf(StartsWith("[outbound] cannot be used beside [[link]] (test.toml:5:1)"),
+                    HasSubstr("move it into a [[link]]")));
+  EXPECT_EQ(all[1].line, 7u);
+  EXPECT_THAT(all[1].message, StartsWith("[match] cannot be used beside [[link]]"));
+}
+
+TEST(LinkErrors, MissingName) {
+  const Diagnostic d =
+      only_error("[profile]\nname = \"t\"\n\n[[link]]\noutbound = { delay = \"1ms\" }\n");
+  EXPECT_EQ(d.line, 4u);
+  EXPECT_EQ(d.column, 1u);
+  EXPECT_EQ(d.message, "link.name is missing: every [[link]] needs a name, e.g. name = \"video\"");
+}
+
+TEST(LinkErrors, BadNameSaysWhatANameMayHold) {
+  const Diagnostic d = only_error("[profile]\nname = \"t\"\n[[link]]\nname = \"Video call\"\n");
+  EXPECT_EQ(d.line, 4u);
+  EXPECT_EQ(d.column, 8u);
+  EXPECT_EQ(d.message,
+            "link.name: \"Video call\" is not a valid link name: use lowercase letters a-z, "
+            "digits 0-9, '_' and '-'");
+  EXPECT_EQ(only_error("[profile]\nname = \"t\"\n[[link]]\nname = \"\"\n").line, 4u);
+  EXPECT_THAT(only_error("[profile]\nname = \"t\"\n[[link]]\nname = 3\n").message,
+              HasSubstr("expected a string"));
+}
+
+TEST(LinkErrors, DuplicateNamesNameBothPlaces) {
+  const Diagnostic d = only_error(R"([profile]
+name = "t"
+[[link]]
+name = "video"
+match = { protocol = "udp" }
+[[link]]
+  name = "video"
+match = { protocol = "tcp" }
+)");
+  EXPECT_EQ(d.line, 7u);
+  EXPECT_EQ(d.column, 10u);
+  EXPECT_EQ(d.message,
+            "link.name: \"video\" is already the name of the link at test.toml:4:8; link names "
+            "must be unique");
+}
+
+TEST(LinkErrors, ShadowedLinkNamesBothPlaces) {
+  const Diagnostic d = only_error(R"([profile]
+name = "t"
+
+[[link]]
+name = "rest"
+
+[[link]]
+name = "video"
+match = { protocol = "udp", ports = [5000] }
+)");
+  EXPECT_EQ(d.line, 7u);
+  EXPECT_EQ(d.column, 1u);
+  EXPECT_EQ(d.message,
+            "link \"video\" never gets a packet: link \"rest\" (test.toml:4:1) comes first and "
+            "matches everything it matches (udp, port 5000); put \"video\" before \"rest\" or "
+            "narrow \"rest\"'s match");
+}
+
+// Each pair: an earlier match that takes every packet of the later one (an error), or not.
+TEST(LinkErrors, ShadowsFollowTheRulesSets) {
+  const auto profile = [](std::string_view first, std::string_view second) {
+    return "[profile]\nname = \"t\"\n[[link]]\nname = \"a\"\nmatch = { " + std::string(first) +
+           " }\n[[link]]\nname = \"b\"\nmatch = { " + std::string(second) + " }\n";
+  };
+  struct Case {
+    std::string_view first;
+    std::string_view second;
+    bool shadowed;
+  };
+  const Case cases[] = {
+      {"protocol = \"udp\"", "protocol = \"udp\", ports = [53]", true},
+      {"protocol = \"udp\", ports = [53]", "protocol = \"udp\"", false},  // fragments, port 9
+      {"ports = [\"1-100\", \"101-200\"]", "protocol = \"tcp\", ports = [\"50-150\"]", true},
+      {"ports = [\"1-100\", \"102-200\"]", "protocol = \"tcp\", ports = [\"50-150\"]", false},
+      {"protocol = \"udp\", ports = [53]", "ports = [53]", false},  // tcp 53 gets through
+      {"protocol = \"tcp\"", "protocol = \"udp\"", false},
+      {"ports = [80]", "protocol = \"icmp\"", false},
+      {"hosts = [\"10.0.0.0/9\", \"10.128.0.0/9\"]", "hosts = [\"10.0.0.0/8\"]", true},
+      {"hosts = [\"10.0.0.0/9\", \"10.192.0.0/10\"]", "hosts = [\"10.0.0.0/8\"]", false},
+      {"hosts = [\"0.0.0.0/0\"]", "hosts = [\"192.0.2.1\"]", true},
+      {"hosts = [\"0.0.0.0/0\"]", "protocol = \"udp\"", false},  // IPv6 is not in a
+      {"hosts = [\"0.0.0.0/0\", \"::/0\"]", "protocol = \"udp\"", true},
+      {"hosts = [\"192.0.2.0/24\"]", "hosts = [\"2001:db8::/32\"]", false},
+      {"hosts = [\"2001:db8::/32\"]", "hosts = [\"2001:db8:1::/48\", \"2001:db8:2::1\"]", true},
+      {"interface = \"eth0\"", "interface = \"eth0\", protocol = \"tcp\"", true},
+      {"interface = \"eth0\"", "protocol = \"tcp\"", false},
+      {"protocol = \"all\"", "interface = \"eth1\"", true},
+  };
+  for (const Case& c : cases) {
+    const std::string text = profile(c.first, c.second);
+    if (c.shadowed) {
+      EXPECT_THAT(only_error(text).message, HasSubstr("never gets a packet")) << text;
+    } else {
+      EXPECT_NO_THROW(parse_profile(text, "t.toml")) << text;
+    }
+  }
+}
+
+TEST(LinkErrors, UnknownKeysInALink) {
+  const auto all = errors_of(R"([profile]
+name = "t"
+[[link]]
+nmae = "a"
+delay = "1ms"
+protocol = "udp"
+[link.outbound]
+dealy = "2ms"
+)");
+  ASSERT_EQ(all.size(), 5u);
+  EXPECT_EQ(all[0].line, 3u);  // the name is missing
+  EXPECT_EQ(all[1].message, "unknown key 'link.nmae'; did you mean 'name'?");
+  EXPECT_EQ(all[1].line, 4u);
+  EXPECT_EQ(all[2].message,
+            "unknown key 'link.delay'; 'delay' belongs in link.outbound or "
+            "link.inbound");
+  EXPECT_EQ(all[3].message, "unknown key 'link.protocol'; 'protocol' belongs in link.match");
+  EXPECT_EQ(all[4].line, 8u);
+  EXPECT_EQ(all[4].message, "unknown key 'link.outbound.dealy'; did you mean 'delay'?");
+
+  const Diagnostic in_match =
+      only_error("[profile]\nname = \"t\"\n[[link]]\nname = \"a\"\nmatch = { proto = \"udp\" }\n");
+  EXPECT_EQ(in_match.line, 5u);
+  EXPECT_EQ(in_match.column, 11u);
+  EXPECT_EQ(in_match.message, "unknown key 'link.match.proto'; did you mean 'protocol'?");
+
+  const Diagnostic value =
+      only_error("[profile]\nname = \"t\"\n[[link]]\nname = \"a\"\noutbound = { delay = \"5\" }\n");
+  EXPECT_EQ(value.line, 5u);
+  EXPECT_THAT(value.message, StartsWith("link.outbound.delay: "));
+}
+
+TEST(LinkErrors, LinkWrittenAsATableOrValue) {
+  const Diagnostic table = only_error("[profile]\nname = \"t\"\n[link]\nname = \"a\"\n");
+  EXPECT_EQ(table.line, 3u);
+  EXPECT_EQ(table.message,
+            "[link] is a single table; links are written [[link]] (two brackets), one per link");
+  const Diagnostic value = only_error("link = 4\n[profile]\nname = \"t\"\n");
+  EXPECT_EQ(value.line, 1u);
+  EXPECT_THAT(value.message, StartsWith("link: expected [[link]] tables"));
+  EXPECT_EQ(only_error("[profile]\nname = \"t\"\n[links]\n").message,
+            "unknown section [links]; did you mean [[link]]?");
+  EXPECT_THAT(
+      only_error("[profile]\nname = \"t\"\n[[link]]\nname = \"a\"\nmatch = \"udp\"\n").message,
+      StartsWith("link.match: expected a table like"));
+}
+
+TEST(RenderProfile, LinksRoundTripAndSayWhoGetsWhat) {
+  expect_round_trip(kOffice);
+  expect_round_trip("[profile]\nname = \"one\"\n[[link]]\nname = \"x\"\n");
+  expect_round_trip("[profile]\nname = \"named default\"\n[[link]]\nname = \"default\"\n");
+  const std::string text = render_profile(parse_profile(kOffice, "office.toml"));
+  EXPECT_THAT(text, HasSubstr("\n[[link]]\nname = \"video\"\n# gets: udp, ports 5000-5100\n"
+                              "\n[link.match]\nprotocol = \"udp\"\n"));
+  EXPECT_THAT(text, HasSubstr("\n[[link]]\nname = \"api\"\n# gets: tcp, port 443, to or from "
+                              "192.0.2.0/24\n"));
+  EXPECT_THAT(text, HasSubstr("\n[[link]]\nname = \"rest\"\n# gets: every packet, except what "
+                              "links \"video\" and \"api\" (earlier) already takes\n"));
+  EXPECT_THAT(text, HasSubstr("[link.outbound]\ndelay = \"30ms\"\n"));
+  EXPECT_THAT(text, HasSubstr("# no [link.inbound] section: packets pass unimpaired\n"));
+  EXPECT_THAT(text, Not(HasSubstr("\n[match]")));
+}
+
 }  // namespace
 }  // namespace badlink
 
@@ -762,8 +1041,8 @@ TEST(DefaultProfile, IsProfilesLteTomlAndValid) {
   EXPECT_EQ(text.str(), default_profile_text());
   const Profile p = default_profile();
   EXPECT_EQ(p.name, "lte");
-  EXPECT_TRUE(p.has_outbound);
-  EXPECT_TRUE(p.has_inbound);
+  EXPECT_TRUE(p.links.at(0).has_outbound);
+  EXPECT_TRUE(p.links.at(0).has_inbound);
 }
 }  // namespace
 }  // namespace badlink

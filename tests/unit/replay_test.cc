@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -97,12 +98,21 @@ DirectionConfig fixed_delay(Duration d) {
   return c;
 }
 
+// One link that takes every packet, as a profile in the classic form without [match] has.
+std::vector<Link> one_link(const DirectionConfigs& configs) {
+  Link link;
+  link.name = "default";
+  link.outbound = configs[index_of(Direction::outbound)];
+  link.inbound = configs[index_of(Direction::inbound)];
+  return {link};
+}
+
 ReplayReport run_replay(const fs::path& in, const fs::path& out, const DirectionConfigs& configs,
                         uint64_t seed = 1, Direction direction = Direction::outbound) {
   ReplaySetup setup;
   setup.input = in;
   setup.output = out;
-  setup.configs = configs;
+  setup.links = one_link(configs);
   setup.seed = seed;
   setup.direction = direction;
   setup.profile_name = "test";
@@ -182,12 +192,12 @@ TEST(Replay, FixedDelayShiftsEveryEthernetPacketExactly) {
   EXPECT_EQ(r.link_type, DLT_EN10MB);
   EXPECT_FALSE(r.truncated_input);
   EXPECT_EQ(r.non_ip, 0U);
-  const DirectionStats& s = r.directions[index_of(Direction::outbound)];
+  const DirectionStats& s = r.links.at(0).directions[index_of(Direction::outbound)];
   EXPECT_EQ(s.received, 300U);
   EXPECT_EQ(s.sent, 300U);
   EXPECT_EQ(s.malformed, 0U);
   EXPECT_EQ(s.delay.max(), milliseconds(40));
-  EXPECT_EQ(r.directions[index_of(Direction::inbound)].received, 0U);
+  EXPECT_EQ(r.links.at(0).directions[index_of(Direction::inbound)].received, 0U);
   EXPECT_FALSE(fs::exists(dir / "out.pcap.tmp"));
   EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 2)
       << "no temporary file is left behind";
@@ -203,7 +213,7 @@ TEST(Replay, ThroughAParsedProfile) {
   ReplaySetup setup;
   setup.input = dir / "in.pcap";
   setup.output = dir / "out.pcap";
-  setup.configs = {profile.outbound, profile.inbound};
+  setup.links = profile.links;
   setup.seed = profile.seed.value_or(0);
   setup.direction = Direction::inbound;
   setup.profile_name = profile.name;
@@ -235,7 +245,7 @@ TEST(Replay, FixedDelayOnRawIpv6Tcp) {
     EXPECT_EQ(out.frames[i].nanos, frames[i].nanos + 2'500'000);
     EXPECT_EQ(out.frames[i].bytes, frames[i].bytes);
   }
-  EXPECT_EQ(r.directions[index_of(Direction::outbound)].sent, 100U);
+  EXPECT_EQ(r.links.at(0).directions[index_of(Direction::outbound)].sent, 100U);
 }
 
 TEST(Replay, InboundDirectionUsesTheInboundConfig) {
@@ -252,8 +262,8 @@ TEST(Replay, InboundDirectionUsesTheInboundConfig) {
   for (size_t i = 0; i < frames.size(); ++i) {
     EXPECT_EQ(out.frames[i].nanos, frames[i].nanos + 7'000'000);
   }
-  EXPECT_EQ(r.directions[index_of(Direction::inbound)].sent, 20U);
-  EXPECT_EQ(r.directions[index_of(Direction::outbound)].received, 0U);
+  EXPECT_EQ(r.links.at(0).directions[index_of(Direction::inbound)].sent, 20U);
+  EXPECT_EQ(r.links.at(0).directions[index_of(Direction::outbound)].received, 0U);
 }
 
 // Other link layers: the IP header is found behind a VLAN tag and behind Linux cooked headers,
@@ -286,7 +296,7 @@ TEST(Replay, VlanAndCookedCapturesAreImpaired) {
     const ReplayReport r =
         run_replay(dir / "in.pcap", dir / "out.pcap", outbound(fixed_delay(milliseconds(3))));
     EXPECT_EQ(r.non_ip, 0U);
-    EXPECT_EQ(r.directions[0].malformed, 0U);
+    EXPECT_EQ(r.links.at(0).directions[0].malformed, 0U);
     const Capture out = read_capture(dir / "out.pcap");
     EXPECT_EQ(out.link_type, c.link_type);
     ASSERT_EQ(out.frames.size(), frames.size());
@@ -315,7 +325,7 @@ TEST(Replay, LossWithTheSameSeedGivesByteIdenticalOutput) {
   EXPECT_EQ(a.seed, 42U);
   EXPECT_EQ(other.seed, 43U);
 
-  const DirectionStats& s = a.directions[index_of(Direction::outbound)];
+  const DirectionStats& s = a.links.at(0).directions[index_of(Direction::outbound)];
   const Capture out = read_capture(dir / "a.pcap");
   EXPECT_EQ(out.frames.size(), s.sent);
   EXPECT_EQ(a.output_packets, s.sent);
@@ -350,7 +360,7 @@ TEST(Replay, DuplicatesAppearInTheOutputAndInTheSentCount) {
   c.duplicate = 0.2;
 
   const ReplayReport r = run_replay(dir / "in.pcap", dir / "out.pcap", outbound(c), 9);
-  const DirectionStats& s = r.directions[index_of(Direction::outbound)];
+  const DirectionStats& s = r.links.at(0).directions[index_of(Direction::outbound)];
   const Capture out = read_capture(dir / "out.pcap");
   EXPECT_GT(s.duplicated, 0U);
   EXPECT_EQ(out.frames.size(), s.sent);
@@ -383,7 +393,7 @@ TEST(Replay, CorruptionFlipsOneBitBeyondTheIpHeaderAndKeepsChecksumsValid) {
   c.corrupt = 1.0;
 
   const ReplayReport r = run_replay(dir / "in.pcap", dir / "out.pcap", outbound(c), 5);
-  EXPECT_EQ(r.directions[index_of(Direction::outbound)].corrupted, frames.size());
+  EXPECT_EQ(r.links.at(0).directions[index_of(Direction::outbound)].corrupted, frames.size());
   const Capture out = read_capture(dir / "out.pcap");
   ASSERT_EQ(out.frames.size(), frames.size());
   for (size_t i = 0; i < frames.size(); ++i) {
@@ -484,7 +494,7 @@ TEST(Replay, HeadersThatLieAreCountedMalformedAndPassedOnUnchanged) {
 
   const ReplayReport r =
       run_replay(dir / "in.pcap", dir / "out.pcap", outbound(fixed_delay(milliseconds(30))));
-  const DirectionStats& s = r.directions[index_of(Direction::outbound)];
+  const DirectionStats& s = r.links.at(0).directions[index_of(Direction::outbound)];
   EXPECT_EQ(s.malformed, 3U);
   EXPECT_EQ(r.non_ip, 0U);
   const Capture out = read_capture(dir / "out.pcap");
@@ -521,7 +531,7 @@ TEST(Replay, NonIpFramesAreCountedApartAndPassOnAtArrival) {
   const ReplayReport r =
       run_replay(dir / "in.pcap", dir / "out.pcap", outbound(fixed_delay(milliseconds(20))));
   EXPECT_EQ(r.non_ip, 3U);
-  const DirectionStats& s = r.directions[index_of(Direction::outbound)];
+  const DirectionStats& s = r.links.at(0).directions[index_of(Direction::outbound)];
   EXPECT_EQ(s.malformed, 0U) << "non-IP frames are not counted as malformed";
   EXPECT_EQ(s.received, 20U);
   const Capture out = read_capture(dir / "out.pcap");
@@ -778,7 +788,7 @@ TEST(StatsJson, IsValidJsonWithEveryKey) {
   ReplaySetup setup;
   setup.input = dir / "in.pcap";
   setup.output = dir / "out.pcap";
-  setup.configs = outbound(c);
+  setup.links = one_link(outbound(c));
   setup.seed = 18446744073709551615ULL;
   setup.profile_name = "lte \"busy\"\n\\ \x01";
   const ReplayReport r = replay(setup);
@@ -789,7 +799,7 @@ TEST(StatsJson, IsValidJsonWithEveryKey) {
 
   for (const char* key : {"profile", "seed", "input", "output", "direction", "link_type",
                           "input_packets", "output_packets", "non_ip", "pool_exhausted",
-                          "time_went_back", "truncated_input", "input_error"}) {
+                          "time_went_back", "truncated_input", "input_error", "unmatched"}) {
     EXPECT_EQ(v.count(key), 1U) << key;
   }
   for (const char* d : {"outbound", "inbound"}) {
@@ -797,7 +807,7 @@ TEST(StatsJson, IsValidJsonWithEveryKey) {
          {"received", "sent", "dropped_loss", "dropped_queue", "dropped_memory", "duplicated",
           "reordered", "corrupted", "malformed", "bytes_received", "bytes_sent", "delay_us.p50",
           "delay_us.p90", "delay_us.p99", "delay_us.max", "delay_us.mean"}) {
-      EXPECT_EQ(v.count(std::string(d) + "." + key), 1U) << d << "." << key;
+      EXPECT_EQ(v.count("links.default." + std::string(d) + "." + key), 1U) << d << "." << key;
     }
   }
   EXPECT_EQ(v["profile"], setup.profile_name);
@@ -805,21 +815,173 @@ TEST(StatsJson, IsValidJsonWithEveryKey) {
   EXPECT_EQ(v["direction"], "outbound");
   EXPECT_EQ(v["truncated_input"], "false");
   EXPECT_EQ(v["input_packets"], "400");
-  const DirectionStats& s = r.directions[0];
-  EXPECT_EQ(v["outbound.received"], "400");
-  EXPECT_EQ(v["outbound.sent"], std::to_string(s.sent));
-  EXPECT_EQ(v["outbound.dropped_loss"], std::to_string(s.dropped_loss));
+  EXPECT_EQ(v["unmatched"], "0");
+  const DirectionStats& s = r.links.at(0).directions[0];
+  EXPECT_EQ(v["links.default.outbound.received"], "400");
+  EXPECT_EQ(v["links.default.outbound.sent"], std::to_string(s.sent));
+  EXPECT_EQ(v["links.default.outbound.dropped_loss"], std::to_string(s.dropped_loss));
   EXPECT_EQ(v["output_packets"], std::to_string(s.sent));
-  EXPECT_EQ(v["outbound.delay_us.max"], "40000.000");
-  EXPECT_NEAR(std::stod(v["outbound.delay_us.p50"]), 40000.0, 400.0);
-  EXPECT_NEAR(std::stod(v["outbound.delay_us.p99"]), 40000.0, 400.0);
-  EXPECT_EQ(v["inbound.sent"], "0");
-  EXPECT_EQ(v["inbound.delay_us.p50"], "0.000");
+  EXPECT_EQ(v["links.default.outbound.delay_us.max"], "40000.000");
+  EXPECT_NEAR(std::stod(v["links.default.outbound.delay_us.p50"]), 40000.0, 400.0);
+  EXPECT_NEAR(std::stod(v["links.default.outbound.delay_us.p99"]), 40000.0, 400.0);
+  EXPECT_EQ(v["links.default.inbound.sent"], "0");
+  EXPECT_EQ(v["links.default.inbound.delay_us.p50"], "0.000");
 
   write_stats_json(dir / "stats.json", r);
   const auto written = file_bytes(dir / "stats.json");
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(written.data()), written.size()), text);
   EXPECT_THROW(write_stats_json(dir / "missing" / "stats.json", r), std::system_error);
+}
+
+// --- links ------------------------------------------------------------------------------------
+
+// A capture of three interleaved flows: UDP to port 5000 (IPv4), TCP to 443 (IPv6) and UDP to
+// 9999 (IPv4); each packet's source port (10000 + i) tells it apart.
+std::vector<Frame> three_flows(size_t each) {
+  std::vector<Frame> frames;
+  for (size_t i = 0; i < 3 * each; ++i) {
+    const auto sport = static_cast<uint16_t>(10000 + i);
+    const auto ip = i % 3 == 0   ? testing::make_ip_packet(4, 17, 40, sport, 5000)
+                    : i % 3 == 1 ? testing::make_ip_packet(6, 6, 40, sport, 443)
+                                 : testing::make_ip_packet(4, 17, 40, sport, 9999);
+    frames.push_back({kEpoch + static_cast<int64_t>(i) * 100'003,
+                      with_ethernet(ip, i % 3 == 1 ? 0x86dd : 0x0800), 0});
+  }
+  return frames;
+}
+
+constexpr std::string_view kTwoLinks = R"([profile]
+name = "two"
+seed = 11
+[[link]]
+name = "video"
+match = { protocol = "udp", ports = ["5000-5100"] }
+outbound = { delay = "80ms", loss = "20%" }
+[[link]]
+name = "api"
+match = { protocol = "tcp" }
+outbound = { delay = "30ms", loss = "5%" }
+)";
+
+ReplayReport replay_profile(const Profile& profile, const fs::path& in, const fs::path& out) {
+  ReplaySetup setup;
+  setup.input = in;
+  setup.output = out;
+  setup.links = profile.links;
+  setup.seed = profile.seed.value_or(0);
+  setup.profile_name = profile.name;
+  return replay(setup);
+}
+
+// Each flow gets its own link's delay and loss; the third, which no link takes, passes at once.
+TEST(ReplayLinks, EachFlowGetsItsLinksFigures) {
+  TempDir dir;
+  constexpr size_t kEach = 2000;
+  const auto frames = three_flows(kEach);
+  write_capture(dir / "in.pcap", DLT_EN10MB, frames);
+  const Profile profile = parse_profile(kTwoLinks, "two.toml");
+  const ReplayReport r = replay_profile(profile, dir / "in.pcap", dir / "out.pcap");
+
+  std::map<std::vector<std::byte>, int64_t> arrival;
+  for (const Frame& f : frames) {
+    arrival[f.bytes] = f.nanos;
+  }
+  std::map<uint16_t, size_t> count;  // by destination port
+  int64_t previous = 0;
+  for (const Frame& f : read_capture(dir / "out.pcap").frames) {
+    ASSERT_EQ(arrival.count(f.bytes), 1U);
+    EXPECT_GE(f.nanos, previous) << "departure order";
+    previous = f.nanos;
+    const IpHeaders h = parse_ip(std::span<const std::byte>(f.bytes).subspan(14));
+    const int64_t delay = f.nanos - arrival[f.bytes];
+    const int64_t expected = h.dst_port == 5000 ? 80'000'000 : h.dst_port == 443 ? 30'000'000 : 0;
+    EXPECT_EQ(delay, expected) << "port " << h.dst_port;
+    ++count[h.dst_port];
+  }
+  // Loss within 4.5 sigma of the binomial for each link's own rate.
+  const auto within = [](size_t kept, double loss) {
+    const double n = kEach;
+    const double sigma = std::sqrt(n * loss * (1 - loss));
+    return std::abs(static_cast<double>(kept) - n * (1 - loss)) <= 4.5 * sigma;
+  };
+  EXPECT_TRUE(within(count[5000], 0.20)) << count[5000];
+  EXPECT_TRUE(within(count[443], 0.05)) << count[443];
+  EXPECT_EQ(count[9999], kEach);
+
+  ASSERT_EQ(r.links.size(), 2U);
+  EXPECT_EQ(r.links[0].name, "video");
+  EXPECT_EQ(r.links[1].name, "api");
+  const DirectionStats& video = r.links[0].directions[index_of(Direction::outbound)];
+  const DirectionStats& api = r.links[1].directions[index_of(Direction::outbound)];
+  EXPECT_EQ(video.received, kEach);
+  EXPECT_EQ(video.sent, count[5000]);
+  EXPECT_EQ(video.dropped_loss, kEach - count[5000]);
+  EXPECT_EQ(video.delay.max(), milliseconds(80));
+  EXPECT_EQ(api.received, kEach);
+  EXPECT_EQ(api.sent, count[443]);
+  EXPECT_EQ(api.delay.max(), milliseconds(30));
+  EXPECT_EQ(r.unmatched, kEach);
+  EXPECT_EQ(r.output_packets, count[5000] + count[443] + count[9999]);
+
+  std::map<std::string, std::string> v;
+  const std::string text = stats_json(r);
+  ASSERT_TRUE(JsonReader(text).parse(v)) << text;
+  EXPECT_EQ(v["unmatched"], std::to_string(kEach));
+  EXPECT_EQ(v["links.video.outbound.received"], std::to_string(kEach));
+  EXPECT_EQ(v["links.video.outbound.delay_us.max"], "80000.000");
+  EXPECT_EQ(v["links.api.outbound.sent"], std::to_string(count[443]));
+  EXPECT_EQ(v["links.api.inbound.received"], "0");
+  EXPECT_EQ(v.count("outbound.received"), 0U);
+}
+
+// A link's draws come from its own generator: which API packets are lost does not change when
+// the video flow is taken out of the capture.
+TEST(ReplayLinks, ALinksDrawsDoNotDependOnOtherLinksTraffic) {
+  TempDir dir;
+  const auto frames = three_flows(600);
+  std::vector<Frame> api_only;
+  std::copy_if(frames.begin(), frames.end(), std::back_inserter(api_only),
+               [](const Frame& f) { return f.bytes[12] == std::byte{0x86}; });
+  write_capture(dir / "all.pcap", DLT_EN10MB, frames);
+  write_capture(dir / "api.pcap", DLT_EN10MB, api_only);
+  const Profile profile = parse_profile(kTwoLinks, "two.toml");
+  replay_profile(profile, dir / "all.pcap", dir / "all-out.pcap");
+  replay_profile(profile, dir / "api.pcap", dir / "api-out.pcap");
+  const auto kept_api = [](const Capture& c) {
+    std::set<std::vector<std::byte>> out;
+    for (const Frame& f : c.frames) {
+      if (f.bytes[12] == std::byte{0x86}) {
+        out.insert(f.bytes);
+      }
+    }
+    return out;
+  };
+  const auto all = kept_api(read_capture(dir / "all-out.pcap"));
+  EXPECT_LT(all.size(), 600U);
+  EXPECT_EQ(all, kept_api(read_capture(dir / "api-out.pcap")));
+}
+
+// Frames without IP go to the first link that takes every packet, else pass as unmatched.
+TEST(ReplayLinks, NonIpFramesAndACatchAllLink) {
+  TempDir dir;
+  std::vector<Frame> frames = three_flows(3);
+  frames.push_back({kEpoch + 10'000'000, with_ethernet(std::vector<std::byte>(46), 0x0806), 0});
+  write_capture(dir / "in.pcap", DLT_EN10MB, frames);
+  const Profile two = parse_profile(kTwoLinks, "two.toml");
+  const ReplayReport a = replay_profile(two, dir / "in.pcap", dir / "a.pcap");
+  EXPECT_EQ(a.non_ip, 1U);
+  EXPECT_EQ(a.unmatched, 4U);
+
+  const Profile with_rest = parse_profile(std::string(kTwoLinks) +
+                                              "[[link]]\nname = \"rest\"\n"
+                                              "outbound = { delay = \"1ms\" }\n",
+                                          "three.toml");
+  const ReplayReport b = replay_profile(with_rest, dir / "in.pcap", dir / "b.pcap");
+  EXPECT_EQ(b.unmatched, 0U);
+  ASSERT_EQ(b.links.size(), 3U);
+  EXPECT_EQ(b.links[2].directions[0].received, 4U);  // three UDP to 9999 and the ARP frame
+  EXPECT_EQ(b.links[2].directions[0].non_ip, 1U);
+  EXPECT_EQ(b.output_packets, a.output_packets);
 }
 
 }  // namespace
