@@ -665,13 +665,13 @@ bool apply_loop_nice(int nice) {
 std::array<bool, kDirections> diverted_for(const Profile& p, const RunSetup& setup) {
   std::array<bool, kDirections> on{};
   for (const Direction d : {Direction::outbound, Direction::inbound}) {
-    on[index_of(d)] = !p.direction(d).is_passthrough() || setup.dump;
+    on[index_of(d)] = !p.single_link().direction(d).is_passthrough() || setup.dump;
   }
   return on;
 }
 
 bool times_departures(const Profile& p) {
-  return !p.outbound.is_passthrough() || !p.inbound.is_passthrough();
+  return !p.single_link().outbound.is_passthrough() || !p.single_link().inbound.is_passthrough();
 }
 
 // Arrival stamps for what this host sends (output_stamps.hh), for the families whose rules
