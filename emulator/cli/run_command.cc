@@ -57,6 +57,7 @@ constexpr uint16_t kDefaultQueue = 4200;
 constexpr int kQueueAttempts = 8;              // default queue pairs tried when one is taken
 constexpr uint32_t kDefaultMark = 0x6261646c;  // "badl"
 constexpr uint64_t kDefaultMaxPps = 100000;
+constexpr uint64_t kDefaultFloodPps = PriorityPolicy{}.flood_pps;
 constexpr uint32_t kMinQueueLength = 1024;
 constexpr uint32_t kMaxQueueLength = 262144;
 // The packet loop's nice value and slice request (see set_loop_scheduling): it runs 10-50 us
@@ -81,8 +82,13 @@ po::options_description run_options() {
        "seed for the random choices (overrides the profile's)")
       ("dump", "print one line per diverted packet on standard output")
       ("nice", po::value<std::string>()->value_name("N"),
-       "the packet loop's nice value, -20..19 (default -20, with a 0.1 ms slice request: a "
-       "departure does not wait for other tasks; needs CAP_SYS_NICE below 0)")
+       "the packet loop's nice value while it times departures, -20..19 (default -20, with a "
+       "0.1 ms slice request: a departure does not wait for other tasks; needs CAP_SYS_NICE "
+       "below 0). It runs at nice 0 while it reads a flood (--flood-pps) or has nothing to time")
+      ("flood-pps", po::value<std::string>()->value_name("N"),
+       "packets read per second from which the packet loop yields its priority (nice 0) to the "
+       "senders and receivers it serves, until the rate falls below half (default 20000; 0: "
+       "never)")
       ("realtime", "run the packet loop under SCHED_FIFO instead: no fair task delays a "
        "departure, at the price of a CPU other tasks cannot have while it waits out the last "
        "microseconds")
@@ -169,6 +175,7 @@ struct RunSetup {
   std::optional<std::string> stats_json;
   uint32_t mark = kDefaultMark;
   uint64_t max_pps = kDefaultMaxPps;
+  uint64_t flood_pps = kDefaultFloodPps;
 };
 
 // Packets with the kernel's arrival stamp need not be read when they come: when a direction
@@ -242,6 +249,12 @@ RunSetup parse_setup(const std::vector<std::string>& args) {
       throw UsageError("--mark must not be 0: unmarked packets are the ones to divert");
     }
   }
+  if (vm.count("flood-pps") != 0) {
+    if (s.realtime) {
+      throw UsageError("--flood-pps and --realtime exclude each other: SCHED_FIFO is not lowered");
+    }
+    s.flood_pps = parse_number("flood-pps", vm["flood-pps"].as<std::string>(), 100'000'000);
+  }
   if (vm.count("max-pps") != 0) {
     s.max_pps = parse_number("max-pps", vm["max-pps"].as<std::string>(), 100'000'000);
     if (s.max_pps == 0) {
@@ -314,6 +327,7 @@ struct LiveReport {
   uint64_t seed = 0;
   const RunSetup* setup = nullptr;
   std::vector<uint16_t> queues;
+  std::array<bool, kDirections> diverted{};  // whose rules queue packets now (--no-rules: both)
   double uptime_s = 0.0;
   const Engine* engine = nullptr;
   BackendStats backend;
@@ -339,6 +353,13 @@ std::string live_stats_json(const LiveReport& r) {
     JsonObject q(out, o.child_indent());
     q.field("outbound", uint64_t{r.queues.at(0)});
     q.field("inbound", uint64_t{r.queues.at(1)});
+    q.close();
+  }
+  o.key("diverted");
+  {
+    JsonObject q(out, o.child_indent());
+    q.field("outbound", r.diverted[index_of(Direction::outbound)]);
+    q.field("inbound", r.diverted[index_of(Direction::inbound)]);
     q.close();
   }
   o.seconds("uptime_s", r.uptime_s);
@@ -411,6 +432,9 @@ std::string live_stats_json(const LiveReport& r) {
     j.field("estimated_arrivals", l.estimated_arrivals);
     j.field("unwatched_waits", l.unwatched_waits);
     j.field("armed_ahead", l.armed_ahead);
+    j.field("nice", int64_t{l.nice});
+    j.field("floods", l.floods);
+    j.field("nice_changes", l.nice_changes);
     j.field("all_copies_dropped", l.dropped_copies);
     j.key("lateness_us");
     write_latency(out, j.child_indent(), l.lateness);
@@ -552,8 +576,8 @@ Profile load_run_profile(const std::string& path) {
 // Where the packet loop stands in the scheduler (see sys/scheduling.hh). --realtime: SCHED_FIFO
 // or fail. Otherwise the fair scheduler, at --nice (default -20) with a short slice request;
 // without CAP_SYS_NICE the default falls back to nice 0 with a warning (an explicit --nice
-// fails instead).
-void set_loop_scheduling(const RunSetup& setup) {
+// fails instead). Returns the fair settings the loop got (nullopt: SCHED_FIFO).
+std::optional<FairScheduling> set_loop_scheduling(const RunSetup& setup) {
   if (setup.realtime) {
     // The spin before a departure is bounded (max_early_wake), and the kernel's RT throttling
     // stays in force.
@@ -567,7 +591,7 @@ void set_loop_scheduling(const RunSetup& setup) {
                         e.error());
     }
     spdlog::info("--realtime: the packet loop runs under SCHED_FIFO priority {}", kPriority);
-    return;
+    return std::nullopt;
   }
   FairScheduling want{setup.nice, kLoopSlice};
   try {
@@ -591,6 +615,63 @@ void set_loop_scheduling(const RunSetup& setup) {
   const FairScheduling got = fair_scheduling();
   spdlog::info("the packet loop runs at nice {}, slice {}", got.nice,
                got.slice ? fmt::format("{:.2f} ms", millis(*got.slice)) : "the kernel's default");
+  return got;
+}
+
+// The loop's weight while it reads a flood or has nothing to time (PriorityGovernor), when it
+// runs raised. Raising it back needs CAP_SYS_NICE again (unless RLIMIT_NICE allows it): the
+// capability is held back, permitted but not effective, and raised only for that call.
+std::optional<PriorityPolicy> loop_priority_policy(const RunSetup& setup,
+                                                   const std::optional<FairScheduling>& got) {
+  if (!got || got->nice >= 0) {
+    return std::nullopt;
+  }
+  PriorityPolicy policy;
+  policy.raised_nice = got->nice;
+  policy.flood_pps = setup.flood_pps;
+  if (setup.flood_pps > 0) {
+    spdlog::info(
+        "the packet loop yields (nice {}) while it reads more than {} packets/s or has nothing "
+        "to time",
+        policy.lowered_nice, setup.flood_pps);
+  }
+  return policy;
+}
+
+// Sets the loop thread's nice value for the governor; false (logged) when it cannot.
+bool apply_loop_nice(int nice) {
+  const FairScheduling want{
+      nice, nice < 0 ? std::optional<Duration>(kLoopSlice) : std::optional<Duration>()};
+  try {
+    try {
+      set_fair_scheduling(want);
+    } catch (const SystemError& e) {
+      if (e.error() != EPERM || !permitted(Capability::sys_nice)) {
+        throw;
+      }
+      const ScopedCapability nice_capability(Capability::sys_nice);
+      set_fair_scheduling(want);
+    }
+  } catch (const SystemError& e) {
+    spdlog::warn("the packet loop's priority stays as it is: {}", e.what());
+    return false;
+  }
+  spdlog::debug("the packet loop runs at nice {}", nice);
+  return true;
+}
+
+// Which directions the rules divert: one that changes nothing is not queued at all (its jump
+// is left out), so its packets pass at the kernel's own cost -- unless --dump shows them.
+std::array<bool, kDirections> diverted_for(const Profile& p, const RunSetup& setup) {
+  std::array<bool, kDirections> on{};
+  for (const Direction d : {Direction::outbound, Direction::inbound}) {
+    on[index_of(d)] = !p.single_link().direction(d).is_passthrough() || setup.dump;
+  }
+  return on;
+}
+
+bool times_departures(const Profile& p) {
+  return !p.single_link().outbound.is_passthrough() || !p.single_link().inbound.is_passthrough();
 }
 
 // Arrival stamps for what this host sends (output_stamps.hh), for the families whose rules
@@ -712,12 +793,13 @@ int run_main(const std::vector<std::string>& args) {
         spdlog::debug("rule: {}", describe(r, f->family, "-I"));
       }
     }
+    const std::array<bool, kDirections> diverted = diverted_for(profile, setup);
     if (!v4.empty()) {
-      firewall_v4.emplace(std::vector<FamilyRules>{v4});
+      firewall_v4.emplace(std::vector<FamilyRules>{v4}, diverted);
     }
     if (!v6.empty()) {
       try {
-        firewall_v6.emplace(std::vector<FamilyRules>{v6});
+        firewall_v6.emplace(std::vector<FamilyRules>{v6}, diverted);
       } catch (const FirewallError& e) {
         if (v6_asked) {
           throw;
@@ -732,12 +814,50 @@ int run_main(const std::vector<std::string>& args) {
                  chain_name(layout.owner_pid, Direction::outbound),
                  chain_name(layout.owner_pid, Direction::inbound), firewall_v4 ? "IPv4" : "",
                  firewall_v4 && firewall_v6 ? " and " : "", firewall_v6 ? "IPv6" : "");
+    for (const Direction d : {Direction::outbound, Direction::inbound}) {
+      if (!diverted[index_of(d)]) {
+        spdlog::info("{} changes nothing: not diverted (a reload that impairs it diverts it)",
+                     to_string(d));
+      }
+    }
   } else {
     spdlog::info(
         "--no-rules: reading your rules' NFQUEUE {} (outbound) and {} (inbound); they "
         "must skip mark {:#x}",
         queues[0], queues[1], setup.mark);
   }
+
+  // A reload's new jumps go in before anything else changes (all or nothing: a failure takes
+  // out those this call put in and rejects the reload); jumps no longer wanted go last.
+  const std::array<Firewall*, 2> firewalls{firewall_v4 ? &*firewall_v4 : nullptr,
+                                           firewall_v6 ? &*firewall_v6 : nullptr};
+  const auto put_jumps_in = [&firewalls](const std::array<bool, kDirections>& want) {
+    std::vector<std::pair<Firewall*, Direction>> added;
+    try {
+      for (Firewall* f : firewalls) {
+        for (const Direction d : {Direction::outbound, Direction::inbound}) {
+          if (f != nullptr && want[index_of(d)] && !f->diverted(d)) {
+            f->divert(d, true);
+            added.emplace_back(f, d);
+          }
+        }
+      }
+    } catch (...) {
+      for (const auto& [f, d] : added) {
+        f->divert(d, false);
+      }
+      throw;
+    }
+  };
+  const auto take_jumps_out = [&firewalls](const std::array<bool, kDirections>& want) {
+    for (Firewall* f : firewalls) {
+      for (const Direction d : {Direction::outbound, Direction::inbound}) {
+        if (f != nullptr && !want[index_of(d)] && f->diverted(d)) {
+          f->divert(d, false);
+        }
+      }
+    }
+  };
 
   // Host mode's outbound stamps, once its outbound changes something (an empty direction's
   // packets are passed as read and need none; a reload may ask for them later). They select
@@ -754,6 +874,12 @@ int run_main(const std::vector<std::string>& args) {
                                    firewall_v6.has_value());
     backend->set_output_stamps(stamps.has_value());
   };
+  // Gone before the outbound jumps go: a packet stamped must be one the rules queue.
+  const auto drop_stamps = [&]() {
+    backend->set_output_stamps(false);
+    stamps.reset();
+    stamps_tried = false;
+  };
   want_stamps(profile);
 
   if (setup.mode == DiversionMode::gateway) {
@@ -766,16 +892,23 @@ int run_main(const std::vector<std::string>& args) {
 
   // Before the capabilities go (CAP_SYS_NICE), and before the calibrator's thread starts (it
   // inherits the setting).
-  set_loop_scheduling(setup);
+  const std::optional<FairScheduling> scheduling = set_loop_scheduling(setup);
+  const std::optional<PriorityPolicy> priority = loop_priority_policy(setup, scheduling);
   constexpr std::array keep{Capability::net_admin, Capability::net_raw};
-  keep_only_capabilities(keep);
+  constexpr std::array nice_held{Capability::sys_nice};
+  keep_only_capabilities(keep, priority && permitted(Capability::sys_nice)
+                                   ? std::span<const Capability>(nice_held)
+                                   : std::span<const Capability>());
   set_timer_slack(Duration{1});
 
   const SteadyClock clock;
   LiveOptions live;
   live.stats_interval = setup.stats_interval;
   live.dump = setup.dump ? stdout : nullptr;
+  live.priority = priority;
+  live.apply_nice = apply_loop_nice;
   LiveDriver driver(engine, *backend, pool, clock, signals, live);
+  driver.set_timing_needed(times_departures(profile));
   const auto set_arrival_slack = [&driver, &setup, &stamps](const Profile& p) {
     for (const Direction d : {Direction::outbound, Direction::inbound}) {
       const std::optional<Duration> slack = arrival_slack_for(p, d, setup, stamps.has_value());
@@ -797,6 +930,11 @@ int run_main(const std::vector<std::string>& args) {
     r.seed = seed;
     r.setup = &setup;
     r.queues = queues;
+    for (const Direction d : {Direction::outbound, Direction::inbound}) {
+      r.diverted[index_of(d)] =
+          !setup.rules || (firewall_v4 && firewall_v4->diverted(d)) ||
+          (firewall_v6 && firewall_v6->diverted(d));
+    }
     r.uptime_s = static_cast<double>((clock.now() - started).count()) / 1e9;
     r.engine = &engine;
     r.backend = backend->stats();
@@ -851,10 +989,18 @@ int run_main(const std::vector<std::string>& args) {
                 "reload: [match] changed, but the rules are kept as installed; restart "
                 "badlink to divert by the new [match]");
           }
+          // Prepared first: what can fail before anything running changes.
+          const std::array<bool, kDirections> diverted = diverted_for(next, setup);
+          put_jumps_in(diverted);
           want_stamps(next);
           engine.reconfigure(configs_of(next));
           configure_directions(next);
           set_arrival_slack(next);
+          driver.set_timing_needed(times_departures(next));
+          if (!diverted[index_of(Direction::outbound)] && stamps) {
+            drop_stamps();
+          }
+          take_jumps_out(diverted);
           const uint32_t wanted = queue_length_for(next, setup.max_pps);
           if (wanted != max_length) {
             try {
@@ -871,6 +1017,9 @@ int run_main(const std::vector<std::string>& args) {
             spdlog::error("{}", d.to_string());
           }
           spdlog::error("reload rejected; still running profile '{}'", profile.name);
+        } catch (const FirewallError& e) {
+          spdlog::error("reload rejected: {}; still running profile '{}'", e.what(),
+                        profile.name);
         }
         break;
       case LiveEvent::Kind::stop:

@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "sys/subprocess.hh"
@@ -130,7 +131,7 @@ FirewallRule::~FirewallRule() {
   }
 }
 
-Firewall::Firewall(const std::vector<FamilyRules>& plan) {
+Firewall::Firewall(const std::vector<FamilyRules>& plan, std::array<bool, kDirections> diverted) {
   // Reserve so that moving into the vectors never reallocates (an element moved out of a
   // reallocation would be harmless, but this keeps the story simple).
   size_t chains = 0;
@@ -154,21 +155,51 @@ Firewall::Firewall(const std::vector<FamilyRules>& plan) {
       for (size_t i = first; i < chains_.size(); ++i) {
         if (chains_[i].name() == rule.chain) {
           chains_[i].append(rule);
-          ++rule_count_;
+          ++chain_rules_;
         }
       }
     }
-  }
-  for (const FamilyRules& f : plan) {
-    if (f.empty()) {
-      continue;
-    }
-    const Iptables iptables(f.family);
-    for (const RuleSpec& jump : f.jumps) {
-      jumps_.emplace_back(iptables, jump);
-      ++rule_count_;
+    for (size_t i = 0; i < f.jumps.size(); ++i) {
+      jumps_.push_back(Jump{iptables, f.jumps[i], direction_of_jump(i), std::nullopt});
     }
   }
+  for (const Direction d : {Direction::outbound, Direction::inbound}) {
+    if (diverted[index_of(d)]) {
+      divert(d, true);
+    }
+  }
+}
+
+void Firewall::divert(Direction d, bool on) {
+  if (!on) {
+    for (Jump& j : jumps_) {
+      if (j.direction == d) {
+        j.rule.reset();
+      }
+    }
+    diverted_[index_of(d)] = false;
+    return;
+  }
+  std::vector<Jump*> added;
+  try {
+    for (Jump& j : jumps_) {
+      if (j.direction == d && !j.rule) {
+        j.rule.emplace(j.iptables, j.spec);
+        added.push_back(&j);
+      }
+    }
+  } catch (...) {
+    for (Jump* j : added) {
+      j->rule.reset();
+    }
+    throw;
+  }
+  diverted_[index_of(d)] = true;
+}
+
+size_t Firewall::rule_count() const {
+  return chain_rules_ + static_cast<size_t>(std::count_if(
+                            jumps_.begin(), jumps_.end(), [](const Jump& j) { return j.rule.has_value(); }));
 }
 
 std::string FirewallMechanism::describe() const {

@@ -3,6 +3,8 @@
 // iptables programs, which speak nf_tables (xt compat) or legacy as the system has them.
 #pragma once
 
+#include <array>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -81,20 +83,36 @@ class FirewallRule {
 };
 
 // Everything one badlink installs for its plan: chains filled first, jumps to them last, so
-// that no packet meets a half-built chain; removed in the reverse order.
+// that no packet meets a half-built chain; removed in the reverse order. A direction's jumps
+// may be left out (`diverted`) and put in later: a direction that changes nothing is cheapest
+// not queued at all.
 class Firewall {
  public:
-  explicit Firewall(const std::vector<FamilyRules>& plan);
+  explicit Firewall(const std::vector<FamilyRules>& plan,
+                    std::array<bool, kDirections> diverted = {true, true});
   Firewall(const Firewall&) = delete;
   Firewall& operator=(const Firewall&) = delete;
 
-  size_t rule_count() const { return rule_count_; }
+  // Puts direction `d`'s jumps in (`on`) or takes them out. Putting in is all or nothing: a
+  // FirewallError leaves none of this call's jumps in. Taking out never throws (a jump that
+  // cannot be deleted is logged, as on exit).
+  void divert(Direction d, bool on);
+  bool diverted(Direction d) const { return diverted_[index_of(d)]; }
+  // The rules in place now: chain rules and the jumps that are in.
+  size_t rule_count() const;
 
  private:
+  struct Jump {
+    Iptables iptables;
+    RuleSpec spec;
+    Direction direction = Direction::outbound;
+    std::optional<FirewallRule> rule;  // in place while set
+  };
   // Declaration order is destruction order reversed: jumps go first.
   std::vector<FirewallChain> chains_;
-  std::vector<FirewallRule> jumps_;
-  size_t rule_count_ = 0;
+  std::vector<Jump> jumps_;
+  size_t chain_rules_ = 0;
+  std::array<bool, kDirections> diverted_{};
 };
 
 // What this system can divert with, for the log: whether the kernel has nftables' native

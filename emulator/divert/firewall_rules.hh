@@ -73,11 +73,17 @@ struct FamilyRules {
   IpFamily family = IpFamily::ipv4;
   std::vector<std::string> chains;    // created first, in this order
   std::vector<RuleSpec> chain_rules;  // appended inside them: the [match] -> NFQUEUE rules
-  std::vector<RuleSpec> jumps;        // inserted at the top of built-in chains, last
+  std::vector<RuleSpec> jumps;        // inserted at the top of built-in chains, last; one per
+                                      // direction, in Direction order (direction_of_jump)
 
   // Nothing of this family matches [match] (it names hosts of the other family only).
   bool empty() const { return chain_rules.empty(); }
 };
+
+// The direction jumps[i] of a non-empty FamilyRules leads to.
+constexpr Direction direction_of_jump(size_t i) {
+  return i == 0 ? Direction::outbound : Direction::inbound;
+}
 
 // The rules for one family. The [match] test is OR-ed across rules: hosts (either endpoint)
 // as -s and -d rules, ports (either endpoint) with multiport in groups of at most 15, and

@@ -68,6 +68,10 @@ LiveDriver::LiveDriver(Engine& engine, DivertBackend& backend, PacketPool& pool,
     add_everywhere(calibrator_->fd(), kCalibratorTag);
   }
   engine_.set_observer(this);
+  if (options_.priority && options_.apply_nice) {
+    governor_.emplace(*options_.priority);
+    stats_.nice = governor_->nice();
+  }
 }
 
 LiveDriver::~LiveDriver() { engine_.set_observer(nullptr); }
@@ -126,6 +130,35 @@ bool LiveDriver::read_in_next_spin(std::optional<TimePoint> next, TimePoint now)
     }
   }
   return slack != 0 && unwatched_until(*next - lead, *next - lead - now) == slack;
+}
+
+void LiveDriver::set_timing_needed(bool needed) {
+  if (governor_) {
+    apply_nice(governor_->set_timing_needed(needed));
+  }
+}
+
+void LiveDriver::govern_priority(TimePoint now) {
+  if (!governor_) {
+    return;
+  }
+  const uint64_t received = backend_.received();
+  const uint64_t read = received - governed_received_;
+  governed_received_ = received;
+  apply_nice(governor_->observe(now, read));
+}
+
+void LiveDriver::apply_nice(std::optional<int> nice) {
+  if (!nice) {
+    return;
+  }
+  stats_.floods = governor_->floods();
+  if (!options_.apply_nice(*nice)) {
+    governor_.reset();  // the weight stays where it is; apply_nice said why
+    return;
+  }
+  stats_.nice = *nice;
+  ++stats_.nice_changes;
 }
 
 void LiveDriver::duplicated(const Packet& /*original*/) { ++copies_alive_; }
@@ -224,6 +257,7 @@ LiveEvent LiveDriver::run() {
     }
     send_due();
     backend_.flush();
+    govern_priority(woke);
   }
 }
 

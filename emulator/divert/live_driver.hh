@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <optional>
 
 #include "core/clock.hh"
@@ -14,6 +15,7 @@
 #include "core/packet_pool.hh"
 #include "divert/arrival_estimator.hh"
 #include "divert/divert.hh"
+#include "divert/priority_governor.hh"
 #include "engine/engine.hh"
 #include "sys/epoll.hh"
 #include "sys/signal_fd.hh"
@@ -54,6 +56,11 @@ struct LiveOptions {
   // much remains before the departure (a read of one packet took ~2 us, of six ~7, traced).
   Duration spin_read_margin = std::chrono::microseconds(10);
   Duration stats_interval = std::chrono::seconds(10);  // 0: no periodic stats event
+  // The loop's scheduling weight as PriorityGovernor decides it from what the loop reads:
+  // `apply_nice` sets the calling thread's nice value (false: it could not, logged by it; the
+  // governor then stops). Unset: the weight is left as it is.
+  std::optional<PriorityPolicy> priority;
+  std::function<bool(int nice)> apply_nice;
   std::FILE* dump = nullptr;  // one line per diverted packet goes here when set
 };
 
@@ -81,6 +88,9 @@ struct LiveStats {
   uint64_t estimated_arrivals = 0;  // unstamped arrivals read first after a wake-up
   uint64_t unwatched_waits = 0;     // sleeps until a departure that left the queue unwatched
   uint64_t armed_ahead = 0;  // of the sleeps until a departure, those whose timer was armed already
+  int nice = 0;              // the loop's nice value as the governor last set it
+  uint64_t floods = 0;       // times the loop was lowered for reading a flood
+  uint64_t nice_changes = 0;  // nice values applied by the governor
 };
 
 // Observes the engine (for the duration of one submit) to tell the backend when every copy of
@@ -120,6 +130,9 @@ class LiveDriver final : private EngineObserver {
   // while the wait until then may stay unwatched and for at most kMaxReadDeferral.
   void set_arrival_slack(Direction d, std::optional<Duration> slack,
                          bool read_while_spinning = false);
+
+  // Whether any direction has departures to time (see PriorityGovernor): false lowers the loop.
+  void set_timing_needed(bool needed);
 
   const LiveStats& stats() const { return stats_; }
 
@@ -167,6 +180,9 @@ class LiveDriver final : private EngineObserver {
   void read_signals();
   void dump(const Packet& packet);
   std::optional<LiveEvent> take_pending();
+  // Tells the governor what was read since the last call; applies the weight it chooses.
+  void govern_priority(TimePoint now);
+  void apply_nice(std::optional<int> nice);
 
   Engine& engine_;
   DivertBackend& backend_;
@@ -205,6 +221,8 @@ class LiveDriver final : private EngineObserver {
   std::array<bool, 4> pending_{};  // by LiveEvent::Kind
   std::array<int, 4> pending_signal_{};
   int64_t copies_alive_ = 0;  // of the packet being submitted
+  std::optional<PriorityGovernor> governor_;
+  uint64_t governed_received_ = 0;  // backend_.received() when the governor was last told
   LiveStats stats_;
 };
 

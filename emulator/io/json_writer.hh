@@ -80,6 +80,14 @@ class JsonObject {
     key(name);
     append_uint(out_, value);
   }
+  void field(std::string_view name, int64_t value) {
+    key(name);
+    if (value < 0) {
+      out_ += '-';
+    }
+    append_uint(out_, value < 0 ? uint64_t{0} - static_cast<uint64_t>(value)
+                                : static_cast<uint64_t>(value));
+  }
   void field(std::string_view name, bool value) {
     key(name);
     out_ += value ? "true" : "false";

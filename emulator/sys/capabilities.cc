@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <string>
 
 #include "sys/system_error.hh"
 
@@ -21,6 +22,8 @@ cap_value_t value_of(Capability c) {
       return CAP_NET_ADMIN;
     case Capability::net_raw:
       return CAP_NET_RAW;
+    case Capability::sys_nice:
+      return CAP_SYS_NICE;
   }
   return CAP_NET_ADMIN;
 }
@@ -38,6 +41,16 @@ CapHandle current() {
   return caps;
 }
 
+// Sets or clears `c` in the calling thread's effective set.
+void set_effective(Capability c, bool on) {
+  const CapHandle caps = current();
+  const cap_value_t v = value_of(c);
+  SystemCall("cap_set_flag", cap_set_flag(caps.get(), CAP_EFFECTIVE, 1, &v, on ? CAP_SET : CAP_CLEAR));
+  SystemCall(std::string("cap_set_proc(") + (on ? "raise " : "clear ") + std::string(to_string(c)) +
+                 ")",
+             cap_set_proc(caps.get()));
+}
+
 }  // namespace
 
 std::string_view to_string(Capability c) {
@@ -46,6 +59,8 @@ std::string_view to_string(Capability c) {
       return "CAP_NET_ADMIN";
     case Capability::net_raw:
       return "CAP_NET_RAW";
+    case Capability::sys_nice:
+      return "CAP_SYS_NICE";
   }
   return "?";
 }
@@ -62,13 +77,29 @@ std::vector<Capability> missing_capabilities(std::span<const Capability> needed)
   return missing;
 }
 
-void keep_only_capabilities(std::span<const Capability> keep) {
+bool permitted(Capability c) {
+  const CapHandle caps = current();
+  cap_flag_value_t set = CAP_CLEAR;
+  return cap_get_flag(caps.get(), value_of(c), CAP_PERMITTED, &set) == 0 && set == CAP_SET;
+}
+
+void keep_only_capabilities(std::span<const Capability> keep,
+                            std::span<const Capability> held_back) {
   std::vector<cap_value_t> values;
   for (const Capability c : keep) {
     values.push_back(value_of(c));
   }
+  std::vector<cap_value_t> held;
+  for (const Capability c : held_back) {
+    held.push_back(value_of(c));
+  }
   auto kept = [&](cap_value_t v) {
     for (const cap_value_t k : values) {
+      if (k == v) {
+        return true;
+      }
+    }
+    for (const cap_value_t k : held) {
       if (k == v) {
         return true;
       }
@@ -102,6 +133,10 @@ void keep_only_capabilities(std::span<const Capability> keep) {
     SystemCall("cap_set_flag", cap_set_flag(caps.get(), flag, static_cast<int>(values.size()),
                                             values.data(), CAP_SET));
   }
+  if (!held.empty()) {
+    SystemCall("cap_set_flag", cap_set_flag(caps.get(), CAP_PERMITTED,
+                                            static_cast<int>(held.size()), held.data(), CAP_SET));
+  }
   SystemCall("cap_set_proc", cap_set_proc(caps.get()));
 
   // Ambient capabilities survive execve() of ordinary programs: a non-root badlink can still
@@ -114,6 +149,16 @@ void keep_only_capabilities(std::span<const Capability> keep) {
       spdlog::debug("prctl(PR_CAP_AMBIENT_RAISE, {}): {}", static_cast<int>(v),
                     std::strerror(errno));
     }
+  }
+}
+
+ScopedCapability::ScopedCapability(Capability c) : capability_(c) { set_effective(c, true); }
+
+ScopedCapability::~ScopedCapability() {
+  try {
+    set_effective(capability_, false);
+  } catch (const SystemError& e) {
+    spdlog::error("{} stays effective: {}", to_string(capability_), e.what());
   }
 }
 

@@ -120,6 +120,13 @@ class DivertLiveDriver : public ::testing::Test {
     options.max_unwatched_wait = max_unwatched_wait_;
     options.max_spin_share = max_spin_share_;
     options.spin_burst = std::chrono::microseconds(200);
+    if (priority_) {
+      options.priority = priority_;
+      options.apply_nice = [this](int nice) {
+        applied_nice_.push_back(nice);
+        return true;
+      };
+    }
     driver_ = std::make_unique<LiveDriver>(*engine_, backend_, pool_, clock_, signals_, options);
   }
 
@@ -151,6 +158,8 @@ class DivertLiveDriver : public ::testing::Test {
 
   Duration max_unwatched_wait_ = std::chrono::seconds(1);  // the tests' waits are of ms
   double max_spin_share_ = 0.5;
+  std::optional<PriorityPolicy> priority_;
+  std::vector<int> applied_nice_;  // what the governor asked for, in order
   TickingClock clock_{from_nanos(1'000'000'000)};
   SignalFd signals_{SIGUSR1};
   PacketPool pool_;
@@ -528,6 +537,44 @@ TEST_F(DivertLiveDriver, SpinningTakesAtMostItsShareOfTheTime) {
     turn();  // the rest
     EXPECT_EQ(backend_.reinjected.size(), kPackets * (share == 1.0 ? 1 : 2));
   }
+}
+
+}  // namespace
+}  // namespace badlink
+
+namespace badlink {
+namespace {
+
+// The governor sees every packet the loop reads: a flood lowers the loop, quiet raises it, and
+// a profile with nothing to time lowers it at once.
+TEST_F(DivertLiveDriver, AFloodLowersTheLoopAndQuietRaisesItAgain) {
+  PriorityPolicy p;
+  p.raised_nice = -20;
+  p.flood_pps = 20000;
+  p.window = milliseconds(50);
+  priority_ = p;
+  start(DirectionConfig{}, DirectionConfig{});
+  turn();
+  uint64_t handle = 0;
+  for (int i = 0; i < 10; ++i) {  // 1,500 packets in 50 ms: 30,000/s
+    for (int k = 0; k < 150; ++k) {
+      backend_.queue(Direction::outbound, ++handle);
+    }
+    clock_.advance(milliseconds(5));
+    turn();
+  }
+  clock_.advance(milliseconds(1));
+  turn();
+  EXPECT_EQ(applied_nice_, (std::vector<int>{0}));
+  EXPECT_EQ(driver_->stats().nice, 0);
+  EXPECT_EQ(driver_->stats().floods, 1u);
+  clock_.advance(milliseconds(100));
+  backend_.queue(Direction::outbound, ++handle);
+  turn();
+  EXPECT_EQ(applied_nice_, (std::vector<int>{0, -20}));
+  driver_->set_timing_needed(false);
+  EXPECT_EQ(applied_nice_, (std::vector<int>{0, -20, 0}));
+  EXPECT_EQ(driver_->stats().nice_changes, 3u);
 }
 
 }  // namespace

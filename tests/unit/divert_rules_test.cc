@@ -47,6 +47,22 @@ TEST(DivertRules, MatchEverythingIsOneQueueRulePerDirection) {
   EXPECT_EQ(r.chain_rules[1].args[7], "4201");
 }
 
+// Firewall::divert puts a direction's jumps in and out by this correspondence.
+TEST(DivertRules, EachJumpLeadsToTheChainOfItsDirection) {
+  FirewallLayout gateway = host_layout();
+  gateway.mode = DiversionMode::gateway;
+  gateway.wan = "wan0";
+  for (const FirewallLayout& layout : {host_layout(), gateway}) {
+    for (const IpFamily family : {IpFamily::ipv4, IpFamily::ipv6}) {
+      const FamilyRules r = plan_rules(Match{}, layout, family);
+      ASSERT_EQ(r.jumps.size(), kDirections);
+      for (size_t i = 0; i < r.jumps.size(); ++i) {
+        EXPECT_EQ(r.jumps[i].args.back(), chain_name(1234, direction_of_jump(i)));
+      }
+    }
+  }
+}
+
 TEST(DivertRules, HostModeJumpsFromOutputAndInputSkippingLoopbackAndTheMark) {
   const FamilyRules r = plan_rules(Match{}, host_layout(), IpFamily::ipv4);
   ASSERT_EQ(r.jumps.size(), 2u);
