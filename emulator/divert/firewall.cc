@@ -198,8 +198,9 @@ void Firewall::divert(Direction d, bool on) {
 }
 
 size_t Firewall::rule_count() const {
-  return chain_rules_ + static_cast<size_t>(std::count_if(
-                            jumps_.begin(), jumps_.end(), [](const Jump& j) { return j.rule.has_value(); }));
+  return chain_rules_ +
+         static_cast<size_t>(std::count_if(jumps_.begin(), jumps_.end(),
+                                           [](const Jump& j) { return j.rule.has_value(); }));
 }
 
 std::string FirewallMechanism::describe() const {

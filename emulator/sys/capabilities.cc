@@ -45,10 +45,11 @@ CapHandle current() {
 void set_effective(Capability c, bool on) {
   const CapHandle caps = current();
   const cap_value_t v = value_of(c);
-  SystemCall("cap_set_flag", cap_set_flag(caps.get(), CAP_EFFECTIVE, 1, &v, on ? CAP_SET : CAP_CLEAR));
-  SystemCall(std::string("cap_set_proc(") + (on ? "raise " : "clear ") + std::string(to_string(c)) +
-                 ")",
-             cap_set_proc(caps.get()));
+  SystemCall("cap_set_flag",
+             cap_set_flag(caps.get(), CAP_EFFECTIVE, 1, &v, on ? CAP_SET : CAP_CLEAR));
+  SystemCall(
+      std::string("cap_set_proc(") + (on ? "raise " : "clear ") + std::string(to_string(c)) + ")",
+      cap_set_proc(caps.get()));
 }
 
 }  // namespace
