@@ -19,6 +19,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -36,7 +37,7 @@
 #include "divert/output_stamps.hh"
 #include "engine/engine.hh"
 #include "impairments/delay.hh"
-#include "io/json_writer.hh"
+#include "io/json_text.hh"
 #include "io/replacement_file.hh"
 #include "io/stats_json.hh"
 #include "profile/default_profile.hh"
@@ -340,126 +341,106 @@ struct LiveReport {
 };
 
 std::string live_stats_json(const LiveReport& r) {
-  std::string out;
-  out.reserve(32 * 1024);  // one allocation, whatever the figures: snapshots cost a fixed count
-  JsonObject o(out);
-  o.field("profile", r.profile_name);
-  o.field("seed", r.seed);
-  o.field("mode", std::string_view(r.setup->mode == DiversionMode::host ? "host" : "gateway"));
-  o.field("wan", r.setup->wan);
-  o.field("rules", r.setup->rules);
-  o.key("queues");
-  {
-    JsonObject q(out, o.child_indent());
-    q.field("outbound", uint64_t{r.queues.at(0)});
-    q.field("inbound", uint64_t{r.queues.at(1)});
-    q.close();
-  }
-  o.key("diverted");
-  {
-    JsonObject q(out, o.child_indent());
-    q.field("outbound", r.diverted[index_of(Direction::outbound)]);
-    q.field("inbound", r.diverted[index_of(Direction::inbound)]);
-    q.close();
-  }
-  o.seconds("uptime_s", r.uptime_s);
+  // A counting build (tests/bench) keeps the snapshots' own allocations out of
+  // heap_allocations, so that two snapshots differ only by what the loop allocated; they are
+  // reported beside it as json_allocations. The loop's thread is the only caller.
+  static uint64_t json_allocations = 0;
+  const std::optional<uint64_t> allocations_before = allocation_count();
+
+  nlohmann::ordered_json o;
+  o["profile"] = r.profile_name;
+  o["seed"] = r.seed;
+  o["mode"] = r.setup->mode == DiversionMode::host ? "host" : "gateway";
+  o["wan"] = r.setup->wan;
+  o["rules"] = r.setup->rules;
+  o["queues"] = {{"outbound", uint64_t{r.queues.at(0)}}, {"inbound", uint64_t{r.queues.at(1)}}};
+  o["diverted"] = {{"outbound", r.diverted[index_of(Direction::outbound)]},
+                   {"inbound", r.diverted[index_of(Direction::inbound)]}};
+  o["uptime_s"] = json_seconds(r.uptime_s);
   for (const Direction d : {Direction::outbound, Direction::inbound}) {
-    o.key(to_string(d));
-    write_direction_stats(out, o.child_indent(), r.engine->stats(d));
+    o[std::string(to_string(d))] = direction_stats_json(r.engine->stats(d));
   }
-  o.key("backend");
   {
     const BackendStats& b = r.backend;
-    JsonObject j(out, o.child_indent());
-    j.field("received", b.received);
-    j.field("diverted", b.diverted);
-    j.field("passed_malformed", b.passed_malformed);
-    j.field("passed_truncated", b.passed_truncated);
-    j.field("passed_no_buffer", b.passed_no_buffer);
-    j.field("passed_busy", b.passed_busy);
-    j.field("passed_through", b.passed_through);
-    j.field("reinjected", b.reinjected);
-    j.field("resent", b.resent);
-    j.field("consumed", b.consumed);
-    j.field("resend_failed", b.resend_failed);
-    j.field("verdict_failed", b.verdict_failed);
-    j.field("receive_overruns", b.receive_overruns);
-    j.field("receive_errors", b.receive_errors);
-    j.field("held", b.held);
-    j.field("kernel_stamped", b.kernel_stamped);
-    j.field("gso_super_packets", b.gso_super_packets);
-    j.field("segments_resent", b.segments_resent);
-    j.field("resend_path_samples", r.send_path->count());
-    j.key("resend_path_us");
-    write_latency(out, j.child_indent(), *r.send_path);
-    j.close();
+    nlohmann::ordered_json& j = o["backend"];
+    j["received"] = b.received;
+    j["diverted"] = b.diverted;
+    j["passed_malformed"] = b.passed_malformed;
+    j["passed_truncated"] = b.passed_truncated;
+    j["passed_no_buffer"] = b.passed_no_buffer;
+    j["passed_busy"] = b.passed_busy;
+    j["passed_through"] = b.passed_through;
+    j["passed_unclassified"] = b.passed_unclassified;
+    j["reinjected"] = b.reinjected;
+    j["resent"] = b.resent;
+    j["consumed"] = b.consumed;
+    j["resend_failed"] = b.resend_failed;
+    j["verdict_failed"] = b.verdict_failed;
+    j["receive_overruns"] = b.receive_overruns;
+    j["receive_errors"] = b.receive_errors;
+    j["held"] = b.held;
+    j["kernel_stamped"] = b.kernel_stamped;
+    j["gso_super_packets"] = b.gso_super_packets;
+    j["segments_resent"] = b.segments_resent;
+    j["resend_path_samples"] = r.send_path->count();
+    j["resend_path_us"] = latency_json(*r.send_path);
   }
-  o.key("kernel");
   {
-    JsonObject j(out, o.child_indent());
+    nlohmann::ordered_json& j = o["kernel"];
     uint64_t queue_dropped = 0;
     uint64_t user_dropped = 0;
     for (const KernelQueueStats& k : r.kernel) {
       queue_dropped += k.queue_dropped;
       user_dropped += k.user_dropped;
     }
-    j.field("queue_dropped", queue_dropped);
-    j.field("user_dropped", user_dropped);
+    j["queue_dropped"] = queue_dropped;
+    j["user_dropped"] = user_dropped;
     for (const KernelQueueStats& k : r.kernel) {
-      j.key("queue_" + std::to_string(k.queue));
-      JsonObject q(out, j.child_indent());
-      q.field("queue_total", uint64_t{k.queue_total});
-      q.field("queue_dropped", k.queue_dropped);
-      q.field("user_dropped", k.user_dropped);
-      q.field("id_sequence", uint64_t{k.id_sequence});
-      q.close();
+      j["queue_" + std::to_string(k.queue)] = {{"queue_total", uint64_t{k.queue_total}},
+                                               {"queue_dropped", k.queue_dropped},
+                                               {"user_dropped", k.user_dropped},
+                                               {"id_sequence", uint64_t{k.id_sequence}}};
     }
-    j.close();
   }
-  o.key("loop");
   {
     const LiveStats& l = *r.loop;
-    JsonObject j(out, o.child_indent());
-    j.field("wakeups", l.wakeups);
-    j.field("timer_wakeups", l.timer_wakeups);
-    j.field("spins", l.spins);
-    j.field("spin_ns", l.spin_ns);
-    j.field("spin_limited", l.spin_limited);
-    j.field("linger_ns", l.linger_ns);
-    j.field("early_wake_ns", static_cast<uint64_t>(l.early_wake.count()));
-    j.field("send_lead_ns", static_cast<uint64_t>(l.send_lead.count()));
-    j.field("wake_cost_ns", static_cast<uint64_t>(l.wake_cost.count()));
-    j.field("estimated_arrivals", l.estimated_arrivals);
-    j.field("unwatched_waits", l.unwatched_waits);
-    j.field("armed_ahead", l.armed_ahead);
-    j.field("nice", int64_t{l.nice});
-    j.field("floods", l.floods);
-    j.field("nice_changes", l.nice_changes);
-    j.field("all_copies_dropped", l.dropped_copies);
-    j.key("lateness_us");
-    write_latency(out, j.child_indent(), l.lateness);
-    j.key("read_latency_us");
-    write_latency(out, j.child_indent(), l.read_latency);
-    j.key("timer_lateness_us");
-    write_latency(out, j.child_indent(), l.timer_lateness);
-    j.key("wake_latency_us");
-    write_latency(out, j.child_indent(), l.wake_latency);
-    j.close();
+    nlohmann::ordered_json& j = o["loop"];
+    j["wakeups"] = l.wakeups;
+    j["timer_wakeups"] = l.timer_wakeups;
+    j["spins"] = l.spins;
+    j["spin_ns"] = l.spin_ns;
+    j["spin_limited"] = l.spin_limited;
+    j["linger_ns"] = l.linger_ns;
+    j["early_wake_ns"] = static_cast<uint64_t>(l.early_wake.count());
+    j["send_lead_ns"] = static_cast<uint64_t>(l.send_lead.count());
+    j["wake_cost_ns"] = static_cast<uint64_t>(l.wake_cost.count());
+    j["estimated_arrivals"] = l.estimated_arrivals;
+    j["unwatched_waits"] = l.unwatched_waits;
+    j["armed_ahead"] = l.armed_ahead;
+    j["nice"] = int64_t{l.nice};
+    j["floods"] = l.floods;
+    j["nice_changes"] = l.nice_changes;
+    j["all_copies_dropped"] = l.dropped_copies;
+    j["lateness_us"] = latency_json(l.lateness);
+    j["read_latency_us"] = latency_json(l.read_latency);
+    j["timer_lateness_us"] = latency_json(l.timer_lateness);
+    j["wake_latency_us"] = latency_json(l.wake_latency);
   }
-  o.key("pool");
   {
-    JsonObject j(out, o.child_indent());
-    j.field("in_use", uint64_t{r.pool_in_use});
-    j.field("bytes_reserved", uint64_t{r.pool_bytes});
-    j.field("chunk_allocations", uint64_t{r.pool_chunks});
-    if (const std::optional<uint64_t> n = allocation_count()) {
-      j.field("heap_allocations", *n);  // a counting build only (tests/bench)
+    nlohmann::ordered_json& j = o["pool"];
+    j["in_use"] = uint64_t{r.pool_in_use};
+    j["bytes_reserved"] = uint64_t{r.pool_bytes};
+    j["chunk_allocations"] = uint64_t{r.pool_chunks};
+    if (allocations_before) {
+      j["heap_allocations"] = *allocations_before - json_allocations;
+      j["json_allocations"] = json_allocations;
     }
-    j.close();
   }
-  o.close();
-  out += '\n';
-  return out;
+  std::string text = json_text(o);
+  if (allocations_before) {
+    json_allocations += allocation_count().value_or(0) - *allocations_before;
+  }
+  return text;
 }
 
 void write_json_file(const std::string& file, const std::string& text) {

@@ -1,81 +1,69 @@
-// JSON for the replay report, written by hand: a dozen keys do not justify a JSON library.
+// The replay report as JSON (nlohmann), in the layout json_text() prints.
 #include "io/stats_json.hh"
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
-#include <cstdio>
-#include <string_view>
+#include <nlohmann/json.hpp>
 #include <system_error>
 
-#include "io/json_writer.hh"
+#include "io/json_text.hh"
 #include "io/replacement_file.hh"
 
 namespace badlink {
 
-void write_latency(std::string& out, int indent, const LatencyHistogram& h) {
-  JsonObject d(out, indent);
-  d.micros("p50", h.percentile(0.50));
-  d.micros("p90", h.percentile(0.90));
-  d.micros("p99", h.percentile(0.99));
-  d.micros("max", h.max());
-  d.micros("mean", Duration{static_cast<int64_t>(h.mean_ns() + 0.5)});
-  d.close();
+nlohmann::ordered_json latency_json(const LatencyHistogram& h) {
+  nlohmann::ordered_json d;
+  d["p50"] = json_micros(h.percentile(0.50));
+  d["p90"] = json_micros(h.percentile(0.90));
+  d["p99"] = json_micros(h.percentile(0.99));
+  d["max"] = json_micros(h.max());
+  d["mean"] = json_micros(Duration{static_cast<int64_t>(h.mean_ns() + 0.5)});
+  return d;
 }
 
-void write_direction_stats(std::string& out, int indent, const DirectionStats& s) {
-  JsonObject o(out, indent);
-  o.field("received", s.received);
-  o.field("sent", s.sent);
-  o.field("dropped_loss", s.dropped_loss);
-  o.field("dropped_queue", s.dropped_queue);
-  o.field("dropped_memory", s.dropped_memory);
-  o.field("duplicated", s.duplicated);
-  o.field("reordered", s.reordered);
-  o.field("corrupted", s.corrupted);
-  o.field("malformed", s.malformed);
-  o.field("bytes_received", s.bytes_received);
-  o.field("bytes_sent", s.bytes_sent);
-  o.key("delay_us");
-  write_latency(out, o.child_indent(), s.delay);
-  o.close();
+nlohmann::ordered_json direction_stats_json(const DirectionStats& s) {
+  nlohmann::ordered_json o;
+  o["received"] = s.received;
+  o["sent"] = s.sent;
+  o["dropped_loss"] = s.dropped_loss;
+  o["dropped_queue"] = s.dropped_queue;
+  o["dropped_memory"] = s.dropped_memory;
+  o["duplicated"] = s.duplicated;
+  o["reordered"] = s.reordered;
+  o["corrupted"] = s.corrupted;
+  o["malformed"] = s.malformed;
+  o["bytes_received"] = s.bytes_received;
+  o["bytes_sent"] = s.bytes_sent;
+  o["delay_us"] = latency_json(s.delay);
+  return o;
 }
 
 std::string stats_json(const ReplayReport& report) {
-  std::string out;
-  out.reserve(2048);
-  JsonObject o(out);
-  o.field("profile", report.profile_name);
-  o.field("seed", report.seed);
-  o.field("input", report.input.string());
-  o.field("output", report.output.string());
-  o.field("direction", to_string(report.direction));
-  o.field("link_type", static_cast<uint64_t>(report.link_type));
-  o.field("input_packets", report.input_packets);
-  o.field("output_packets", report.output_packets);
-  o.field("non_ip", report.non_ip);
-  o.field("pool_exhausted", report.pool_exhausted);
-  o.field("time_went_back", report.time_went_back);
-  o.field("truncated_input", report.truncated_input);
-  o.field("input_error", report.input_error);
-  o.field("unmatched", report.unmatched);
-  o.key("links");
-  JsonObject links(out, o.child_indent());
+  nlohmann::ordered_json o;
+  o["profile"] = report.profile_name;
+  o["seed"] = report.seed;
+  o["input"] = report.input.string();
+  o["output"] = report.output.string();
+  o["direction"] = to_string(report.direction);
+  o["link_type"] = static_cast<uint64_t>(report.link_type);
+  o["input_packets"] = report.input_packets;
+  o["output_packets"] = report.output_packets;
+  o["non_ip"] = report.non_ip;
+  o["pool_exhausted"] = report.pool_exhausted;
+  o["time_went_back"] = report.time_went_back;
+  o["truncated_input"] = report.truncated_input;
+  o["input_error"] = report.input_error;
+  o["unmatched"] = report.unmatched;
+  nlohmann::ordered_json& links = o["links"] = nlohmann::ordered_json::object();
   for (const LinkReport& link : report.links) {
-    links.key(link.name);
-    JsonObject l(out, links.child_indent());
+    nlohmann::ordered_json& l = links[link.name];
     for (const Direction d : {Direction::outbound, Direction::inbound}) {
-      l.key(to_string(d));
-      write_direction_stats(out, l.child_indent(), link.directions[index_of(d)]);
+      l[std::string(to_string(d))] = direction_stats_json(link.directions[index_of(d)]);
     }
-    l.close();
   }
-  links.close();
-  o.close();
-  out += '\n';
-  return out;
+  return json_text(o);
 }
 
 void write_stats_json(const std::filesystem::path& file, const ReplayReport& report) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 
 #include "io/replay.hh"
@@ -14,14 +15,14 @@ namespace badlink {
 //   links: { NAME: { outbound / inbound: { received, sent, dropped_loss, dropped_queue,
 //     dropped_memory, duplicated, reordered, corrupted, malformed, bytes_received, bytes_sent,
 //     delay_us: { p50, p90, p99, max, mean } } }, one per link in the profile's order }
-// Delays are in microseconds (3 decimals: nanosecond resolution); counts are integers.
+// Delays are in microseconds (json_micros: up to 3 decimals); counts are integers.
 std::string stats_json(const ReplayReport& report);
 
 // Delay percentiles { p50, p90, p99, max, mean } in microseconds.
-void write_latency(std::string& out, int indent, const LatencyHistogram& histogram);
+nlohmann::ordered_json latency_json(const LatencyHistogram& histogram);
 
 // One direction's counters and delay_us object, as both the replay and the live JSON print them.
-void write_direction_stats(std::string& out, int indent, const DirectionStats& stats);
+nlohmann::ordered_json direction_stats_json(const DirectionStats& stats);
 
 // Writes stats_json() to `file` (through a temporary file and a rename); throws
 // std::system_error when it cannot.

@@ -15,10 +15,15 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "io/json_text.hh"
 #include "io/pcap_file.hh"
 #include "io/stats_json.hh"
 #include "pcap_helpers.hh"
@@ -475,7 +480,7 @@ TEST(Replay, TruncatedCaptureIsReplayedUpToTheCutAndFlagged) {
   for (size_t i = 0; i < out.frames.size(); ++i) {
     EXPECT_EQ(out.frames[i].bytes, frames[i].bytes);
   }
-  EXPECT_NE(stats_json(r).find("\"truncated_input\": true"), std::string::npos);
+  EXPECT_EQ(nlohmann::json::parse(stats_json(r)).at("truncated_input"), true);
 }
 
 TEST(Replay, HeadersThatLieAreCountedMalformedAndPassedOnUnchanged) {
@@ -633,152 +638,23 @@ TEST(Replay, DevicesAreWrittenInPlaceAndLinksFollowed) {
 
 // --- stats JSON ----------------------------------------------------------------------------------
 
-// A strict little JSON reader: enough to prove the text is valid JSON and to look values up by
-// dotted path ("outbound.delay_us.p50" -> "40000.000").
-class JsonReader {
- public:
-  explicit JsonReader(std::string_view text) : text_(text) {}
-
-  bool parse(std::map<std::string, std::string>& values) {
-    values_ = &values;
-    skip_space();
-    if (!value("")) {
-      return false;
-    }
-    skip_space();
-    return pos_ == text_.size();
+// The layout scripts read with awk (scripts/bench-lib.sh's jfield and jsection): two spaces of
+// indent per level and one "key": value per line, the value on the key's line.
+void expect_awk_readable(const std::string& text) {
+  const std::regex key_line(
+      R"(( {2})+"[a-z0-9_]+": ([-0-9.eE]+|true|false|null|"([^"\\]|\\.)*"|\{|\{\}|\[|\[\]),?)");
+  const std::regex close_line(R"(( {2})*[}\]],?)");
+  std::istringstream lines(text);
+  std::string line;
+  size_t n = 0;
+  while (std::getline(lines, line)) {
+    ++n;
+    EXPECT_TRUE(n == 1 ? line == "{"
+                       : std::regex_match(line, key_line) || std::regex_match(line, close_line))
+        << "line " << n << ": " << line;
   }
-
- private:
-  void skip_space() {
-    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\n' ||
-                                   text_[pos_] == '\t' || text_[pos_] == '\r')) {
-      ++pos_;
-    }
-  }
-  bool literal(std::string_view word) {
-    if (text_.substr(pos_, word.size()) != word) {
-      return false;
-    }
-    pos_ += word.size();
-    return true;
-  }
-  bool string(std::string& out) {
-    if (pos_ >= text_.size() || text_[pos_] != '"') {
-      return false;
-    }
-    ++pos_;
-    while (pos_ < text_.size() && text_[pos_] != '"') {
-      const char c = text_[pos_++];
-      if (static_cast<unsigned char>(c) < 0x20) {
-        return false;
-      }
-      if (c != '\\') {
-        out += c;
-        continue;
-      }
-      if (pos_ >= text_.size()) {
-        return false;
-      }
-      const char e = text_[pos_++];
-      if (e == 'u') {
-        if (pos_ + 4 > text_.size()) {
-          return false;
-        }
-        out += static_cast<char>(std::stoi(std::string(text_.substr(pos_, 4)), nullptr, 16));
-        pos_ += 4;
-      } else if (std::string_view("\"\\/bfnrt").find(e) != std::string_view::npos) {
-        out += e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e;
-      } else {
-        return false;
-      }
-    }
-    if (pos_ >= text_.size()) {
-      return false;
-    }
-    ++pos_;
-    return true;
-  }
-  bool number(std::string& out) {
-    const size_t start = pos_;
-    if (pos_ < text_.size() && text_[pos_] == '-') {
-      ++pos_;
-    }
-    const size_t digits = pos_;
-    while (pos_ < text_.size() && std::isdigit(static_cast<unsigned char>(text_[pos_]))) {
-      ++pos_;
-    }
-    if (pos_ == digits || (text_[digits] == '0' && pos_ - digits > 1)) {
-      return false;
-    }
-    if (pos_ < text_.size() && text_[pos_] == '.') {
-      const size_t fraction = ++pos_;
-      while (pos_ < text_.size() && std::isdigit(static_cast<unsigned char>(text_[pos_]))) {
-        ++pos_;
-      }
-      if (pos_ == fraction) {
-        return false;
-      }
-    }
-    out = std::string(text_.substr(start, pos_ - start));
-    return true;
-  }
-  bool value(const std::string& path) {
-    skip_space();
-    if (pos_ >= text_.size()) {
-      return false;
-    }
-    std::string scalar;
-    const char c = text_[pos_];
-    if (c == '{') {
-      ++pos_;
-      skip_space();
-      if (pos_ < text_.size() && text_[pos_] == '}') {
-        ++pos_;
-        return true;
-      }
-      while (true) {
-        skip_space();
-        std::string key;
-        if (!string(key)) {
-          return false;
-        }
-        skip_space();
-        if (!literal(":")) {
-          return false;
-        }
-        const std::string child = path.empty() ? key : path + "." + key;
-        if (values_->count(child) != 0 || !value(child)) {
-          return false;  // duplicate keys are an error here
-        }
-        skip_space();
-        if (literal("}")) {
-          return true;
-        }
-        if (!literal(",")) {
-          return false;
-        }
-      }
-    }
-    if (c == '"') {
-      if (!string(scalar)) {
-        return false;
-      }
-    } else if (literal("true")) {
-      scalar = "true";
-    } else if (literal("false")) {
-      scalar = "false";
-    } else if (!number(scalar)) {
-      return false;
-    }
-    (*values_)[path] = scalar;
-    return true;
-  }
-
-  std::string_view text_;
-  size_t pos_ = 0;
-  std::map<std::string, std::string>* values_ = nullptr;
-};
+  EXPECT_EQ(text.back(), '\n');
+}
 
 TEST(StatsJson, IsValidJsonWithEveryKey) {
   TempDir dir;
@@ -794,43 +670,93 @@ TEST(StatsJson, IsValidJsonWithEveryKey) {
   const ReplayReport r = replay(setup);
 
   const std::string text = stats_json(r);
-  std::map<std::string, std::string> v;
-  ASSERT_TRUE(JsonReader(text).parse(v)) << text;
+  const auto v = nlohmann::ordered_json::parse(text);
+  expect_awk_readable(text);
 
-  for (const char* key : {"profile", "seed", "input", "output", "direction", "link_type",
-                          "input_packets", "output_packets", "non_ip", "pool_exhausted",
-                          "time_went_back", "truncated_input", "input_error", "unmatched"}) {
-    EXPECT_EQ(v.count(key), 1U) << key;
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : v.items()) {
+    keys.push_back(key);
   }
+  EXPECT_EQ(keys, (std::vector<std::string>{
+                      "profile", "seed", "input", "output", "direction", "link_type",
+                      "input_packets", "output_packets", "non_ip", "pool_exhausted",
+                      "time_went_back", "truncated_input", "input_error", "unmatched", "links"}))
+      << "in this order: scripts take the first \"key\": they find";
   for (const char* d : {"outbound", "inbound"}) {
-    for (const char* key :
-         {"received", "sent", "dropped_loss", "dropped_queue", "dropped_memory", "duplicated",
-          "reordered", "corrupted", "malformed", "bytes_received", "bytes_sent", "delay_us.p50",
-          "delay_us.p90", "delay_us.p99", "delay_us.max", "delay_us.mean"}) {
-      EXPECT_EQ(v.count("links.default." + std::string(d) + "." + key), 1U) << d << "." << key;
+    std::vector<std::string> stats;
+    for (const auto& [key, value] : v.at("links").at("default").at(d).items()) {
+      stats.push_back(key);
+      EXPECT_TRUE(key == "delay_us" || value.is_number_unsigned()) << d << "." << key;
     }
+    EXPECT_EQ(stats,
+              (std::vector<std::string>{"received", "sent", "dropped_loss", "dropped_queue",
+                                        "dropped_memory", "duplicated", "reordered", "corrupted",
+                                        "malformed", "bytes_received", "bytes_sent", "delay_us"}))
+        << d;
+    std::vector<std::string> delays;
+    for (const auto& [key, value] : v.at("links").at("default").at(d).at("delay_us").items()) {
+      delays.push_back(key);
+      EXPECT_TRUE(value.is_number_float()) << d << ".delay_us." << key;
+    }
+    EXPECT_EQ(delays, (std::vector<std::string>{"p50", "p90", "p99", "max", "mean"})) << d;
   }
   EXPECT_EQ(v["profile"], setup.profile_name);
-  EXPECT_EQ(v["seed"], "18446744073709551615");
+  EXPECT_EQ(v["seed"].get<uint64_t>(), 18446744073709551615ULL) << "a uint64 keeps every digit";
+  EXPECT_NE(text.find("\"seed\": 18446744073709551615,"), std::string::npos);
   EXPECT_EQ(v["direction"], "outbound");
-  EXPECT_EQ(v["truncated_input"], "false");
-  EXPECT_EQ(v["input_packets"], "400");
-  EXPECT_EQ(v["unmatched"], "0");
+  EXPECT_EQ(v["truncated_input"], false);
+  EXPECT_EQ(v["input_packets"], 400U);
+  EXPECT_EQ(v["unmatched"], 0U);
   const DirectionStats& s = r.links.at(0).directions[0];
-  EXPECT_EQ(v["links.default.outbound.received"], "400");
-  EXPECT_EQ(v["links.default.outbound.sent"], std::to_string(s.sent));
-  EXPECT_EQ(v["links.default.outbound.dropped_loss"], std::to_string(s.dropped_loss));
-  EXPECT_EQ(v["output_packets"], std::to_string(s.sent));
-  EXPECT_EQ(v["links.default.outbound.delay_us.max"], "40000.000");
-  EXPECT_NEAR(std::stod(v["links.default.outbound.delay_us.p50"]), 40000.0, 400.0);
-  EXPECT_NEAR(std::stod(v["links.default.outbound.delay_us.p99"]), 40000.0, 400.0);
-  EXPECT_EQ(v["links.default.inbound.sent"], "0");
-  EXPECT_EQ(v["links.default.inbound.delay_us.p50"], "0.000");
+  const auto& out = v["links"]["default"]["outbound"];
+  EXPECT_EQ(out["received"], 400U);
+  EXPECT_EQ(out["sent"], s.sent);
+  EXPECT_EQ(out["dropped_loss"], s.dropped_loss);
+  EXPECT_EQ(v["output_packets"], s.sent);
+  EXPECT_EQ(out["delay_us"]["max"], 40000.0);
+  EXPECT_NE(text.find("\"max\": 40000.0,"), std::string::npos) << text;
+  EXPECT_NEAR(out["delay_us"]["p50"].get<double>(), 40000.0, 400.0);
+  EXPECT_NEAR(out["delay_us"]["p99"].get<double>(), 40000.0, 400.0);
+  EXPECT_EQ(v["links"]["default"]["inbound"]["sent"], 0U);
+  EXPECT_EQ(v["links"]["default"]["inbound"]["delay_us"]["p50"], 0.0);
 
   write_stats_json(dir / "stats.json", r);
   const auto written = file_bytes(dir / "stats.json");
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(written.data()), written.size()), text);
   EXPECT_THROW(write_stats_json(dir / "missing" / "stats.json", r), std::system_error);
+}
+
+// Microseconds print as nanoseconds would: at most three decimals, read back exactly.
+TEST(StatsJson, MicrosecondsKeepTheirNanoseconds) {
+  std::mt19937_64 rng(7);
+  // Up to 2^50 ns (13 days), where reading back through a double is still exact.
+  std::vector<int64_t> samples{0, 1, 999, 1000, 2911, 20'000'000, -1500, int64_t{1} << 50};
+  for (int i = 0; i < 20000; ++i) {
+    samples.push_back(static_cast<int64_t>(rng() % (uint64_t{1} << (i % 51))));
+  }
+  const std::regex at_most_three_decimals(R"(-?[0-9]+\.[0-9]{1,3})");
+  for (const int64_t ns : samples) {
+    const std::string text = nlohmann::ordered_json(json_micros(Duration{ns})).dump();
+    ASSERT_TRUE(std::regex_match(text, at_most_three_decimals)) << ns << " ns: " << text;
+    ASSERT_EQ(std::llround(std::stod(text) * 1000), ns) << text;
+  }
+  EXPECT_EQ(nlohmann::ordered_json(json_micros(milliseconds(20))).dump(), "20000.0");
+  EXPECT_EQ(nlohmann::ordered_json(json_micros(Duration{2911})).dump(), "2.911");
+  EXPECT_EQ(nlohmann::ordered_json(json_seconds(12.34567)).dump(), "12.346");
+}
+
+// A path that is not UTF-8 still gives valid JSON (its bad bytes become U+FFFD).
+TEST(StatsJson, TextIsValidWhateverTheBytes) {
+  nlohmann::ordered_json j;
+  j["input"] = std::string("cap\xff\xfe.pcap");
+  j["name"] = "quote \" backslash \\ newline \n bell \x07";
+  const std::string text = json_text(j);
+  const auto back = nlohmann::ordered_json::parse(text);
+  EXPECT_EQ(back["input"], "cap\xef\xbf\xbd\xef\xbf\xbd.pcap");
+  EXPECT_EQ(back["name"], j["name"]);
+  EXPECT_EQ(text,
+            "{\n  \"input\": \"cap\xef\xbf\xbd\xef\xbf\xbd.pcap\",\n  \"name\": "
+            "\"quote \\\" backslash \\\\ newline \\n bell \\u0007\"\n}\n");
 }
 
 // --- links ------------------------------------------------------------------------------------
@@ -923,15 +849,16 @@ TEST(ReplayLinks, EachFlowGetsItsLinksFigures) {
   EXPECT_EQ(r.unmatched, kEach);
   EXPECT_EQ(r.output_packets, count[5000] + count[443] + count[9999]);
 
-  std::map<std::string, std::string> v;
   const std::string text = stats_json(r);
-  ASSERT_TRUE(JsonReader(text).parse(v)) << text;
-  EXPECT_EQ(v["unmatched"], std::to_string(kEach));
-  EXPECT_EQ(v["links.video.outbound.received"], std::to_string(kEach));
-  EXPECT_EQ(v["links.video.outbound.delay_us.max"], "80000.000");
-  EXPECT_EQ(v["links.api.outbound.sent"], std::to_string(count[443]));
-  EXPECT_EQ(v["links.api.inbound.received"], "0");
-  EXPECT_EQ(v.count("outbound.received"), 0U);
+  const auto v = nlohmann::ordered_json::parse(text);
+  expect_awk_readable(text);
+  EXPECT_EQ(v["unmatched"], kEach);
+  EXPECT_EQ(v["links"].begin().key(), "video") << "links in the profile's order";
+  EXPECT_EQ(v["links"]["video"]["outbound"]["received"], kEach);
+  EXPECT_EQ(v["links"]["video"]["outbound"]["delay_us"]["max"], 80000.0);
+  EXPECT_EQ(v["links"]["api"]["outbound"]["sent"], count[443]);
+  EXPECT_EQ(v["links"]["api"]["inbound"]["received"], 0U);
+  EXPECT_FALSE(v.contains("outbound"));
 }
 
 // A link's draws come from its own generator: which API packets are lost does not change when
