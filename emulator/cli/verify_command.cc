@@ -23,6 +23,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -32,11 +33,13 @@
 
 #include "cli/command.hh"
 #include "impairments/loss.hh"
+#include "io/json_text.hh"
 #include "probe/network_namespace.hh"
 #include "probe/probe_packet.hh"
 #include "probe/probe_stats.hh"
 #include "probe/udp_probe.hh"
 #include "probe/verify_model.hh"
+#include "probe/verify_result.hh"
 #include "profile/default_profile.hh"
 #include "profile/profile.hh"
 #include "sys/file_descriptor.hh"
@@ -512,28 +515,6 @@ std::string format_tolerance(const Figure& f) {
   return fmt::format("-{:.{}f}/+{:.{}f} {}", below, digits, above, digits, f.unit);
 }
 
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
-std::string json_number(double v) {
-  if (!std::isfinite(v)) {
-    return "null";
-  }
-  return fmt::format("{:.6g}", v);
-}
-
 Profile without_match(Profile p) {
   p.links.front().match = Match{};
   return p;
@@ -685,7 +666,10 @@ Outcome verify(const VerifySetup& setup, const Profile& profile, const Profile& 
 
   // ---- the verdict ----
   const HostAllowance& allowance = setup.allowance;
-  std::string json_dirs;
+  VerifyResult result;
+  result.profile = profile.name;
+  result.source = profile.source;
+  result.seed = seed;
   size_t judged = 0;
   size_t failed = 0;
   size_t unmeasurable = 0;
@@ -753,7 +737,6 @@ Outcome verify(const VerifySetup& setup, const Profile& profile, const Profile& 
                           base.delay.p50, base.delay.p99);
     report << fmt::format("  {:<18} {:>14} {:>14} {:>22}  {}\n", "figure", "configured", "measured",
                           "tolerance", "ok");
-    std::string json_figures;
     for (const Figure& f : r->figures) {
       ++judged;
       const char* verdict = !f.measurable ? "n/a" : f.ok() ? "yes" : "NO";
@@ -766,31 +749,23 @@ Outcome verify(const VerifySetup& setup, const Profile& profile, const Profile& 
       report << fmt::format("  {:<18} {:>14} {:>14} {:>22}  {}\n", f.name,
                             format_value(f.configured, f.unit), format_value(f.measured, f.unit),
                             format_tolerance(f), verdict);
-      json_figures += fmt::format(
-          "{}\n      {{\"name\": {}, \"unit\": {}, \"configured\": {}, \"measured\": {}, "
-          "\"low\": {}, \"high\": {}, \"measurable\": {}, \"ok\": {}, \"note\": {}}}",
-          json_figures.empty() ? "" : ",", json_string(f.name), json_string(f.unit),
-          json_number(f.configured), json_number(f.measured), json_number(f.low),
-          json_number(f.high), f.measurable ? "true" : "false", f.ok() ? "true" : "false",
-          json_string(f.note));
     }
     for (const Figure& f : r->figures) {
       if (!f.note.empty() && (!f.measurable || f.name == "delay p50" || f.name == "stalls")) {
         report << fmt::format("  note: {}: {}\n", f.name, f.note);
       }
     }
-    json_dirs += fmt::format(
-        "{}\n    {}: {{\n      \"sparse\": {{\"sent\": {}, \"spacing_ms\": {}, \"received\": {}}},"
-        "\n      \"dense\": {{\"sent\": {}, \"pps\": {}, \"received\": {}, \"early\": {}, "
-        "\"late\": {}}},\n      \"rate\": {{\"sent\": {}, \"payload\": {}, \"achieved_pps\": {}, "
-        "\"received\": {}}},\n      \"base_delay_ms\": {{\"p50\": {}, \"p99\": {}}},\n"
-        "      \"figures\": [{}\n      ]\n    }}",
-        json_dirs.empty() ? "" : ",", json_string(to_string(r->direction)), r->sparse.sent.sent,
-        json_number(static_cast<double>(p.sparse_spacing.count()) / 1e6), sparse.unique,
-        r->dense.sent.sent, json_number(r->dense.sent.achieved_pps), dense.unique, dense.early,
-        dense.late, r->rate.sent.sent, p.rate_payload, json_number(r->rate.sent.achieved_pps),
-        r->rate.received.arrivals.size(), json_number(base.delay.p50), json_number(base.delay.p99),
-        json_figures);
+    DirectionResult& d = result.directions.emplace_back();
+    d.direction = r->direction;
+    d.sparse = {r->sparse.sent.sent, static_cast<double>(p.sparse_spacing.count()) / 1e6,
+                sparse.unique};
+    d.dense = {r->dense.sent.sent, r->dense.sent.achieved_pps, dense.unique, dense.early,
+               dense.late};
+    d.rate = {r->rate.sent.sent, p.rate_payload, r->rate.sent.achieved_pps,
+              r->rate.received.arrivals.size()};
+    d.base_p50_ms = base.delay.p50;
+    d.base_p99_ms = base.delay.p99;
+    d.figures = r->figures;
   }
   for (const auto& r : runs) {
     if (r->config->is_passthrough()) {
@@ -812,11 +787,8 @@ Outcome verify(const VerifySetup& setup, const Profile& profile, const Profile& 
   Outcome outcome;
   outcome.ok = ok;
   outcome.text = report.str();
-  outcome.json = fmt::format(
-      "{{\n  \"profile\": {},\n  \"source\": {},\n  \"seed\": {},\n  \"ok\": {},\n"
-      "  \"directions\": {{{}\n  }}\n}}\n",
-      json_string(profile.name), json_string(profile.source), seed, ok ? "true" : "false",
-      json_dirs);
+  result.ok = ok;
+  outcome.json = json_text(verify_json(result));
   return outcome;
 }
 

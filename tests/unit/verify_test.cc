@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <numeric>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "probe/probe_packet.hh"
 #include "probe/probe_stats.hh"
 #include "probe/verify_model.hh"
+#include "probe/verify_result.hh"
 
 namespace badlink::probe {
 namespace {
@@ -482,6 +484,62 @@ TEST(ProbePacket, AFlippedBitAnywhereIsNoticed) {
   }
   std::vector<std::byte> trimmed(packet.begin(), packet.end() - 4);
   EXPECT_EQ(check_probe(trimmed, 7, out), ProbeCheck::damaged);
+}
+
+// --json: every key in the order the text report gives them, counts as exact integers, figures
+// to six significant digits, and a figure nothing measured as null.
+TEST(VerifyJson, KeepsKeysCountsAndNulls) {
+  VerifyResult result;
+  result.profile = "lte \"busy\"";
+  result.source = "profiles/lte.toml";
+  result.seed = 18446744073709551615ULL;
+  DirectionResult& d = result.directions.emplace_back();
+  d.direction = Direction::inbound;
+  d.sparse = {200, 75.0, 199};
+  d.dense = {5000, 1234.56789, 4990, 3, 4};
+  d.rate = {3000, 1200, 2500.0, 2980};
+  d.base_p50_ms = 0.0451234567;
+  d.base_p99_ms = 0.09;
+  Figure delay{"delay p50", "ms", 40.0, 40.1234567, 39.5, 40.5, true, ""};
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  Figure nothing{"loss", "%", 1.0, nan, 0.5, 1.5, false, "nothing arrived"};
+  Figure missed{"rate", "Mbit/s", 2.0, 1.0, 1.9, 2.1, true, ""};
+  d.figures = {delay, nothing, missed};
+
+  const nlohmann::ordered_json j = verify_json(result);
+  const auto back = nlohmann::ordered_json::parse(j.dump(2));
+  EXPECT_EQ(back["profile"], "lte \"busy\"");
+  EXPECT_EQ(back["source"], "profiles/lte.toml");
+  EXPECT_EQ(back["seed"].get<uint64_t>(), 18446744073709551615ULL);
+  EXPECT_EQ(back["ok"], false);
+  ASSERT_EQ(back["directions"].size(), 1U);
+  const auto& in = back["directions"]["inbound"];
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : in.items()) {
+    keys.push_back(key);
+  }
+  EXPECT_EQ(keys,
+            (std::vector<std::string>{"sparse", "dense", "rate", "base_delay_ms", "figures"}));
+  EXPECT_EQ(in["sparse"],
+            nlohmann::ordered_json::parse(R"({"sent": 200, "spacing_ms": 75.0, "received": 199})"));
+  EXPECT_EQ(in["dense"], nlohmann::ordered_json::parse(
+                             R"({"sent": 5000, "pps": 1234.57, "received": 4990, "early": 3,
+                                 "late": 4})"));
+  EXPECT_EQ(in["rate"], nlohmann::ordered_json::parse(
+                            R"({"sent": 3000, "payload": 1200, "achieved_pps": 2500.0,
+                                "received": 2980})"));
+  EXPECT_EQ(in["base_delay_ms"]["p50"], 0.0451235);
+  ASSERT_EQ(in["figures"].size(), 3U);
+  EXPECT_EQ(in["figures"][0], nlohmann::ordered_json::parse(
+                                  R"({"name": "delay p50", "unit": "ms", "configured": 40.0,
+                                      "measured": 40.1235, "low": 39.5, "high": 40.5,
+                                      "measurable": true, "ok": true, "note": ""})"));
+  EXPECT_TRUE(in["figures"][1]["measured"].is_null());
+  EXPECT_EQ(in["figures"][1]["ok"], true) << "not measurable: it does not count";
+  EXPECT_EQ(in["figures"][2]["ok"], false);
+
+  result.directions.clear();
+  EXPECT_EQ(verify_json(result)["directions"], nlohmann::ordered_json::object());
 }
 
 }  // namespace
