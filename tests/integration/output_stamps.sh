@@ -85,8 +85,13 @@ check "80 unmatched marked packets passed with their mark, the 20 matched ones d
 
 stop_badlink TERM
 check "the stamp table is gone at exit" "$(stamp_tables) == 0"
-diverted=$(grep -o '"diverted": [0-9]*' "$WORK/stats.json" | head -1 | awk '{ print $2 }')
-stamped=$(grep -o '"kernel_stamped": [0-9]*' "$WORK/stats.json" | head -1 | awk '{ print $2 }')
+# backend.diverted: the top-level "diverted" object (which directions are queued) comes first.
+backend() {
+  awk -v k="\"$1\":" '$1 == "\"backend\":" { on = 1 } on && $1 == k { gsub(/,/, "", $2); print $2; exit }' \
+    "$WORK/stats.json"
+}
+diverted=$(backend diverted)
+stamped=$(backend kernel_stamped)
 check "every diverted packet carried a kernel stamp" \
   "$diverted >= $N + 1000 + 20 && $stamped == $diverted"
 
