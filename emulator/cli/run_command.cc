@@ -77,8 +77,9 @@ po::options_description run_options() {
        "inbound arrives from it")
       ("no-rules", "install no firewall rules: use the rules you wrote (needs --queue)")
       ("queue", po::value<std::string>()->value_name("N"),
-       "outbound packets come from NFQUEUE N, inbound from N+1 (default 4200, or the next "
-       "free pair)")
+       "badlink's rules queue outbound packets to NFQUEUE N, inbound to N+1 (default 4200, or "
+       "the next free pair); with --no-rules it reads N and N+1, each packet's direction "
+       "taken from where your rule caught it")
       ("seed,s", po::value<std::string>()->value_name("N"),
        "seed for the random choices (overrides the profile's)")
       ("dump", "print one line per diverted packet on standard output")
@@ -225,7 +226,8 @@ RunSetup parse_setup(const std::vector<std::string>& args) {
     s.queue_given = true;
     s.queue = static_cast<uint16_t>(parse_number("queue", vm["queue"].as<std::string>(), 65534));
   } else if (!s.rules) {
-    throw UsageError("--no-rules needs --queue N: the NFQUEUE number your outbound rules use");
+    throw UsageError("--no-rules needs --queue N: the NFQUEUE number your rules use (N+1 is read "
+                     "too)");
   }
   if (vm.count("seed") != 0) {
     s.seed = parse_number("seed", vm["seed"].as<std::string>(), UINT64_MAX);
@@ -294,8 +296,17 @@ std::unique_ptr<NfqueueBackend> open_backend(const RunSetup& setup, uint32_t max
   for (int attempt = 0;; ++attempt) {
     const uint32_t base = setup.queue + 2U * static_cast<uint32_t>(attempt);
     NfqueueOptions options;
-    options.queues = {QueueRole{static_cast<uint16_t>(base), Direction::outbound},
-                      QueueRole{static_cast<uint16_t>(base + 1), Direction::inbound}};
+    // Each packet's direction is its own (where it was caught); badlink's rules put each
+    // direction on a queue of its own, so the loop may leave one unwatched. The user's may put
+    // either anywhere.
+    constexpr std::array<bool, kDirections> kOutbound{true, false};
+    constexpr std::array<bool, kDirections> kInbound{false, true};
+    constexpr std::array<bool, kDirections> kEither{true, true};
+    options.queues = {
+        QueueBinding{static_cast<uint16_t>(base), setup.rules ? kOutbound : kEither},
+        QueueBinding{static_cast<uint16_t>(base + 1), setup.rules ? kInbound : kEither}};
+    options.wan_ifindex =
+        setup.mode == DiversionMode::gateway ? ::if_nametoindex(setup.wan.c_str()) : 0;
     options.max_length = max_length;
     options.reinject_mark = setup.mark;
     try {
@@ -480,7 +491,9 @@ std::string stats_line(const LiveReport& r) {
   line += fmt::format(
       "held {}, passed unimpaired {}, resend failures {}, overruns {}, kernel drops {}+{}, "
       "late p99 {:.3f} ms",
-      b.held, b.passed_malformed + b.passed_truncated + b.passed_no_buffer + b.passed_busy,
+      b.held,
+      b.passed_malformed + b.passed_truncated + b.passed_no_buffer + b.passed_busy +
+          b.passed_unclassified,
       b.resend_failed, b.receive_overruns, queue_dropped, user_dropped,
       millis(r.loop->lateness.percentile(0.99)));
   return line;
@@ -515,12 +528,19 @@ std::string run_help() {
          "host sends is timed from when it was sent, not from when badlink read it. The\n"
          "kernel deletes the table with badlink's socket, on any exit, even kill -9.\n"
          "\n"
-         "--no-rules: badlink installs nothing and reads NFQUEUE N (outbound) and N+1\n"
-         "(inbound). Your rules must skip the packets badlink sends itself, which carry\n"
-         "--mark (default 0x6261646c):\n"
+         "--no-rules: badlink installs nothing and reads NFQUEUE N and N+1; either may carry\n"
+         "both directions. A packet's direction is where your rule caught it, as a divert(4)\n"
+         "socket reports it: OUTPUT and POSTROUTING are outbound, INPUT and PREROUTING\n"
+         "inbound; with --wan, what is caught in PREROUTING, FORWARD or POSTROUTING is\n"
+         "outbound when it leaves through IFACE, inbound when it arrives from it. A packet none\n"
+         "of this places (FORWARD without --wan, a forwarded packet that crosses no WAN side)\n"
+         "is passed unimpaired and counted (passed_unclassified). (Before, N was read as\n"
+         "outbound and N+1 as inbound whatever the hook; rules written that way still work.)\n"
+         "Your rules must skip the packets badlink sends itself, which carry --mark (default\n"
+         "0x6261646c):\n"
          "  iptables -t mangle -A OUTPUT -m mark ! --mark 0x6261646c -j NFQUEUE --queue-num N \\\n"
          "           --queue-bypass\n"
-         "  iptables -t mangle -A INPUT -m mark ! --mark 0x6261646c -j NFQUEUE --queue-num N+1 \\\n"
+         "  iptables -t mangle -A INPUT -m mark ! --mark 0x6261646c -j NFQUEUE --queue-num N \\\n"
          "           --queue-bypass\n"
          "Packets a local socket sent (caught in OUTPUT, or in POSTROUTING) are copied, dropped\n"
          "at once and sent again through a raw socket at their departure time, so that a\n"
@@ -746,8 +766,13 @@ int run_main(const std::vector<std::string>& args) {
   };
   configure_directions(profile);
   const std::vector<uint16_t> queues = backend->queue_numbers();
-  spdlog::info("NFQUEUE {} (outbound) and {} (inbound), up to {} packets held each", queues[0],
-               queues[1], max_length);
+  if (setup.rules) {
+    spdlog::info("NFQUEUE {} (outbound) and {} (inbound), up to {} packets held each", queues[0],
+                 queues[1], max_length);
+  } else {
+    spdlog::info("NFQUEUE {} and {}, up to {} packets held each", queues[0], queues[1],
+                 max_length);
+  }
 
   std::optional<Firewall> firewall_v4;
   std::optional<Firewall> firewall_v6;
@@ -803,8 +828,8 @@ int run_main(const std::vector<std::string>& args) {
     }
   } else {
     spdlog::info(
-        "--no-rules: reading your rules' NFQUEUE {} (outbound) and {} (inbound); they "
-        "must skip mark {:#x}",
+        "--no-rules: reading your rules' NFQUEUE {} and {}, each packet's direction from where "
+        "they caught it; they must skip mark {:#x}",
         queues[0], queues[1], setup.mark);
   }
 

@@ -21,15 +21,14 @@ constexpr std::string_view to_string(Direction d) {
 constexpr size_t index_of(Direction d) { return static_cast<size_t>(d); }
 
 // Where a packet was diverted from, carried with it and handed back on reinjection, the way
-// recvfrom()/sendto() on a divert(4) socket carry a sockaddr_in. Plain data: no backend types.
+// recvfrom()/sendto() on a divert(4) socket carry a sockaddr_in: the direction, the interface
+// and the port. Plain data: no backend types (where a backend caught it stays in the backend).
 struct DivertAddress {
   Direction direction = Direction::outbound;
   bool checksum_partial = false;  // L4 checksum not yet computed (offload); finish before send
   uint16_t gso_size = 0;          // > 0: a GSO super-packet of segments this large (payload)
-  uint16_t queue = 0;             // the queue (divert port) it came from
+  uint16_t queue = 0;             // the divert port it came from: names its link, not a direction
   uint32_t ifindex = 0;           // receiving interface (inbound) or sending one (outbound)
-  uint32_t rule = 0;              // rule tag, as ipfw's rule number in the divert port
-  uint32_t mark = 0;              // netfilter mark seen at divert time
   uint64_t handle = 0;            // the backend's own handle (e.g. NFQUEUE packet id)
   std::array<char, 16> ifname{};  // interface name, NUL-terminated when shorter than 16
 };

@@ -15,24 +15,25 @@ namespace badlink {
 // What a backend counts. Every packet received ends in exactly one of: returned by receive()
 // (and later reinjected or consumed), or passed on at once for one of the reasons below.
 struct BackendStats {
-  uint64_t received = 0;           // packets the kernel handed over
-  uint64_t diverted = 0;           // of which returned by receive() to be impaired
-  uint64_t passed_malformed = 0;   // IP headers that lie: passed on unchanged at once
-  uint64_t passed_truncated = 0;   // the kernel gave fewer bytes than the packet has
-  uint64_t passed_no_buffer = 0;   // no packet buffer (pool limit): passed on unimpaired
-  uint64_t passed_busy = 0;        // too many packets held at once: passed on unimpaired
-  uint64_t passed_through = 0;     // its direction's profile changes nothing: accepted as read
-  uint64_t reinjected = 0;         // handed back after impairment (verdict or resend)
-  uint64_t resent = 0;             // of which sent again through the raw socket
-  uint64_t consumed = 0;           // dropped because the engine dropped every copy
-  uint64_t resend_failed = 0;      // the raw socket refused a packet (counted, not retried)
-  uint64_t verdict_failed = 0;     // the kernel rejected a verdict
-  uint64_t receive_overruns = 0;   // ENOBUFS: the kernel could not deliver (fail-open passes)
-  uint64_t receive_errors = 0;     // other receive failures and undecodable messages
-  uint64_t held = 0;               // packets whose verdict is still outstanding, now
-  uint64_t kernel_stamped = 0;     // of `diverted`, arrival stamped by the kernel
-  uint64_t gso_super_packets = 0;  // of `diverted`, GSO super-packets (many wire packets each)
-  uint64_t segments_resent = 0;    // wire packets cut from super-packets at resend
+  uint64_t received = 0;             // packets the kernel handed over
+  uint64_t diverted = 0;             // of which returned by receive() to be impaired
+  uint64_t passed_malformed = 0;     // IP headers that lie: passed on unchanged at once
+  uint64_t passed_truncated = 0;     // the kernel gave fewer bytes than the packet has
+  uint64_t passed_no_buffer = 0;     // no packet buffer (pool limit): passed on unimpaired
+  uint64_t passed_busy = 0;          // too many packets held at once: passed on unimpaired
+  uint64_t passed_through = 0;       // its direction's profile changes nothing: accepted as read
+  uint64_t passed_unclassified = 0;  // hook and interfaces tell no direction: passed unimpaired
+  uint64_t reinjected = 0;           // handed back after impairment (verdict or resend)
+  uint64_t resent = 0;               // of which sent again through the raw socket
+  uint64_t consumed = 0;             // dropped because the engine dropped every copy
+  uint64_t resend_failed = 0;        // the raw socket refused a packet (counted, not retried)
+  uint64_t verdict_failed = 0;       // the kernel rejected a verdict
+  uint64_t receive_overruns = 0;     // ENOBUFS: the kernel could not deliver (fail-open passes)
+  uint64_t receive_errors = 0;       // other receive failures and undecodable messages
+  uint64_t held = 0;                 // packets whose verdict is still outstanding, now
+  uint64_t kernel_stamped = 0;       // of `diverted`, arrival stamped by the kernel
+  uint64_t gso_super_packets = 0;    // of `diverted`, GSO super-packets (many wire packets each)
+  uint64_t segments_resent = 0;      // wire packets cut from super-packets at resend
 };
 
 class DivertBackend {

@@ -53,6 +53,7 @@ class Throttle {
 Throttle resend_warning;
 Throttle verdict_warning;
 Throttle receive_warning;
+Throttle direction_warning;
 
 }  // namespace
 
@@ -97,7 +98,7 @@ NfqueueBackend::Channel NfqueueBackend::open_channel(const NfqueueOptions& optio
 }
 
 NfqueueBackend::NfqueueBackend(const NfqueueOptions& options)
-    : roles_(options.queues),
+    : bindings_(options.queues),
       max_length_(options.max_length),
       raw_(options.reinject_mark),
       held_(std::max<size_t>(options.max_length, 1024) * options.queues.size()),
@@ -105,9 +106,22 @@ NfqueueBackend::NfqueueBackend(const NfqueueOptions& options)
       rx_headers_(new mmsghdr[kBatch]),
       rx_iov_(new iovec[kBatch]),
       segment_buffer_(kBufferBytes) {
-  held_per_queue_.assign(roles_.size(), 0);
-  for (size_t i = 0; i < roles_.size(); ++i) {
+  link_.wan_ifindex = options.wan_ifindex;
+  held_per_queue_.assign(bindings_.size(), 0);
+  for (size_t i = 0; i < bindings_.size(); ++i) {
     channels_.push_back(open_channel(options));
+  }
+  // A direction that several queues carry is watched through one descriptor over them all.
+  for (const Direction d : {Direction::outbound, Direction::inbound}) {
+    const auto carried =
+        std::count_if(bindings_.begin(), bindings_.end(),
+                      [d](const QueueBinding& b) { return b.carries[index_of(d)]; });
+    if (carried > 1 && !all_queues_) {
+      all_queues_.emplace();
+      for (size_t i = 0; i < channels_.size(); ++i) {
+        all_queues_->add(channels_[i].fd(), EPOLLIN, i);
+      }
+    }
   }
   for (size_t i = 0; i < kBatch; ++i) {
     rx_iov_[i].iov_base = rx_buffers_.data() + i * kBufferBytes;
@@ -121,20 +135,20 @@ NfqueueBackend::NfqueueBackend(const NfqueueOptions& options)
     ::setsockopt(timestamping_.fd(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
   }
 
-  for (const QueueRole& role : roles_) {
-    configure(role.number, true);
+  for (const QueueBinding& b : bindings_) {
+    configure(b.number, true);
   }
 }
 
 NfqueueBackend::~NfqueueBackend() {
   // Unbinding drops whatever the kernel still holds: the caller hands everything back first.
   flush();
-  for (const QueueRole& role : roles_) {
+  for (const QueueBinding& b : bindings_) {
     alignas(nlmsghdr) char buf[256];
-    nlmsghdr* nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, role.number);
+    nlmsghdr* nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, b.number);
     nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, NFQNL_CFG_CMD_UNBIND);
-    if (mnl_socket_sendto(channel_of(role.number).socket.get(), nlh, nlh->nlmsg_len) < 0) {
-      spdlog::warn("unbinding NFQUEUE {}: {}", role.number, std::strerror(errno));
+    if (mnl_socket_sendto(channel_of(b.number).socket.get(), nlh, nlh->nlmsg_len) < 0) {
+      spdlog::warn("unbinding NFQUEUE {}: {}", b.number, std::strerror(errno));
     }
   }
 }
@@ -152,8 +166,12 @@ void NfqueueBackend::configure(uint16_t queue, bool bind) {
     length += NLMSG_ALIGN(nlh->nlmsg_len);
   }
   nlmsghdr* nlh = nfq_nlmsg_put(buf + length, NFQNL_MSG_CONFIG, queue);
-  const QueueRole* role = role_of(queue);
-  const bool cut = role != nullptr && header_copies_[index_of(role->direction)];
+  // Cut only where every direction the queue carries is content with headers.
+  const QueueBinding* binding = binding_of(queue);
+  bool cut = binding != nullptr;
+  for (const Direction d : {Direction::outbound, Direction::inbound}) {
+    cut = cut && (!binding->carries[index_of(d)] || header_copies_[index_of(d)]);
+  }
   nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, cut ? kHeaderBytes : kCopyRange);
   nfq_nlmsg_cfg_put_qmaxlen(nlh, max_length_);
   // Fail open: a full queue passes packets unimpaired instead of dropping them. GSO: a
@@ -221,10 +239,10 @@ void NfqueueBackend::wait_for_acks(Channel& channel, uint32_t first_seq, uint32_
 
 void NfqueueBackend::set_max_length(uint32_t max_length) {
   max_length_ = max_length;
-  for (const QueueRole& role : roles_) {
-    configure(role.number, false);
+  for (const QueueBinding& b : bindings_) {
+    configure(b.number, false);
   }
-  const size_t wanted = std::max<size_t>(max_length, 1024) * roles_.size();
+  const size_t wanted = std::max<size_t>(max_length, 1024) * bindings_.size();
   if (wanted > held_.capacity()) {
     HandleTable bigger(wanted);
     held_.for_each([&](uint64_t key) { bigger.insert(key); });
@@ -234,25 +252,29 @@ void NfqueueBackend::set_max_length(uint32_t max_length) {
 
 std::vector<uint16_t> NfqueueBackend::queue_numbers() const {
   std::vector<uint16_t> numbers;
-  for (const QueueRole& r : roles_) {
-    numbers.push_back(r.number);
+  for (const QueueBinding& b : bindings_) {
+    numbers.push_back(b.number);
   }
   return numbers;
 }
 
 int NfqueueBackend::fd(Direction d) const {
-  for (size_t i = 0; i < roles_.size(); ++i) {
-    if (roles_[i].direction == d) {
-      return channels_[i].fd();
+  int found = -1;
+  for (size_t i = 0; i < bindings_.size(); ++i) {
+    if (bindings_[i].carries[index_of(d)]) {
+      if (found >= 0) {
+        return all_queues_->fd();  // several queues: receive() reads them all in turn
+      }
+      found = channels_[i].fd();
     }
   }
-  return -1;
+  return found;
 }
 
-const QueueRole* NfqueueBackend::role_of(uint16_t queue) const {
-  for (const QueueRole& r : roles_) {
-    if (r.number == queue) {
-      return &r;
+const QueueBinding* NfqueueBackend::binding_of(uint16_t queue) const {
+  for (const QueueBinding& b : bindings_) {
+    if (b.number == queue) {
+      return &b;
     }
   }
   return nullptr;
@@ -411,47 +433,43 @@ Packet* NfqueueBackend::handle_message(const nlmsghdr* message, PacketPool& pool
     return nullptr;
   }
   ++stats_.received;
-  const QueueRole* role = role_of(q->queue);
-  if (role == nullptr) {
-    ++stats_.passed_busy;
-    verdict(q->queue, q->id, NF_ACCEPT);
-    return nullptr;
+  const Admission a = admit(*q, binding_of(q->queue) != nullptr ? &link_ : nullptr);
+  if (a.mode == QueueMode::copy) {
+    resent_[index_of(a.direction)] = true;
   }
-  const size_t direction = index_of(role->direction);
-  // A packet cut to its headers is enough where nothing is sent from its bytes.
-  const bool headers_enough = headers_only_[direction] || bypass_[direction];
-  if (!q->has_payload || q->payload.empty() || (q->truncated() && !headers_enough)) {
-    ++stats_.passed_truncated;
-    verdict(q->queue, q->id, NF_ACCEPT);
-    return nullptr;
+  switch (a.outcome) {
+    case AdmissionOutcome::divert:
+      break;
+    case AdmissionOutcome::pass_through:
+      ++stats_.passed_through;
+      accept_now(q->queue, q->id);
+      return nullptr;
+    case AdmissionOutcome::pass_unbound:
+      ++stats_.passed_busy;
+      verdict(q->queue, q->id, NF_ACCEPT);
+      return nullptr;
+    case AdmissionOutcome::pass_unclassified:
+      ++stats_.passed_unclassified;
+      if (direction_warning.allow()) {
+        spdlog::warn(
+            "NFQUEUE {}: a packet caught in {} (in if#{}, out if#{}) travels no direction "
+            "badlink can tell{}: passed unimpaired",
+            q->queue, hook_name(q->hook), q->indev, q->outdev,
+            link_.wan_ifindex == 0 ? " (a forwarded packet needs --wan)" : "");
+      }
+      verdict(q->queue, q->id, NF_ACCEPT);
+      return nullptr;
+    case AdmissionOutcome::pass_truncated:
+      ++stats_.passed_truncated;
+      verdict(q->queue, q->id, NF_ACCEPT);
+      return nullptr;
+    case AdmissionOutcome::pass_malformed:
+      ++stats_.passed_malformed;
+      verdict(q->queue, q->id, NF_ACCEPT);
+      return nullptr;
   }
-  const IpHeaders headers = parse_ip(q->payload);
-  if (!headers.ok()) {
-    ++stats_.passed_malformed;
-    verdict(q->queue, q->id, NF_ACCEPT);
-    return nullptr;
-  }
-  if (bypass_[direction]) {
-    ++stats_.passed_through;
-    accept_now(q->queue, q->id);
-    return nullptr;
-  }
-  const bool copy =
-      !passthrough_[direction] &&
-      queue_mode_for(q->hook, q->has_uid,
-                     std::all_of(headers.src.begin(), headers.src.end(),
-                                 [](uint8_t b) { return b == 0; })) == QueueMode::copy;
-  resent_[direction] = resent_[direction] || copy;
-  if (copy && q->truncated()) {  // to be sent again from its bytes, which were cut
-    ++stats_.passed_truncated;
-    verdict(q->queue, q->id, NF_ACCEPT);
-    return nullptr;
-  }
-  // The headers (and enough of the transport header for any TCP options) when that is all
-  // the engine will look at: the kernel keeps the packet itself.
-  const size_t keep = !copy && headers_only_[direction]
-                          ? std::min<size_t>(q->payload.size(), headers.l4_offset + 64U)
-                          : q->payload.size();
+  const bool copy = a.mode == QueueMode::copy;
+  const size_t keep = a.keep;
   Packet* p = pool.allocate(keep);
   if (p == nullptr) {
     ++stats_.passed_no_buffer;
@@ -463,12 +481,12 @@ Packet* NfqueueBackend::handle_message(const nlmsghdr* message, PacketPool& pool
   p->wire_length = static_cast<uint32_t>(q->truncated() ? q->cap_len : q->payload.size());
   p->l3_offset = 0;
   p->flags = 0;
-  const uint32_t ifindex = role->direction == Direction::inbound ? q->indev : q->outdev;
-  p->address = divert_address(*q, *role, interface_name(ifindex));
+  const uint32_t ifindex = packet_ifindex(*q, a.direction);
+  p->address = divert_address(*q, a.direction, interface_name(ifindex));
   if ((q->skb_info & NFQA_SKB_GSO) != 0) {
     // NFQUEUE does not say the segment size: it is what the interface's MTU leaves after
     // these headers (TCP's MSS with its options), as the stack chose it for this device.
-    const uint32_t size = gso_size_for_mtu(q->payload, headers, interface_mtu(ifindex));
+    const uint32_t size = gso_size_for_mtu(q->payload, a.headers, interface_mtu(ifindex));
     p->address.gso_size = static_cast<uint16_t>(std::min<uint32_t>(size, 0xffff));
     ++stats_.gso_super_packets;
   }
@@ -476,9 +494,6 @@ Packet* NfqueueBackend::handle_message(const nlmsghdr* message, PacketPool& pool
   if (p->arrival == TimePoint{} && output_stamps_since_ != 0 && q->hook == NF_INET_LOCAL_OUT &&
       q->mark != 0) {
     p->arrival = mark_arrival(q->mark);
-    if (p->arrival != TimePoint{}) {
-      p->address.mark = 0;  // the stamp, not a mark the packet was sent with
-    }
   }
   if (p->arrival != TimePoint{}) {
     ++stats_.kernel_stamped;
@@ -505,17 +520,17 @@ void NfqueueBackend::set_header_copies(Direction direction, bool header_copies) 
   }
   current = header_copies;
   try {
-    for (const QueueRole& role : roles_) {
-      if (role.direction == direction) {
-        configure(role.number, false);
+    for (const QueueBinding& b : bindings_) {
+      if (b.carries[index_of(direction)]) {
+        configure(b.number, false);
       }
     }
   } catch (const SystemError&) {
     current = !header_copies;  // whole copies on: packets cut meanwhile are passed, counted
-    for (const QueueRole& role : roles_) {
-      if (role.direction == direction) {
+    for (const QueueBinding& b : bindings_) {
+      if (b.carries[index_of(direction)]) {
         try {
-          configure(role.number, false);
+          configure(b.number, false);
         } catch (const SystemError&) {
         }
       }
@@ -573,8 +588,8 @@ size_t NfqueueBackend::verdict(uint16_t queue, uint32_t id, int verdict,
 }
 
 size_t NfqueueBackend::queue_index(uint16_t queue) const {
-  for (size_t i = 0; i < roles_.size(); ++i) {
-    if (roles_[i].number == queue) {
+  for (size_t i = 0; i < bindings_.size(); ++i) {
+    if (bindings_[i].number == queue) {
       return i;
     }
   }

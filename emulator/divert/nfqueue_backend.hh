@@ -6,13 +6,16 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <vector>
 
 #include "divert/divert.hh"
 #include "divert/handle_table.hh"
+#include "divert/nfqueue_admission.hh"
 #include "divert/nfqueue_message.hh"
 #include "divert/raw_injector.hh"
+#include "sys/epoll.hh"
 #include "sys/file_descriptor.hh"
 
 struct mnl_socket;
@@ -22,8 +25,17 @@ struct iovec;
 
 namespace badlink {
 
+// One queue to bind: a link's divert port. Which directions the rules feeding it can catch is
+// a hint for its descriptor and its copy range only; each packet's direction is its own
+// (packet_direction), so a queue with both directions' rules carries both.
+struct QueueBinding {
+  uint16_t number = 0;
+  std::array<bool, kDirections> carries{true, true};
+};
+
 struct NfqueueOptions {
-  std::vector<QueueRole> queues;        // one per queue number to bind
+  std::vector<QueueBinding> queues;     // one per queue number to bind
+  uint32_t wan_ifindex = 0;             // gateway mode: --wan's index (packet_direction)
   uint32_t max_length = 4096;           // packets the kernel may hold per queue
   int receive_buffer_bytes = 32 << 20;  // the netlink socket's (SO_RCVBUFFORCE)
   uint32_t reinject_mark = 0;           // SO_MARK of the raw sockets; rules must skip it
@@ -32,9 +44,10 @@ struct NfqueueOptions {
 class NfqueueBackend final : public DivertBackend {
  public:
   // Opens a netlink socket per queue and binds the queue to it (copy whole packets, fail
-  // open, GSO super-packets taken whole, `max_length`): each direction has a descriptor of its
-  // own, so the loop may watch one and not the other. Throws SystemError; binding a queue
-  // another program holds fails with EBUSY.
+  // open, GSO super-packets taken whole, `max_length`): a direction whose packets only one
+  // queue carries has that queue's descriptor, so the loop may watch one and not the other;
+  // one that several carry shares an epoll descriptor over all of them with the other. Throws
+  // SystemError; binding a queue another program holds fails with EBUSY.
   explicit NfqueueBackend(const NfqueueOptions& options);
   ~NfqueueBackend() override;
   NfqueueBackend(const NfqueueBackend&) = delete;
@@ -58,28 +71,29 @@ class NfqueueBackend final : public DivertBackend {
   // in, so no sender is throttled by holding it: its local senders' packets are then held and
   // accepted (one verdict, the kernel's own packet) instead of copied, dropped and resent.
   void set_passthrough(Direction direction, bool passthrough) {
-    passthrough_[index_of(direction)] = passthrough;
+    link_[direction].passthrough = passthrough;
   }
 
   // A direction whose profile only delays: of a packet the kernel holds for its verdict, only
   // the headers are copied (the engine needs no more, and 20,000 held packets then take a
   // few MB instead of 40). Packets copied for resending are always copied whole.
   void set_headers_only(Direction direction, bool headers_only) {
-    headers_only_[index_of(direction)] = headers_only;
+    link_[direction].headers_only = headers_only;
   }
 
   // A direction whose profile changes nothing and whose packets nobody watches (no --dump):
   // its packets skip the engine altogether and are accepted as they are read, runs of them
   // with one NFQNL_MSG_VERDICT_BATCH (counted as passed_through).
-  void set_bypass(Direction direction, bool bypass) { bypass_[index_of(direction)] = bypass; }
+  void set_bypass(Direction direction, bool bypass) { link_[direction].bypass = bypass; }
 
   // The kernel copies only the first kHeaderBytes of each packet of this direction into the
-  // queue's messages (NFQUEUE's copy range; NFQA_CAP_LEN gives the full length), instead of up
-  // to 64 KB: for a direction whose packets are never sent again from their bytes -- held and
-  // accepted as they are, with headers_only -- or passed as read (bypass). A TCP super-packet
-  // then costs a few hundred bytes of netlink traffic, not 64 KB. Reconfigures the queue when
-  // it changes; throws SystemError. A cut packet met where the whole one is needed (after a
-  // reload, before the kernel applied the new range) is passed on unimpaired and counted.
+  // messages of the queues that carry only directions that want it (NFQUEUE's copy range;
+  // NFQA_CAP_LEN gives the full length), instead of up to 64 KB: for a direction whose packets are
+  // never sent again from their bytes -- held and accepted as they are, with headers_only -- or
+  // passed as read (bypass). A TCP super-packet then costs a few hundred bytes of netlink traffic,
+  // not 64 KB. Reconfigures the queue when it changes; throws SystemError. A cut packet met where
+  // the whole one is needed (after a reload, before the kernel applied the new range) is passed on
+  // unimpaired and counted.
   void set_header_copies(Direction direction, bool header_copies);
   static constexpr uint32_t kHeaderBytes = 512;
 
@@ -104,15 +118,13 @@ class NfqueueBackend final : public DivertBackend {
     void operator()(mnl_socket* s) const noexcept;
   };
 
-  std::array<bool, kDirections> passthrough_{};
-  std::array<bool, kDirections> headers_only_{};
-  std::array<bool, kDirections> bypass_{};
+  LinkAdmission link_;  // the one link every bound queue belongs to
   std::array<bool, kDirections> header_copies_{};
   std::array<bool, kDirections> resent_{};  // packets of it have been copied to be sent again
-  std::vector<uint32_t> held_per_queue_;    // by index in roles_: a batch verdict needs none held
+  std::vector<uint32_t> held_per_queue_;  // by index in bindings_: a batch verdict needs none held
   size_t queue_index(uint16_t queue) const;
   static constexpr size_t kNoBatch = ~size_t{0};
-  // One netlink socket per queue (by index in roles_): a verdict must go through the socket
+  // One netlink socket per queue (by index in bindings_): a verdict must go through the socket
   // its queue is bound to. Each batches its verdicts into one sendto() per flush().
   struct Channel {
     std::unique_ptr<mnl_socket, SocketCloser> socket;
@@ -135,7 +147,7 @@ class NfqueueBackend final : public DivertBackend {
   void flush(Channel& channel);
   void accept_now(uint16_t queue, uint32_t id);
   bool erase_held(uint16_t queue, uint64_t id);
-  const QueueRole* role_of(uint16_t queue) const;
+  const QueueBinding* binding_of(uint16_t queue) const;
   bool refill();
   Packet* handle_message(const nlmsghdr* message, PacketPool& pool);
   // Appends one verdict message; returns its offset in the verdict buffer.
@@ -159,7 +171,9 @@ class NfqueueBackend final : public DivertBackend {
   TimePoint refilled_at_{};               // CLOCK_MONOTONIC, at the same moment
   // CLOCK_REALTIME ns since which queued packets carry stamps; 0: they do not.
   int64_t output_stamps_since_ = 0;
-  std::vector<QueueRole> roles_;
+  std::vector<QueueBinding> bindings_;
+  // Readable when any queue is: the descriptor of a direction that several queues carry.
+  std::optional<Epoll> all_queues_;
   uint32_t max_length_;
   RawInjector raw_;
   HandleTable held_;

@@ -108,16 +108,63 @@ QueueMode queue_mode_for(uint8_t hook, bool local_socket, bool any_source) {
   return local && !any_source ? QueueMode::copy : QueueMode::hold;
 }
 
-DivertAddress divert_address(const QueuedPacket& packet, const QueueRole& role,
+std::optional<Direction> packet_direction(const QueuedPacket& packet, uint32_t wan_ifindex) {
+  switch (packet.hook) {
+    case NF_INET_LOCAL_OUT:
+      return Direction::outbound;
+    case NF_INET_LOCAL_IN:
+      return Direction::inbound;
+    case NF_INET_PRE_ROUTING:
+    case NF_INET_FORWARD:
+    case NF_INET_POST_ROUTING:
+      break;
+    default:
+      return std::nullopt;
+  }
+  if (wan_ifindex == 0) {
+    // Host mode: what leaves the stack (POST_ROUTING) or enters it (PRE_ROUTING); a forwarded
+    // packet is both, and only a WAN says which side is out.
+    if (packet.hook == NF_INET_POST_ROUTING) {
+      return Direction::outbound;
+    }
+    if (packet.hook == NF_INET_PRE_ROUTING) {
+      return Direction::inbound;
+    }
+    return std::nullopt;
+  }
+  const bool leaves = packet.outdev == wan_ifindex;
+  const bool arrives = packet.indev == wan_ifindex;
+  if (leaves == arrives) {
+    return std::nullopt;  // crosses no side of the WAN (LAN to LAN), or both (a hairpin)
+  }
+  return leaves ? Direction::outbound : Direction::inbound;
+}
+
+std::string_view hook_name(uint8_t hook) {
+  switch (hook) {
+    case NF_INET_PRE_ROUTING:
+      return "PREROUTING";
+    case NF_INET_LOCAL_IN:
+      return "INPUT";
+    case NF_INET_FORWARD:
+      return "FORWARD";
+    case NF_INET_LOCAL_OUT:
+      return "OUTPUT";
+    case NF_INET_POST_ROUTING:
+      return "POSTROUTING";
+    default:
+      return "another hook";
+  }
+}
+
+DivertAddress divert_address(const QueuedPacket& packet, Direction direction,
                              std::string_view ifname) {
   DivertAddress a;
-  a.direction = role.direction;
+  a.direction = direction;
   a.checksum_partial = (packet.skb_info & NFQA_SKB_CSUMNOTREADY) != 0;
   a.gso_size = 0;  // set by the backend for a GSO super-packet (NFQA_SKB_GSO)
   a.queue = packet.queue;
-  a.ifindex = role.direction == Direction::inbound ? packet.indev : packet.outdev;
-  a.rule = packet.hook;
-  a.mark = packet.mark;
+  a.ifindex = packet_ifindex(packet, direction);
   a.handle = packet.id;
   const size_t n = std::min(ifname.size(), a.ifname.size() - 1);
   std::copy_n(ifname.begin(), n, a.ifname.begin());

@@ -33,12 +33,6 @@ enum class QueueMode : uint8_t {
 // usable source), and no sending application waits on it.
 QueueMode queue_mode_for(uint8_t hook, bool local_socket, bool any_source = false);
 
-// Which direction a queue's packets travel.
-struct QueueRole {
-  uint16_t number = 0;
-  Direction direction = Direction::outbound;
-};
-
 // One NFQNL_MSG_PACKET, fields in host byte order.
 struct QueuedPacket {
   uint16_t queue = 0;
@@ -66,11 +60,29 @@ struct QueuedPacket {
 // when it is too damaged to carry a packet id.
 std::optional<QueuedPacket> decode_packet_message(const nlmsghdr* message);
 
-// The address a divert socket would report for this packet: direction from the queue's role,
-// the receiving interface for inbound packets and the sending one for outbound packets, the
-// netfilter hook as the rule tag (it decides the QueueMode on the way back).
-DivertAddress divert_address(const QueuedPacket& packet, const QueueRole& role,
+// Which way the packet travels, from where netfilter caught it, as divert(4) reports it (never
+// from the queue: one queue may carry both directions):
+//   LOCAL_OUT -> outbound, LOCAL_IN -> inbound: this host's own traffic, in every mode;
+//   host mode (`wan_ifindex` 0): POST_ROUTING -> outbound, PRE_ROUTING -> inbound;
+//   gateway mode (`wan_ifindex`: --wan's index), at PRE_ROUTING, FORWARD and POST_ROUTING:
+//     leaving through the WAN (outdev) -> outbound, arriving from it (indev) -> inbound.
+// nullopt, to be passed unimpaired and counted, for what neither says: FORWARD without a WAN,
+// a forwarded packet that crosses no side of it or both (a hairpin), another hook.
+std::optional<Direction> packet_direction(const QueuedPacket& packet, uint32_t wan_ifindex);
+
+// The iptables chain of a netfilter hook ("PREROUTING", ...; "another hook" beyond the five).
+std::string_view hook_name(uint8_t hook);
+
+// The address a divert socket would report for this packet travelling `direction`: the
+// receiving interface for inbound packets and the sending one for outbound packets, the queue
+// as the divert port, the packet id as the backend's handle.
+DivertAddress divert_address(const QueuedPacket& packet, Direction direction,
                              std::string_view ifname);
+
+// The interface on the packet's side of the host: where it arrived (inbound), where it leaves.
+constexpr uint32_t packet_ifindex(const QueuedPacket& packet, Direction direction) {
+  return direction == Direction::inbound ? packet.indev : packet.outdev;
+}
 
 // Key for one queued packet across queues: queue number and packet id.
 constexpr uint64_t handle_key(uint16_t queue, uint64_t id) {

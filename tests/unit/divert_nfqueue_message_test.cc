@@ -220,14 +220,12 @@ TEST(DivertAddressMapping, OutboundNamesTheSendingInterface) {
   q.indev = 0;
   q.outdev = 5;
   q.mark = 7;
-  const DivertAddress a = divert_address(q, QueueRole{4200, Direction::outbound}, "veth0");
+  const DivertAddress a = divert_address(q, Direction::outbound, "veth0");
   EXPECT_EQ(a.direction, Direction::outbound);
   EXPECT_EQ(a.ifindex, 5u);
   EXPECT_STREQ(a.ifname.data(), "veth0");
   EXPECT_EQ(a.queue, 4200);
   EXPECT_EQ(a.handle, 99u);
-  EXPECT_EQ(a.rule, static_cast<uint32_t>(NF_INET_LOCAL_OUT));
-  EXPECT_EQ(a.mark, 7u);
   EXPECT_FALSE(a.checksum_partial);
   EXPECT_EQ(a.gso_size, 0);
 }
@@ -239,7 +237,7 @@ TEST(DivertAddressMapping, InboundNamesTheReceivingInterface) {
   q.indev = 2;
   q.outdev = 0;
   q.skb_info = NFQA_SKB_CSUMNOTREADY;
-  const DivertAddress a = divert_address(q, QueueRole{4201, Direction::inbound}, "eth0");
+  const DivertAddress a = divert_address(q, Direction::inbound, "eth0");
   EXPECT_EQ(a.direction, Direction::inbound);
   EXPECT_EQ(a.ifindex, 2u);
   EXPECT_STREQ(a.ifname.data(), "eth0");
@@ -252,14 +250,15 @@ TEST(DivertAddressMapping, ForwardedPacketsTakeTheWanSide) {
   q.hook = NF_INET_FORWARD;
   q.indev = 3;
   q.outdev = 4;
-  EXPECT_EQ(divert_address(q, QueueRole{1, Direction::outbound}, "wan").ifindex, 4u);
-  EXPECT_EQ(divert_address(q, QueueRole{2, Direction::inbound}, "wan").ifindex, 3u);
+  EXPECT_EQ(divert_address(q, Direction::outbound, "wan").ifindex, 4u);
+  EXPECT_EQ(divert_address(q, Direction::inbound, "wan").ifindex, 3u);
 }
 
 TEST(DivertAddressMapping, LongNamesAreCutAndTerminated) {
-  const DivertAddress a = divert_address(QueuedPacket{}, QueueRole{}, "an-interface-name-too-long");
+  const DivertAddress a =
+      divert_address(QueuedPacket{}, Direction::outbound, "an-interface-name-too-long");
   EXPECT_EQ(std::string(a.ifname.data()), "an-interface-na");
-  const DivertAddress none = divert_address(QueuedPacket{}, QueueRole{}, "");
+  const DivertAddress none = divert_address(QueuedPacket{}, Direction::inbound, "");
   EXPECT_STREQ(none.ifname.data(), "");
 }
 
