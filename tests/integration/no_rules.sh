@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # --no-rules --queue N: badlink installs nothing and serves the rules the user wrote (here:
 # outbound UDP only, to queue N, caught in POSTROUTING, where a local sender's packets are told
-# from forwarded ones by their socket owner), leaving them as they were when it exits.
+# from forwarded ones by their socket owner; inbound UDP to N+1, the way such rules were written
+# when N+1 was read as the inbound queue), leaving them as they were when it exits.
 source "$(dirname "$0")/lib.sh"
 
 two_hosts
@@ -32,7 +33,7 @@ in_ns a "$BADLINK" run --profile "$p" --no-rules 2>"$WORK/noqueue.log" || status
 check "--no-rules without --queue is bad usage" "$status == 2"
 
 start_badlink a badlink --profile "$p" --no-rules --queue $Q
-grep -q "NFQUEUE $Q (outbound)" "$WORK/badlink.log" || fail "not on queue $Q"
+grep -q "NFQUEUE $Q and $((Q + 1))" "$WORK/badlink.log" || fail "not on queues $Q and $((Q + 1))"
 during=$(in_ns a iptables-save -t mangle | grep -v '^#' | sed 's/\[[0-9:]*\]//')
 [ "$before" = "$during" ] || fail "badlink changed the rules: $during"
 
