@@ -44,6 +44,7 @@
 #include "profile/profile.hh"
 #include "sys/capabilities.hh"
 #include "sys/scheduling.hh"
+#include "sys/seccomp_filter.hh"
 #include "sys/signal_fd.hh"
 #include "sys/system_error.hh"
 #include "sys/timer_fd.hh"
@@ -101,7 +102,9 @@ po::options_description run_options() {
       ("mark", po::value<std::string>()->value_name("MARK"),
        "SO_MARK of the packets badlink sends itself; rules skip it (default 0x6261646c)")
       ("max-pps", po::value<std::string>()->value_name("N"),
-       "highest packet rate to hold for: sizes the kernel queues (default 100000)");
+       "highest packet rate to hold for: sizes the kernel queues (default 100000)")
+      ("no-seccomp", "load no seccomp filter (by default, once set-up is done, every thread may "
+       "make only the system calls badlink needs)");
   // clang-format on
   return options;
 }
@@ -178,6 +181,7 @@ struct RunSetup {
   uint32_t mark = kDefaultMark;
   uint64_t max_pps = kDefaultMaxPps;
   uint64_t flood_pps = kDefaultFloodPps;
+  bool seccomp = true;
 };
 
 // Packets with the kernel's arrival stamp need not be read when they come: when a direction
@@ -234,6 +238,7 @@ RunSetup parse_setup(const std::vector<std::string>& args) {
   }
   s.dump = vm.count("dump") != 0;
   s.realtime = vm.count("realtime") != 0;
+  s.seccomp = vm.count("no-seccomp") == 0;
   if (vm.count("nice") != 0) {
     s.nice = parse_integer("nice", vm["nice"].as<std::string>(), -20, 19);
     if (s.realtime) {
@@ -964,6 +969,13 @@ int run_main(const std::vector<std::string>& args) {
     }
   };
 
+  // Last of the set-up: from here every thread, and the iptables it runs, keeps to the list.
+  if (setup.seccomp) {
+    const SeccompFilter filter;
+    filter.load();
+    spdlog::info("seccomp: {} system calls allowed, {} kill the process, the rest fail (EPERM)",
+                 filter.allowed_count(), filter.killing_count());
+  }
   spdlog::info("running profile '{}' ({}); SIGHUP reloads, SIGINT/SIGTERM stop", profile.name,
                profile.source);
   for (;;) {
