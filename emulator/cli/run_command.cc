@@ -370,7 +370,8 @@ std::string live_stats_json(const LiveReport& r) {
   o["wan"] = r.setup->wan;
   o["rules"] = r.setup->rules;
   o["queues"] = {{"outbound", uint64_t{r.queues.at(0)}}, {"inbound", uint64_t{r.queues.at(1)}}};
-  o["diverted"] = {{"outbound", r.diverted[index_of(Direction::outbound)]},
+  // Which directions the rules queue now ("diverted" is the backend's count of packets).
+  o["diverting"] = {{"outbound", r.diverted[index_of(Direction::outbound)]},
                    {"inbound", r.diverted[index_of(Direction::inbound)]}};
   o["uptime_s"] = json_seconds(r.uptime_s);
   for (const Direction d : {Direction::outbound, Direction::inbound}) {

@@ -61,7 +61,8 @@ check "20 ms again after the flood: $d" "$d >= 0.99 * 20 && $d <= 1.05 * 20"
 kill -USR1 "$BADLINK_PID"
 for _ in $(seq 50); do grep -qs '"floods"' "$WORK/stats.json" && break; sleep 0.1; done
 check "the stats count the flood" "$(awk '$1 == "\"floods\":" { gsub(/,/, "", $2); print $2 }' "$WORK/stats.json") >= 1"
-grep -q '"outbound": true' "$WORK/stats.json" || fail "stats: outbound not shown as diverted"
+grep -A2 '"diverting":' "$WORK/stats.json" | grep -q '"outbound": true' ||
+  fail "stats: outbound not shown as diverted: $(grep -A2 '"diverting":' "$WORK/stats.json")"
 
 printf '[profile]\nname = "empty-again"\n' >"$p"
 reload empty-again

@@ -85,7 +85,7 @@ check "80 unmatched marked packets passed with their mark, the 20 matched ones d
 
 stop_badlink TERM
 check "the stamp table is gone at exit" "$(stamp_tables) == 0"
-# backend.diverted: the top-level "diverted" object (which directions are queued) comes first.
+# backend.diverted, read inside its section.
 backend() {
   awk -v k="\"$1\":" '$1 == "\"backend\":" { on = 1 } on && $1 == k { gsub(/,/, "", $2); print $2; exit }' \
     "$WORK/stats.json"
