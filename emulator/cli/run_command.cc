@@ -436,6 +436,7 @@ std::string live_stats_json(const LiveReport& r) {
     j["armed_ahead"] = l.armed_ahead;
     j["nice"] = int64_t{l.nice};
     j["floods"] = l.floods;
+    j["late_raises"] = l.late_raises;
     j["nice_changes"] = l.nice_changes;
     j["all_copies_dropped"] = l.dropped_copies;
     j["lateness_us"] = latency_json(l.lateness);

@@ -145,7 +145,9 @@ void LiveDriver::govern_priority(TimePoint now) {
   const uint64_t received = backend_.received();
   const uint64_t read = received - governed_received_;
   governed_received_ = received;
-  apply_nice(governor_->observe(now, read));
+  const Duration late = latest_since_governed_;
+  latest_since_governed_ = Duration{0};
+  apply_nice(governor_->observe(now, read, late));
 }
 
 void LiveDriver::apply_nice(std::optional<int> nice) {
@@ -153,6 +155,7 @@ void LiveDriver::apply_nice(std::optional<int> nice) {
     return;
   }
   stats_.floods = governor_->floods();
+  stats_.late_raises = governor_->late_raises();
   if (!options_.apply_nice(*nice)) {
     governor_.reset();  // the weight stays where it is; apply_nice said why
     return;
@@ -540,6 +543,7 @@ void LiveDriver::send_list(PacketList& due, TimePoint now) {
       now = clock_.now();
     }
     stats_.lateness.record(now - at);
+    latest_since_governed_ = std::max(latest_since_governed_, now - at);
     backend_.reinject(*p);
     pool_.release(p);
   });

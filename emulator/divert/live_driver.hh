@@ -90,6 +90,7 @@ struct LiveStats {
   uint64_t armed_ahead = 0;  // of the sleeps until a departure, those whose timer was armed already
   int nice = 0;              // the loop's nice value as the governor last set it
   uint64_t floods = 0;       // times the loop was lowered for reading a flood
+  uint64_t late_raises = 0;  // of them, ended because a departure went late
   uint64_t nice_changes = 0;  // nice values applied by the governor
 };
 
@@ -223,6 +224,7 @@ class LiveDriver final : private EngineObserver {
   int64_t copies_alive_ = 0;  // of the packet being submitted
   std::optional<PriorityGovernor> governor_;
   uint64_t governed_received_ = 0;  // backend_.received() when the governor was last told
+  Duration latest_since_governed_{};  // the latest departure handed back since then
   LiveStats stats_;
 };
 

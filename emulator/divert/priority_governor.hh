@@ -3,8 +3,11 @@
 // a loop that reads a flood does not, and at a high weight it takes the CPU from the very
 // sender and receiver it serves (on a small machine the three share two CPUs). So the loop is
 // raised while it carries light traffic with departures to time, and lowered while it reads
-// more than `flood_pps` packets a second or has nothing to time. Pure: the caller applies the
-// nice value it is told and supplies the clock.
+// more than `flood_pps` packets a second or has nothing to time -- but only as long as its
+// departures stay on time: one handed back more than `late_limit` after its time while lowered
+// raises it again at once, and it tries yielding again only after `hold` (doubled each time
+// that fails, up to `longest_hold`). Pure: the caller applies the nice value it is told and
+// supplies the clock.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +24,9 @@ struct PriorityPolicy {
   // for a flood). It is raised again after a window below half of it.
   uint64_t flood_pps = 20000;
   Duration window = std::chrono::milliseconds(50);
+  Duration late_limit = std::chrono::milliseconds(1);
+  Duration hold = std::chrono::seconds(1);
+  Duration longest_hold = std::chrono::seconds(30);
 };
 
 class PriorityGovernor {
@@ -30,13 +36,15 @@ class PriorityGovernor {
   // Whether any direction has departures to time (a profile that changes nothing has none).
   // Returns the nice value to apply when it changes.
   std::optional<int> set_timing_needed(bool needed);
-  // `packets` were read at `now` (0 is fine: it closes windows that ran out). Returns the nice
+  // `packets` were read at `now` (0 is fine: it closes windows that ran out), and the latest of
+  // the departures handed back since the last call was `late` after its time. Returns the nice
   // value to apply when it changes.
-  std::optional<int> observe(TimePoint now, uint64_t packets);
+  std::optional<int> observe(TimePoint now, uint64_t packets, Duration late = Duration{0});
 
   int nice() const { return raised() ? policy_.raised_nice : policy_.lowered_nice; }
   bool flooded() const { return flooded_; }
-  uint64_t floods() const { return floods_; }  // times the loop was lowered for a flood
+  uint64_t floods() const { return floods_; }            // times the loop was lowered for a flood
+  uint64_t late_raises() const { return late_raises_; }  // yields ended by a late departure
 
  private:
   bool raised() const { return timing_needed_ && !flooded_; }
@@ -46,6 +54,9 @@ class PriorityGovernor {
   bool timing_needed_ = true;
   bool flooded_ = false;
   uint64_t floods_ = 0;
+  uint64_t late_raises_ = 0;
+  Duration hold_{};         // the current wait before yielding again after a late departure
+  TimePoint held_until_{};  // no yielding for a flood before then
   bool started_ = false;
   TimePoint window_start_{};
   uint64_t window_packets_ = 0;

@@ -3,7 +3,8 @@
 # queued at all (its jump is left out, so its packets never reach NFQUEUE) until a reload
 # impairs it, and out again when a reload empties it. The packet loop runs at nice 0 while it
 # has nothing to time, at nice -20 while it times departures, and at nice 0 again while it
-# reads a flood (--flood-pps), raised again by the first packets after it. All seen from outside: iptables,
+# reads a flood (--flood-pps) -- unless a departure goes late while it yields, which raises it
+# at once -- and raised again by the first packets after the flood. All seen from outside: iptables,
 # /proc/net/netfilter/nfnetlink_queue, /proc/PID/stat and the probe's delays.
 source "$(dirname "$0")/lib.sh"
 
@@ -56,11 +57,17 @@ during=$(loop_nice)
 wait "$flood" || true
 d=$(added after-flood)  # the first packets after it close the flood's window
 after=$(loop_nice)
-check "nice $during during the flood, $after after it" "$during == 0 && $after == -20"
 check "20 ms again after the flood: $d" "$d >= 0.99 * 20 && $d <= 1.05 * 20"
 kill -USR1 "$BADLINK_PID"
 for _ in $(seq 50); do grep -qs '"floods"' "$WORK/stats.json" && break; sleep 0.1; done
-check "the stats count the flood" "$(awk '$1 == "\"floods\":" { gsub(/,/, "", $2); print $2 }' "$WORK/stats.json") >= 1"
+loop_stat() { awk -v k="\"$1\":" '$1 == k { gsub(/,/, "", $2); print $2 }' "$WORK/stats.json"; }
+floods=$(loop_stat floods)
+late_raises=$(loop_stat late_raises)
+check "the loop yielded to the flood ($floods times)" "$floods >= 1"
+# Raised again during it only by a departure gone late (this machine may not keep 20 ms at
+# nice 0 under a flood of its own making); raised after it in any case.
+check "nice $during during the flood ($late_raises late raises), $after after it" \
+  "($during == 0 || $late_raises >= 1) && $after == -20"
 grep -A2 '"diverting":' "$WORK/stats.json" | grep -q '"outbound": true' ||
   fail "stats: outbound not shown as diverted: $(grep -A2 '"diverting":' "$WORK/stats.json")"
 

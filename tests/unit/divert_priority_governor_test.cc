@@ -108,3 +108,51 @@ TEST(PriorityGovernor, EqualNiceValuesNeverAskForAChange) {
 
 }  // namespace
 }  // namespace badlink
+
+namespace badlink {
+namespace {
+
+// Yielding must not cost the departures their time: one handed back late raises the loop at
+// once, and it tries yielding again only after the hold, doubled each time that fails.
+TEST(PriorityGovernor, ALateDepartureWhileYieldingRaisesItAndHoldsItRaised) {
+  PriorityPolicy p = policy();
+  p.late_limit = milliseconds(1);
+  p.hold = std::chrono::seconds(1);
+  p.longest_hold = std::chrono::seconds(3);
+  PriorityGovernor g(p);
+  TimePoint t = from_nanos(1'000'000'000);
+  g.observe(t, 0);
+  EXPECT_EQ(window_of(g, t, 2000), 0);                                            // a flood: yields
+  EXPECT_EQ(g.observe(t + milliseconds(51), 10, milliseconds(1)), std::nullopt);  // at the limit
+  EXPECT_EQ(g.observe(t + milliseconds(52), 10, milliseconds(2)), -20);           // past it
+  EXPECT_EQ(g.late_raises(), 1u);
+  // The flood goes on: held raised for 1 s...
+  t += milliseconds(52);
+  for (int w = 0; w < 19; ++w) {
+    EXPECT_EQ(window_of(g, t, 2000), std::nullopt);
+    t += milliseconds(50);
+  }
+  // ...then it yields again; late again, it is held for 2 s, then 3 s (the longest).
+  EXPECT_EQ(window_of(g, t, 2000), 0);
+  t += milliseconds(50);
+  EXPECT_EQ(g.observe(t, 10, milliseconds(5)), -20);
+  for (int w = 0; w < 39; ++w) {
+    EXPECT_EQ(window_of(g, t, 2000), std::nullopt);
+    t += milliseconds(50);
+  }
+  EXPECT_EQ(window_of(g, t, 2000), 0);
+  EXPECT_EQ(g.observe(t + milliseconds(50), 10, milliseconds(5)), -20);
+  EXPECT_EQ(g.late_raises(), 3u);
+  EXPECT_EQ(g.floods(), 3u);
+}
+
+TEST(PriorityGovernor, LatenessWhileRaisedDoesNotHoldItBack) {
+  PriorityGovernor g(policy());
+  TimePoint t = from_nanos(1'000'000'000);
+  g.observe(t, 0, milliseconds(50));  // late while raised: not the yielding's fault
+  EXPECT_EQ(window_of(g, t, 2000), 0);
+  EXPECT_EQ(g.late_raises(), 0u);
+}
+
+}  // namespace
+}  // namespace badlink
