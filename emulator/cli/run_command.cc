@@ -230,8 +230,9 @@ RunSetup parse_setup(const std::vector<std::string>& args) {
     s.queue_given = true;
     s.queue = static_cast<uint16_t>(parse_number("queue", vm["queue"].as<std::string>(), 65534));
   } else if (!s.rules) {
-    throw UsageError("--no-rules needs --queue N: the NFQUEUE number your rules use (N+1 is read "
-                     "too)");
+    throw UsageError(
+        "--no-rules needs --queue N: the NFQUEUE number your rules use (N+1 is read "
+        "too)");
   }
   if (vm.count("seed") != 0) {
     s.seed = parse_number("seed", vm["seed"].as<std::string>(), UINT64_MAX);
@@ -372,7 +373,7 @@ std::string live_stats_json(const LiveReport& r) {
   o["queues"] = {{"outbound", uint64_t{r.queues.at(0)}}, {"inbound", uint64_t{r.queues.at(1)}}};
   // Which directions the rules queue now ("diverted" is the backend's count of packets).
   o["diverting"] = {{"outbound", r.diverted[index_of(Direction::outbound)]},
-                   {"inbound", r.diverted[index_of(Direction::inbound)]}};
+                    {"inbound", r.diverted[index_of(Direction::inbound)]}};
   o["uptime_s"] = json_seconds(r.uptime_s);
   for (const Direction d : {Direction::outbound, Direction::inbound}) {
     o[std::string(to_string(d))] = direction_stats_json(r.engine->stats(d));
@@ -529,6 +530,8 @@ std::string run_help() {
          "removed on every exit. Every rule uses --queue-bypass: while no badlink listens,\n"
          "matching traffic passes unimpaired instead of being dropped, so a killed badlink\n"
          "never black-holes traffic. After kill -9, 'badlink cleanup' removes the rules left.\n"
+         "A direction the profile leaves unimpaired is not diverted at all (its jump is left\n"
+         "out until a reload impairs it; --dump diverts it anyway).\n"
          "In host mode badlink also creates the nf_tables table 'inet badlink-<pid>': at\n"
          "OUTPUT, just before mangle, it writes the kernel's time into the mark of exactly\n"
          "the packets the OUTPUT rules queue (the kernel stamps no packet there), so what this\n"
@@ -565,7 +568,10 @@ std::string run_help() {
          "dropped once the queues and rules are set up. CAP_SYS_NICE, if held, is used first:\n"
          "the packet loop runs at nice -20 with a 0.1 ms slice request (--nice N chooses the\n"
          "value; without CAP_SYS_NICE the default falls back to nice 0 with a warning), or\n"
-         "under SCHED_FIFO with --realtime.\n"
+         "under SCHED_FIFO with --realtime. Except under --realtime it yields (nice 0) while\n"
+         "it has nothing to time or reads more than --flood-pps packets/s, as long as its\n"
+         "departures stay within 1 ms of their time; CAP_SYS_NICE is kept, not effective,\n"
+         "to raise it again.\n"
          "\n"
       << run_options()
       << "\n"
@@ -777,8 +783,7 @@ int run_main(const std::vector<std::string>& args) {
     spdlog::info("NFQUEUE {} (outbound) and {} (inbound), up to {} packets held each", queues[0],
                  queues[1], max_length);
   } else {
-    spdlog::info("NFQUEUE {} and {}, up to {} packets held each", queues[0], queues[1],
-                 max_length);
+    spdlog::info("NFQUEUE {} and {}, up to {} packets held each", queues[0], queues[1], max_length);
   }
 
   std::optional<Firewall> firewall_v4;
@@ -944,9 +949,8 @@ int run_main(const std::vector<std::string>& args) {
     r.setup = &setup;
     r.queues = queues;
     for (const Direction d : {Direction::outbound, Direction::inbound}) {
-      r.diverted[index_of(d)] =
-          !setup.rules || (firewall_v4 && firewall_v4->diverted(d)) ||
-          (firewall_v6 && firewall_v6->diverted(d));
+      r.diverted[index_of(d)] = !setup.rules || (firewall_v4 && firewall_v4->diverted(d)) ||
+                                (firewall_v6 && firewall_v6->diverted(d));
     }
     r.uptime_s = static_cast<double>((clock.now() - started).count()) / 1e9;
     r.engine = &engine;
@@ -1038,8 +1042,7 @@ int run_main(const std::vector<std::string>& args) {
           }
           spdlog::error("reload rejected; still running profile '{}'", profile.name);
         } catch (const FirewallError& e) {
-          spdlog::error("reload rejected: {}; still running profile '{}'", e.what(),
-                        profile.name);
+          spdlog::error("reload rejected: {}; still running profile '{}'", e.what(), profile.name);
         }
         break;
       case LiveEvent::Kind::stop:
