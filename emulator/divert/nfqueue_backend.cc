@@ -219,7 +219,7 @@ void NfqueueBackend::wait_for_acks(Channel& channel, uint32_t first_seq, uint32_
     }
     auto* nlh = reinterpret_cast<const nlmsghdr*>(buf.data());
     int remaining = static_cast<int>(n);
-    for (; mnl_nlmsg_ok(nlh, remaining); nlh = mnl_nlmsg_next(nlh, &remaining)) {
+    for (; netlink_message_fits(nlh, remaining); nlh = mnl_nlmsg_next(nlh, &remaining)) {
       if (nlh->nlmsg_type == NLMSG_ERROR && nlh->nlmsg_seq >= first_seq &&
           nlh->nlmsg_seq <= last_seq) {
         const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
@@ -399,7 +399,7 @@ size_t NfqueueBackend::receive(std::span<Packet*> out, PacketPool& pool) {
     const auto* nlh = reinterpret_cast<const nlmsghdr*>(rx_buffers_.data() +
                                                         rx_index_ * kBufferBytes + rx_offset_);
     const int remaining = static_cast<int>(length - rx_offset_);
-    if (!mnl_nlmsg_ok(nlh, remaining)) {
+    if (!netlink_message_fits(nlh, remaining)) {
       ++stats_.receive_errors;
       ++rx_index_;
       rx_offset_ = 0;

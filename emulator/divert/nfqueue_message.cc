@@ -58,6 +58,10 @@ uint32_t u32_of(const nlattr* attr) { return attr == nullptr ? 0 : ntohl(mnl_att
 
 }  // namespace
 
+bool netlink_message_fits(const nlmsghdr* message, int remaining) {
+  return mnl_nlmsg_ok(message, remaining) && message->nlmsg_len <= static_cast<uint32_t>(remaining);
+}
+
 std::optional<QueuedPacket> decode_packet_message(const nlmsghdr* message) {
   if (message == nullptr || message->nlmsg_len < NLMSG_HDRLEN + sizeof(nfgenmsg) ||
       message->nlmsg_type != ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET)) {

@@ -56,6 +56,12 @@ struct QueuedPacket {
   bool truncated() const { return cap_len > payload.size(); }
 };
 
+// Whether a netlink message lies whole in the `remaining` bytes of a receive buffer: use it
+// where mnl_nlmsg_ok() would be. That one compares the length as an int, so a length of 2^31
+// or more passes it (0xffffffff aligns to a step of 0: a walk that never ends; others step
+// past the buffer). Found by the nfqueue_message fuzz target.
+bool netlink_message_fits(const nlmsghdr* message, int remaining);
+
 // Decodes one netlink message of type NFQNL_MSG_PACKET; nullopt when it is another type, or
 // when it is too damaged to carry a packet id.
 std::optional<QueuedPacket> decode_packet_message(const nlmsghdr* message);

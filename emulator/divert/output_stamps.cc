@@ -15,6 +15,7 @@
 #include <cstring>
 #include <optional>
 
+#include "divert/nfqueue_message.hh"
 #include "sys/system_error.hh"
 
 namespace badlink {
@@ -342,7 +343,7 @@ BatchCount count_batch(std::span<const std::byte> batch) {
   BatchCount count;
   const auto* nlh = reinterpret_cast<const nlmsghdr*>(batch.data());
   int left = static_cast<int>(batch.size());
-  for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+  for (; netlink_message_fits(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
     count.acked += (nlh->nlmsg_flags & NLM_F_ACK) != 0 ? 1 : 0;
     count.rules += nlh->nlmsg_type == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWRULE) ? 1 : 0;
   }
@@ -388,7 +389,7 @@ OutputStamps::OutputStamps(const StampLayout& layout) : table_(layout.table) {
     }
     const auto* nlh = reinterpret_cast<const nlmsghdr*>(buffer.data());
     int left = static_cast<int>(n);
-    for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+    for (; netlink_message_fits(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
       if (nlh->nlmsg_type != NLMSG_ERROR) {
         continue;
       }

@@ -17,19 +17,6 @@
 #include "divert/nfqueue_message.hh"
 #include "fuzz_check.hh"
 
-namespace {
-
-// mnl_nlmsg_ok() compares (int)nlmsg_len with what is left, so a length of 2^31 or more passes
-// it: 0xffffffff then aligns to a step of 0 (the walk never ends), others step past the buffer
-// and decode_packet_message() parses attributes there. NfqueueBackend walks its buffers with
-// mnl_nlmsg_ok() (RELIABILITY.md, open finding); this target checks the length in full so that
-// fuzzing goes on past it into the decoder.
-bool message_fits(const nlmsghdr* nlh, int remaining) {
-  return mnl_nlmsg_ok(nlh, remaining) && nlh->nlmsg_len <= static_cast<uint32_t>(remaining);
-}
-
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace badlink;
   if (size < 1 + sizeof(nlmsghdr)) {
@@ -52,7 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   auto* nlh = reinterpret_cast<const nlmsghdr*>(first);
   int remaining = static_cast<int>(size - 1);
-  for (; message_fits(nlh, remaining); nlh = mnl_nlmsg_next(nlh, &remaining)) {
+  for (; netlink_message_fits(nlh, remaining); nlh = mnl_nlmsg_next(nlh, &remaining)) {
     const std::optional<QueuedPacket> packet = decode_packet_message(nlh);
     if (!packet) {
       continue;

@@ -77,6 +77,25 @@ const nlmsghdr* header_of(const std::vector<char>& buf) {
   return reinterpret_cast<const nlmsghdr*>(buf.data());
 }
 
+// mnl_nlmsg_ok() takes the length as an int: 2^31 and more passed it, and 0xffffffff made the
+// receive walk step by 0 forever (tests/fuzz/regressions/nfqueue_message/).
+TEST(DivertNfqueueMessage, AMessageFitsOnlyWhenItsWholeLengthIsInTheBuffer) {
+  std::vector<uint32_t> storage(16, 0);  // 64 bytes, aligned as the kernel's buffer
+  auto* nlh = reinterpret_cast<nlmsghdr*>(storage.data());
+  const int size = static_cast<int>(storage.size() * sizeof(uint32_t));
+  for (const uint32_t length : {0xffffffffU, 0x80000000U, 0xfffffff0U, uint32_t(size) + 4}) {
+    nlh->nlmsg_len = length;
+    EXPECT_FALSE(netlink_message_fits(nlh, size)) << std::hex << length;
+  }
+  nlh->nlmsg_len = static_cast<uint32_t>(size);
+  EXPECT_TRUE(netlink_message_fits(nlh, size));
+  nlh->nlmsg_len = sizeof(nlmsghdr);
+  EXPECT_TRUE(netlink_message_fits(nlh, size));
+  nlh->nlmsg_len = sizeof(nlmsghdr) - 1;  // shorter than its own header
+  EXPECT_FALSE(netlink_message_fits(nlh, size));
+  EXPECT_FALSE(netlink_message_fits(nlh, 8));  // not even a header left
+}
+
 TEST(DivertNfqueueMessage, DecodesAnOutboundPacket) {
   MessageSpec s;
   s.outdev = 3;
