@@ -177,7 +177,6 @@ void Firewall::divert(Direction d, bool on) {
         j.rule.reset();
       }
     }
-    diverted_[index_of(d)] = false;
     return;
   }
   std::vector<Jump*> added;
@@ -194,7 +193,11 @@ void Firewall::divert(Direction d, bool on) {
     }
     throw;
   }
-  diverted_[index_of(d)] = true;
+}
+
+bool Firewall::diverted(Direction d) const {
+  return std::any_of(jumps_.begin(), jumps_.end(),
+                     [d](const Jump& j) { return j.direction == d && j.rule.has_value(); });
 }
 
 size_t Firewall::rule_count() const {

@@ -97,7 +97,7 @@ class Firewall {
   // FirewallError leaves none of this call's jumps in. Taking out never throws (a jump that
   // cannot be deleted is logged, as on exit).
   void divert(Direction d, bool on);
-  bool diverted(Direction d) const { return diverted_[index_of(d)]; }
+  bool diverted(Direction d) const;
   // The rules in place now: chain rules and the jumps that are in.
   size_t rule_count() const;
 
@@ -112,7 +112,6 @@ class Firewall {
   std::vector<FirewallChain> chains_;
   std::vector<Jump> jumps_;
   size_t chain_rules_ = 0;
-  std::array<bool, kDirections> diverted_{};
 };
 
 // What this system can divert with, for the log: whether the kernel has nftables' native

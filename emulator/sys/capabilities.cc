@@ -41,6 +41,12 @@ CapHandle current() {
   return caps;
 }
 
+// Whether `v` is in `flag`'s set of `caps`.
+bool holds(cap_t caps, cap_value_t v, cap_flag_t flag) {
+  cap_flag_value_t set = CAP_CLEAR;
+  return cap_get_flag(caps, v, flag, &set) == 0 && set == CAP_SET;
+}
+
 // Sets or clears `c` in the calling thread's effective set.
 void set_effective(Capability c, bool on) {
   const CapHandle caps = current();
@@ -70,8 +76,7 @@ std::vector<Capability> missing_capabilities(std::span<const Capability> needed)
   const CapHandle caps = current();
   std::vector<Capability> missing;
   for (const Capability c : needed) {
-    cap_flag_value_t set = CAP_CLEAR;
-    if (cap_get_flag(caps.get(), value_of(c), CAP_EFFECTIVE, &set) != 0 || set != CAP_SET) {
+    if (!holds(caps.get(), value_of(c), CAP_EFFECTIVE)) {
       missing.push_back(c);
     }
   }
@@ -80,8 +85,7 @@ std::vector<Capability> missing_capabilities(std::span<const Capability> needed)
 
 bool permitted(Capability c) {
   const CapHandle caps = current();
-  cap_flag_value_t set = CAP_CLEAR;
-  return cap_get_flag(caps.get(), value_of(c), CAP_PERMITTED, &set) == 0 && set == CAP_SET;
+  return holds(caps.get(), value_of(c), CAP_PERMITTED);
 }
 
 void keep_only_capabilities(std::span<const Capability> keep,
@@ -112,8 +116,7 @@ void keep_only_capabilities(std::span<const Capability> keep,
   // given only the capabilities badlink needs) there is nothing there to drop that matters.
   const bool may_drop_bound = CAP_IS_SUPPORTED(CAP_SETPCAP) && [] {
     const CapHandle caps = current();
-    cap_flag_value_t set = CAP_CLEAR;
-    return cap_get_flag(caps.get(), CAP_SETPCAP, CAP_EFFECTIVE, &set) == 0 && set == CAP_SET;
+    return holds(caps.get(), CAP_SETPCAP, CAP_EFFECTIVE);
   }();
   if (may_drop_bound) {
     for (cap_value_t v = 0; v <= CAP_LAST_CAP; ++v) {
