@@ -11,8 +11,8 @@
 #include <string>
 
 #include "cli/command.hh"
-#include "divert/firewall_rules.hh"
-#include "divert/leftovers.hh"
+#include "divert/linux/firewall_rules.hh"
+#include "divert/linux/leftovers.hh"
 #include "sys/capabilities.hh"
 #include "sys/subprocess.hh"
 

@@ -29,17 +29,11 @@
 #include "cli/command.hh"
 #include "core/allocation_count.hh"
 #include "core/clock.hh"
-#include "core/packet_pool.hh"
-#include "divert/firewall.hh"
-#include "divert/kernel_queue_stats.hh"
+#include "divert/linux/linux_diversion.hh"
 #include "divert/live_driver.hh"
-#include "divert/nfqueue_backend.hh"
-#include "divert/output_stamps.hh"
-#include "engine/engine.hh"
-#include "impairments/delay.hh"
-#include "io/json_text.hh"
 #include "io/replacement_file.hh"
-#include "io/stats_json.hh"
+#include "live/runtime.hh"
+#include "live/runtime_snapshot.hh"
 #include "profile/default_profile.hh"
 #include "profile/profile.hh"
 #include "sys/capabilities.hh"
@@ -56,12 +50,9 @@ namespace badlink::cli {
 namespace {
 
 constexpr uint16_t kDefaultQueue = 4200;
-constexpr int kQueueAttempts = 8;              // default queue pairs tried when one is taken
 constexpr uint32_t kDefaultMark = 0x6261646c;  // "badl"
 constexpr uint64_t kDefaultMaxPps = 100000;
 constexpr uint64_t kDefaultFloodPps = PriorityPolicy{}.flood_pps;
-constexpr uint32_t kMinQueueLength = 1024;
-constexpr uint32_t kMaxQueueLength = 262144;
 // The packet loop's nice value and slice request (see set_loop_scheduling): it runs 10-50 us
 // per wake-up, so the shortest slice the kernel grants (0.1 ms) covers it.
 constexpr int kDefaultNice = -20;
@@ -78,9 +69,10 @@ po::options_description run_options() {
        "inbound arrives from it")
       ("no-rules", "install no firewall rules: use the rules you wrote (needs --queue)")
       ("queue", po::value<std::string>()->value_name("N"),
-       "badlink's rules queue outbound packets to NFQUEUE N, inbound to N+1 (default 4200, or "
-       "the next free pair); with --no-rules it reads N and N+1, each packet's direction "
-       "taken from where your rule caught it")
+       "the profile's first link's NFQUEUE pair: badlink's rules queue its outbound packets to "
+       "N, inbound to N+1, and link n's (from 0) to N+2n and N+2n+1 (default 4200, or the next "
+       "free block); with --no-rules it reads them, each packet's direction taken from where "
+       "your rule caught it")
       ("seed,s", po::value<std::string>()->value_name("N"),
        "seed for the random choices (overrides the profile's)")
       ("dump", "print one line per diverted packet on standard output")
@@ -140,30 +132,6 @@ uint64_t random_seed() {
 
 double millis(Duration d) { return static_cast<double>(d.count()) / 1e6; }
 
-// Packets the kernel may have to hold per queue: the profile's longest delay (its jitter
-// counted four times over) at the highest rate expected, plus the bottleneck queue.
-uint32_t queue_length_for(const Profile& profile, uint64_t max_pps) {
-  double longest = 0.0;
-  uint64_t backlog = 0;
-  for (const Direction d : {Direction::outbound, Direction::inbound}) {
-    const DirectionConfig& c = profile.single_link().direction(d);
-    longest =
-        std::max(longest, static_cast<double>((c.delay.delay + 4 * c.delay.jitter).count()) / 1e9);
-    backlog = std::max<uint64_t>(backlog, c.queue.packets == 0 ? 10000 : c.queue.packets);
-  }
-  const double wanted =
-      static_cast<double>(max_pps) * longest + static_cast<double>(backlog) + kMinQueueLength;
-  return static_cast<uint32_t>(
-      std::clamp(wanted, double{kMinQueueLength}, double{kMaxQueueLength}));
-}
-
-DirectionConfigs configs_of(const Profile& p) {
-  DirectionConfigs configs{};
-  configs[index_of(Direction::outbound)] = p.single_link().outbound;
-  configs[index_of(Direction::inbound)] = p.single_link().inbound;
-  return configs;
-}
-
 struct RunSetup {
   std::string profile_path;
   DiversionMode mode = DiversionMode::host;
@@ -183,32 +151,6 @@ struct RunSetup {
   uint64_t flood_pps = kDefaultFloodPps;
   bool seccomp = true;
 };
-
-// Packets with the kernel's arrival stamp need not be read when they come: when a direction
-// delays each of them by at least a millisecond, the loop need not watch its queue between
-// departures (LiveDriver::set_arrival_slack). Forwarded and received packets are stamped by
-// the kernel; what this host sends is stamped when OutputStamps are in (`outbound_stamped`),
-// and its sender's socket stays charged for a queued packet until badlink reads it and
-// answers NF_DROP, which an unwatched sleep bounds to 2 ms (LiveOptions::max_unwatched_wait):
-// at 5,000 UDP packets/s and for TCP at 20 ms each way the sender kept its rate. Host mode's
-// inbound is read while the loop spins before the departures (set_arrival_slack's
-// read_while_spinning): the application a departure wakes is often placed on the loop's CPU
-// and runs only once the loop sleeps, and reading after the departures doubled its p99
-// (BENCHMARKS.md section 4); for outbound, reading in the spin made the p99 worse. Not with the
-// user's own rules (they may queue anything), and not for a direction that changes nothing (its
-// packets are passed on as soon as they come).
-std::optional<Duration> arrival_slack_for(const Profile& profile, Direction d,
-                                          const RunSetup& setup, bool outbound_stamped) {
-  constexpr Duration kLeast = std::chrono::milliseconds(1);
-  const DirectionConfig& c = profile.single_link().direction(d);
-  const bool stamped =
-      d == Direction::inbound || setup.mode == DiversionMode::gateway || outbound_stamped;
-  if (!setup.rules || !stamped || c.is_passthrough()) {
-    return std::nullopt;
-  }
-  const Duration slack = soonest_departure(c);
-  return slack >= kLeast ? std::optional<Duration>(slack) : std::nullopt;
-}
 
 RunSetup parse_setup(const std::vector<std::string>& args) {
   const po::options_description options = run_options();
@@ -298,170 +240,6 @@ void require_capabilities() {
       "'setcap cap_net_admin,cap_net_raw+ep BADLINK'");
 }
 
-std::unique_ptr<NfqueueBackend> open_backend(const RunSetup& setup, uint32_t max_length) {
-  for (int attempt = 0;; ++attempt) {
-    const uint32_t base = setup.queue + 2U * static_cast<uint32_t>(attempt);
-    NfqueueOptions options;
-    // Each packet's direction is its own (where it was caught); badlink's rules put each
-    // direction on a queue of its own, so the loop may leave one unwatched. The user's may put
-    // either anywhere.
-    constexpr std::array<bool, kDirections> kOutbound{true, false};
-    constexpr std::array<bool, kDirections> kInbound{false, true};
-    constexpr std::array<bool, kDirections> kEither{true, true};
-    options.queues = {
-        QueueBinding{static_cast<uint16_t>(base), setup.rules ? kOutbound : kEither},
-        QueueBinding{static_cast<uint16_t>(base + 1), setup.rules ? kInbound : kEither}};
-    options.wan_ifindex =
-        setup.mode == DiversionMode::gateway ? ::if_nametoindex(setup.wan.c_str()) : 0;
-    options.max_length = max_length;
-    options.reinject_mark = setup.mark;
-    try {
-      return std::make_unique<NfqueueBackend>(options);
-    } catch (const SystemError& e) {
-      // Another socket's queue answers EPERM (EBUSY on some kernels); tell that apart from a
-      // real permission problem by whether the kernel lists the queue as bound.
-      const std::array<uint16_t, 2> pair{static_cast<uint16_t>(base),
-                                         static_cast<uint16_t>(base + 1)};
-      const bool taken = e.error() == EBUSY || e.error() == EEXIST ||
-                         (e.error() == EPERM && !read_kernel_queue_stats(pair).empty());
-      if (!taken) {
-        throw;
-      }
-      if (setup.queue_given || attempt + 1 >= kQueueAttempts || base + 3 > 65535) {
-        throw std::runtime_error("NFQUEUE " + std::to_string(base) + " or " +
-                                 std::to_string(base + 1) +
-                                 " is bound by another program (another badlink?); choose other "
-                                 "queues with --queue");
-      }
-      spdlog::debug("NFQUEUE {}/{} is taken; trying the next pair", base, base + 1);
-    }
-  }
-}
-
-// ---- reporting ----------------------------------------------------------------------------
-
-struct LiveReport {
-  std::string profile_name;
-  uint64_t seed = 0;
-  const RunSetup* setup = nullptr;
-  std::vector<uint16_t> queues;
-  std::array<bool, kDirections> diverted{};  // whose rules queue packets now (--no-rules: both)
-  double uptime_s = 0.0;
-  const Engine* engine = nullptr;
-  BackendStats backend;
-  std::vector<KernelQueueStats> kernel;
-  const LiveStats* loop = nullptr;
-  const LatencyHistogram* send_path = nullptr;  // the raw socket's sampled send path
-  size_t pool_in_use = 0;
-  size_t pool_bytes = 0;
-  size_t pool_chunks = 0;  // chunk allocations so far: the pool grows only to a new high
-};
-
-std::string live_stats_json(const LiveReport& r) {
-  // A counting build (tests/bench) keeps the snapshots' own allocations out of
-  // heap_allocations, so that two snapshots differ only by what the loop allocated; they are
-  // reported beside it as json_allocations. The loop's thread is the only caller.
-  static uint64_t json_allocations = 0;
-  const std::optional<uint64_t> allocations_before = allocation_count();
-
-  nlohmann::ordered_json o;
-  o["profile"] = r.profile_name;
-  o["seed"] = r.seed;
-  o["mode"] = r.setup->mode == DiversionMode::host ? "host" : "gateway";
-  o["wan"] = r.setup->wan;
-  o["rules"] = r.setup->rules;
-  o["queues"] = {{"outbound", uint64_t{r.queues.at(0)}}, {"inbound", uint64_t{r.queues.at(1)}}};
-  // Which directions the rules queue now ("diverted" is the backend's count of packets).
-  o["diverting"] = {{"outbound", r.diverted[index_of(Direction::outbound)]},
-                    {"inbound", r.diverted[index_of(Direction::inbound)]}};
-  o["uptime_s"] = json_seconds(r.uptime_s);
-  for (const Direction d : {Direction::outbound, Direction::inbound}) {
-    o[std::string(to_string(d))] = direction_stats_json(r.engine->stats(d));
-  }
-  {
-    const BackendStats& b = r.backend;
-    nlohmann::ordered_json& j = o["backend"];
-    j["received"] = b.received;
-    j["diverted"] = b.diverted;
-    j["passed_malformed"] = b.passed_malformed;
-    j["passed_truncated"] = b.passed_truncated;
-    j["passed_no_buffer"] = b.passed_no_buffer;
-    j["passed_busy"] = b.passed_busy;
-    j["passed_through"] = b.passed_through;
-    j["passed_unclassified"] = b.passed_unclassified;
-    j["reinjected"] = b.reinjected;
-    j["resent"] = b.resent;
-    j["consumed"] = b.consumed;
-    j["resend_failed"] = b.resend_failed;
-    j["verdict_failed"] = b.verdict_failed;
-    j["receive_overruns"] = b.receive_overruns;
-    j["receive_errors"] = b.receive_errors;
-    j["held"] = b.held;
-    j["kernel_stamped"] = b.kernel_stamped;
-    j["gso_super_packets"] = b.gso_super_packets;
-    j["segments_resent"] = b.segments_resent;
-    j["resend_path_samples"] = r.send_path->count();
-    j["resend_path_us"] = latency_json(*r.send_path);
-  }
-  {
-    nlohmann::ordered_json& j = o["kernel"];
-    uint64_t queue_dropped = 0;
-    uint64_t user_dropped = 0;
-    for (const KernelQueueStats& k : r.kernel) {
-      queue_dropped += k.queue_dropped;
-      user_dropped += k.user_dropped;
-    }
-    j["queue_dropped"] = queue_dropped;
-    j["user_dropped"] = user_dropped;
-    for (const KernelQueueStats& k : r.kernel) {
-      j["queue_" + std::to_string(k.queue)] = {{"queue_total", uint64_t{k.queue_total}},
-                                               {"queue_dropped", k.queue_dropped},
-                                               {"user_dropped", k.user_dropped},
-                                               {"id_sequence", uint64_t{k.id_sequence}}};
-    }
-  }
-  {
-    const LiveStats& l = *r.loop;
-    nlohmann::ordered_json& j = o["loop"];
-    j["wakeups"] = l.wakeups;
-    j["timer_wakeups"] = l.timer_wakeups;
-    j["spins"] = l.spins;
-    j["spin_ns"] = l.spin_ns;
-    j["spin_limited"] = l.spin_limited;
-    j["linger_ns"] = l.linger_ns;
-    j["early_wake_ns"] = static_cast<uint64_t>(l.early_wake.count());
-    j["send_lead_ns"] = static_cast<uint64_t>(l.send_lead.count());
-    j["wake_cost_ns"] = static_cast<uint64_t>(l.wake_cost.count());
-    j["estimated_arrivals"] = l.estimated_arrivals;
-    j["unwatched_waits"] = l.unwatched_waits;
-    j["armed_ahead"] = l.armed_ahead;
-    j["nice"] = int64_t{l.nice};
-    j["floods"] = l.floods;
-    j["late_raises"] = l.late_raises;
-    j["nice_changes"] = l.nice_changes;
-    j["all_copies_dropped"] = l.dropped_copies;
-    j["lateness_us"] = latency_json(l.lateness);
-    j["read_latency_us"] = latency_json(l.read_latency);
-    j["timer_lateness_us"] = latency_json(l.timer_lateness);
-    j["wake_latency_us"] = latency_json(l.wake_latency);
-  }
-  {
-    nlohmann::ordered_json& j = o["pool"];
-    j["in_use"] = uint64_t{r.pool_in_use};
-    j["bytes_reserved"] = uint64_t{r.pool_bytes};
-    j["chunk_allocations"] = uint64_t{r.pool_chunks};
-    if (allocations_before) {
-      j["heap_allocations"] = *allocations_before - json_allocations;
-      j["json_allocations"] = json_allocations;
-    }
-  }
-  std::string text = json_text(o);
-  if (allocations_before) {
-    json_allocations += allocation_count().value_or(0) - *allocations_before;
-  }
-  return text;
-}
-
 void write_json_file(const std::string& file, const std::string& text) {
   if (file == "-") {
     std::cout << text << std::flush;
@@ -477,34 +255,6 @@ void write_json_file(const std::string& file, const std::string& text) {
     }
   }
   replacement.commit();
-}
-
-std::string stats_line(const LiveReport& r) {
-  std::string line;
-  for (const Direction d : {Direction::outbound, Direction::inbound}) {
-    const DirectionStats& s = r.engine->stats(d);
-    line += fmt::format(
-        "{}: {} in, {} out, {} lost, {} queue drops, {} dup, delay p50 {:.2f} ms "
-        "p99 {:.2f} ms | ",
-        to_string(d), s.received, s.sent, s.dropped_loss, s.dropped_queue, s.duplicated,
-        millis(s.delay.percentile(0.5)), millis(s.delay.percentile(0.99)));
-  }
-  uint64_t queue_dropped = 0;
-  uint64_t user_dropped = 0;
-  for (const KernelQueueStats& k : r.kernel) {
-    queue_dropped += k.queue_dropped;
-    user_dropped += k.user_dropped;
-  }
-  const BackendStats& b = r.backend;
-  line += fmt::format(
-      "held {}, passed unimpaired {}, resend failures {}, overruns {}, kernel drops {}+{}, "
-      "late p99 {:.3f} ms",
-      b.held,
-      b.passed_malformed + b.passed_truncated + b.passed_no_buffer + b.passed_busy +
-          b.passed_unclassified,
-      b.resend_failed, b.receive_overruns, queue_dropped, user_dropped,
-      millis(r.loop->lateness.percentile(0.99)));
-  return line;
 }
 
 }  // namespace
@@ -524,8 +274,11 @@ std::string run_help() {
          "Gateway mode (--wan IFACE): traffic this host forwards; outbound leaves through\n"
          "IFACE (FORWARD -o IFACE), inbound arrives from it (FORWARD -i IFACE).\n"
          "\n"
+         "Links: every link of the profile is impaired on its own, with a queue pair of its\n"
+         "own (--queue). Its packets are the ones its match takes and no earlier link's does.\n"
+         "\n"
          "Rules: badlink installs, for IPv4 and IPv6, chains BADLINK-<pid>-OUT and\n"
-         "BADLINK-<pid>-IN in the mangle table holding the profile's [match] (comment\n"
+         "BADLINK-<pid>-IN in the mangle table holding each link's match in turn (comment\n"
          "\"badlink\"), and jumps to them at the top of OUTPUT/INPUT or FORWARD. They are\n"
          "removed on every exit. Every rule uses --queue-bypass: while no badlink listens,\n"
          "matching traffic passes unimpaired instead of being dropped, so a killed badlink\n"
@@ -538,8 +291,8 @@ std::string run_help() {
          "host sends is timed from when it was sent, not from when badlink read it. The\n"
          "kernel deletes the table with badlink's socket, on any exit, even kill -9.\n"
          "\n"
-         "--no-rules: badlink installs nothing and reads NFQUEUE N and N+1; either may carry\n"
-         "both directions. A packet's direction is where your rule caught it, as a divert(4)\n"
+         "--no-rules: badlink installs nothing and reads NFQUEUE N and N+1 (link n: N+2n and\n"
+         "N+2n+1); either may carry both directions. A packet's direction is where your rule caught it, as a divert(4)\n"
          "socket reports it: OUTPUT and POSTROUTING are outbound, INPUT and PREROUTING\n"
          "inbound; with --wan, what is caught in PREROUTING, FORWARD or POSTROUTING is\n"
          "outbound when it leaves through IFACE, inbound when it arrives from it. A packet none\n"
@@ -557,9 +310,12 @@ std::string run_help() {
          "sender is never throttled by packets held in flight; all others (INPUT, FORWARD,\n"
          "PREROUTING) are held by the kernel and accepted at departure.\n"
          "\n"
-         "Signals: SIGHUP reloads the profile. A new profile that fails validation is rejected\n"
-         "(the reasons are logged) and the old one keeps running. A valid one is applied whole;\n"
-         "a changed [match] is NOT applied to the rules (a warning says so): restart for that.\n"
+         "Signals: SIGHUP reloads the profile, whole or not at all. One that fails validation,\n"
+         "or whose rules cannot be installed, is rejected (the reasons are logged) and the old\n"
+         "one keeps running. Changed matches are applied: the new rules go in beside the\n"
+         "running ones (chains ...-OUT-B and ...-IN-B, then back), their jumps on top, and the\n"
+         "old ones go. A link keeps its counters and state by its name. A new link needs a\n"
+         "restart (its queues are bound at start); one taken away keeps its queues unused.\n"
          "SIGUSR1 writes --stats-json now. SIGINT/SIGTERM stop: the rules go first, then every\n"
          "packet still held is sent at once.\n"
          "\n"
@@ -582,9 +338,7 @@ std::string run_help() {
 
 // No --profile: the built-in default (profiles/lte.toml, embedded in the binary).
 Profile load_run_profile(const std::string& path) {
-  Profile profile = path.empty() ? default_profile() : load_profile(path);
-  require_one_link(profile, "run");  // at start: exit 2; on SIGHUP: the reload is rejected
-  return profile;
+  return path.empty() ? default_profile() : load_profile(path);
 }
 
 // Where the packet loop stands in the scheduler (see sys/scheduling.hh). --realtime: SCHED_FIFO
@@ -674,45 +428,79 @@ bool apply_loop_nice(int nice) {
   return true;
 }
 
-// Which directions the rules divert: one that changes nothing is not queued at all (its jump
-// is left out), so its packets pass at the kernel's own cost -- unless --dump shows them.
-std::array<bool, kDirections> diverted_for(const Profile& p, const RunSetup& setup) {
-  std::array<bool, kDirections> on{};
-  for (const Direction d : {Direction::outbound, Direction::inbound}) {
-    on[index_of(d)] = !p.single_link().direction(d).is_passthrough() || setup.dump;
+// The profile's links as `run` can divert them; a UsageError (exit 2 at start, a rejected
+// reload on SIGHUP) otherwise.
+void check_links(const Profile& profile, const RunSetup& setup) {
+  for (const Link& link : profile.links) {
+    if (setup.mode == DiversionMode::gateway && !link.match.interface.empty() &&
+        link.match.interface != setup.wan) {
+      throw UsageError(profile.source + ": link '" + link.name + "': [match] interface is '" +
+                       link.match.interface + "' but --wan is '" + setup.wan +
+                       "'; in gateway mode --wan decides");
+    }
   }
-  return on;
 }
 
-bool times_departures(const Profile& p) {
-  return !p.single_link().outbound.is_passthrough() || !p.single_link().inbound.is_passthrough();
+LinuxDiversionOptions diversion_options(const RunSetup& setup) {
+  LinuxDiversionOptions o;
+  o.mode = setup.mode;
+  o.wan = setup.wan;
+  o.rules = setup.rules;
+  o.queue = setup.queue;
+  o.queue_given = setup.queue_given;
+  o.dump = setup.dump;
+  o.mark = setup.mark;
+  o.max_pps = setup.max_pps;
+  return o;
 }
 
-// Arrival stamps for what this host sends (output_stamps.hh), for the families whose rules
-// are in: a stamped packet must be one they queue. Without them (a kernel before 5.12, or
-// nf_tables missing) outbound packets are timed when read, as with --no-rules.
-std::optional<OutputStamps> install_output_stamps(const Match& match, const FirewallLayout& layout,
-                                                  bool v4, bool v6) {
-  StampLayout stamp;
-  stamp.table = "badlink-" + std::to_string(layout.owner_pid);
-  stamp.interface = match.interface;
-  stamp.skip_mark = layout.skip_mark;
-  if (v4) {
-    stamp.ipv4 = match_terms(match, IpFamily::ipv4);
+// A counting build (tests/bench) keeps the snapshots' own allocations out of
+// heap_allocations, so that two snapshots differ only by what the loop allocated; they are
+// reported beside it as json_allocations. The loop's thread is the only caller.
+std::string stats_json(const Runtime& runtime) {
+  static uint64_t json_allocations = 0;
+  const std::optional<uint64_t> before = allocation_count();
+  const RuntimeSnapshot snapshot = runtime.snapshot();
+  std::string text = snapshot_json(
+      snapshot, before ? std::optional<uint64_t>(*before - json_allocations) : std::nullopt,
+      json_allocations);
+  if (before) {
+    json_allocations += allocation_count().value_or(0) - *before;
   }
-  if (v6) {
-    stamp.ipv6 = match_terms(match, IpFamily::ipv6);
-  }
+  return text;
+}
+
+// SIGHUP: the profile is read and checked here, and its rules are prepared beside the loop
+// (Runtime::prepare_in_background); applied() commits it once they are ready.
+void start_reload(Runtime& runtime, const RunSetup& setup) {
   try {
-    std::optional<OutputStamps> out(std::in_place, stamp);
-    spdlog::info(
-        "outbound arrival stamps: nf_tables table inet {} ({} rules) writes the kernel's time "
-        "into the mark of each packet the rules queue at OUTPUT",
-        out->table(), out->rules());
-    return out;
-  } catch (const SystemError& e) {
-    spdlog::warn("outbound packets are timed when read (no kernel arrival stamp): {}", e.what());
-    return std::nullopt;
+    Profile next = load_run_profile(setup.profile_path);
+    check_links(next, setup);
+    for (const Link& link : next.links) {
+      if (!link.match.interface.empty()) {
+        require_interface(link.match.interface,
+                          next.source + ": link '" + link.name + "': [match] interface");
+      }
+    }
+    runtime.prepare_in_background(std::move(next));
+  } catch (const ProfileError& e) {
+    for (const Diagnostic& d : e.diagnostics()) {
+      spdlog::error("{}", d.to_string());
+    }
+    spdlog::error("reload rejected; still running profile '{}'", runtime.profile().name);
+  } catch (const std::exception& e) {
+    spdlog::error("reload rejected: {}; still running profile '{}'", e.what(),
+                  runtime.profile().name);
+  }
+}
+
+void finish_reload(Runtime& runtime) {
+  try {
+    runtime.commit(runtime.take_prepared());
+    spdlog::info("reloaded profile '{}' ({})", runtime.profile().name, runtime.profile().source);
+  } catch (const std::exception& e) {
+    spdlog::error("reload rejected: {}; still running profile '{}'", e.what(),
+                  runtime.profile().name);
   }
 }
 
@@ -724,19 +512,16 @@ int run_main(const std::vector<std::string>& args) {
 
   const RunSetup setup = parse_setup(args);
   Profile profile = load_run_profile(setup.profile_path);  // invalid: never starts (exit 2)
-  if (setup.mode == DiversionMode::gateway && !profile.single_link().match.interface.empty() &&
-      profile.single_link().match.interface != setup.wan) {
-    throw UsageError("the profile's [match] interface is '" +
-                     profile.single_link().match.interface + "' but --wan is '" + setup.wan +
-                     "'; in gateway mode --wan decides");
-  }
+  check_links(profile, setup);
   require_capabilities();
   if (setup.mode == DiversionMode::gateway) {
     require_interface(setup.wan, "--wan");
   }
-  if (!profile.single_link().match.interface.empty()) {
-    require_interface(profile.single_link().match.interface,
-                      profile.source + ": [match] interface");
+  for (const Link& link : profile.links) {
+    if (!link.match.interface.empty()) {
+      require_interface(link.match.interface,
+                        profile.source + ": link '" + link.name + "': [match] interface");
+    }
   }
 
   uint64_t seed = 0;
@@ -751,167 +536,13 @@ int run_main(const std::vector<std::string>& args) {
     spdlog::info("seed {} (use --seed {} to repeat)", seed, seed);
   }
 
-  PacketPool pool;
-  pool.reserve(1500, 4096);  // MTU-sized packets
-  Engine engine(configs_of(profile), seed, pool);
-
-  uint32_t max_length = queue_length_for(profile, setup.max_pps);
-  std::unique_ptr<NfqueueBackend> backend = open_backend(setup, max_length);
-  const auto configure_directions = [&backend, &setup](const Profile& p) {
-    for (const Direction d : {Direction::outbound, Direction::inbound}) {
-      backend->set_passthrough(d, p.single_link().direction(d).is_passthrough());
-      // --dump shows every packet: then even these go through the loop.
-      backend->set_bypass(d, p.single_link().direction(d).is_passthrough() && !setup.dump);
-      backend->set_headers_only(d, p.single_link().direction(d).delays_only());
-      // Only the headers cross to badlink where no packet is sent again from its bytes: a
-      // direction passed as read, or one that only delays packets the kernel holds (not what
-      // this host sends: that is copied and resent; not with rules of the user's own).
-      const bool held =
-          setup.rules && (setup.mode == DiversionMode::gateway || d == Direction::inbound);
-      const bool cut = p.single_link().direction(d).is_passthrough() ||
-                       (held && p.single_link().direction(d).delays_only());
-      try {
-        backend->set_header_copies(d, cut);
-      } catch (const SystemError& e) {
-        spdlog::warn("{}: packets keep coming whole: {}", to_string(d), e.what());
-      }
-    }
-  };
-  configure_directions(profile);
-  const std::vector<uint16_t> queues = backend->queue_numbers();
-  if (setup.rules) {
-    spdlog::info("NFQUEUE {} (outbound) and {} (inbound), up to {} packets held each", queues[0],
-                 queues[1], max_length);
-  } else {
-    spdlog::info("NFQUEUE {} and {}, up to {} packets held each", queues[0], queues[1], max_length);
-  }
-
-  std::optional<Firewall> firewall_v4;
-  std::optional<Firewall> firewall_v6;
-  std::optional<OutputStamps> stamps;  // after the rules, gone before them
-  FirewallLayout layout;
-  if (setup.rules) {
-    spdlog::info("firewall: {}", detect_firewall_mechanism().describe());
-    layout.mode = setup.mode;
-    layout.wan = setup.wan;
-    layout.outbound_queue = queues[0];
-    layout.inbound_queue = queues[1];
-    layout.skip_mark = setup.mark;
-    layout.owner_pid = static_cast<int>(::getpid());
-    const FamilyRules v4 = plan_rules(profile.single_link().match, layout, IpFamily::ipv4);
-    const FamilyRules v6 = plan_rules(profile.single_link().match, layout, IpFamily::ipv6);
-    const Match& match = profile.single_link().match;
-    const bool v6_asked = std::any_of(match.hosts.begin(), match.hosts.end(),
-                                      [](const Cidr& c) { return c.family == 6; });
-    for (const FamilyRules* f : {&v4, &v6}) {
-      for (const RuleSpec& r : f->chain_rules) {
-        spdlog::debug("rule: {}", describe(r, f->family));
-      }
-      for (const RuleSpec& r : f->jumps) {
-        spdlog::debug("rule: {}", describe(r, f->family, "-I"));
-      }
-    }
-    const std::array<bool, kDirections> diverted = diverted_for(profile, setup);
-    if (!v4.empty()) {
-      firewall_v4.emplace(std::vector<FamilyRules>{v4}, diverted);
-    }
-    if (!v6.empty()) {
-      try {
-        firewall_v6.emplace(std::vector<FamilyRules>{v6}, diverted);
-      } catch (const FirewallError& e) {
-        if (v6_asked) {
-          throw;
-        }
-        spdlog::warn("IPv6 packets are not diverted: {}", e.what());
-      }
-    }
-    const size_t count = (firewall_v4 ? firewall_v4->rule_count() : 0) +
-                         (firewall_v6 ? firewall_v6->rule_count() : 0);
-    spdlog::info("{} mode: {} rules in chains {} and {} ({}{}{})",
-                 setup.mode == DiversionMode::host ? "host" : "gateway", count,
-                 chain_name(layout.owner_pid, Direction::outbound),
-                 chain_name(layout.owner_pid, Direction::inbound), firewall_v4 ? "IPv4" : "",
-                 firewall_v4 && firewall_v6 ? " and " : "", firewall_v6 ? "IPv6" : "");
-    for (const Direction d : {Direction::outbound, Direction::inbound}) {
-      if (!diverted[index_of(d)]) {
-        spdlog::info("{} changes nothing: not diverted (a reload that impairs it diverts it)",
-                     to_string(d));
-      }
-    }
-  } else {
-    spdlog::info(
-        "--no-rules: reading your rules' NFQUEUE {} and {}, each packet's direction from where "
-        "they caught it; they must skip mark {:#x}",
-        queues[0], queues[1], setup.mark);
-  }
-
-  // A reload's new jumps go in before anything else changes (all or nothing: a failure takes
-  // out those this call put in and rejects the reload); jumps no longer wanted go last.
-  const std::array<Firewall*, 2> firewalls{firewall_v4 ? &*firewall_v4 : nullptr,
-                                           firewall_v6 ? &*firewall_v6 : nullptr};
-  const auto put_jumps_in = [&firewalls](const std::array<bool, kDirections>& want) {
-    std::vector<std::pair<Firewall*, Direction>> added;
-    try {
-      for (Firewall* f : firewalls) {
-        for (const Direction d : {Direction::outbound, Direction::inbound}) {
-          if (f != nullptr && want[index_of(d)] && !f->diverted(d)) {
-            f->divert(d, true);
-            added.emplace_back(f, d);
-          }
-        }
-      }
-    } catch (...) {
-      for (const auto& [f, d] : added) {
-        f->divert(d, false);
-      }
-      throw;
-    }
-  };
-  const auto take_jumps_out = [&firewalls](const std::array<bool, kDirections>& want) {
-    for (Firewall* f : firewalls) {
-      for (const Direction d : {Direction::outbound, Direction::inbound}) {
-        if (f != nullptr && !want[index_of(d)] && f->diverted(d)) {
-          f->divert(d, false);
-        }
-      }
-    }
-  };
-
-  // Host mode's outbound stamps, once its outbound changes something (an empty direction's
-  // packets are passed as read and need none; a reload may ask for them later). They select
-  // what the installed rules select: the [match] they were made from.
-  const Match installed_match = profile.single_link().match;
-  bool stamps_tried = false;
-  const auto want_stamps = [&](const Profile& p) {
-    if (!setup.rules || setup.mode != DiversionMode::host || stamps_tried ||
-        p.single_link().outbound.is_passthrough()) {
-      return;
-    }
-    stamps_tried = true;
-    stamps = install_output_stamps(installed_match, layout, firewall_v4.has_value(),
-                                   firewall_v6.has_value());
-    backend->set_output_stamps(stamps.has_value());
-  };
-  // Gone before the outbound jumps go: a packet stamped must be one the rules queue.
-  const auto drop_stamps = [&]() {
-    backend->set_output_stamps(false);
-    stamps.reset();
-    stamps_tried = false;
-  };
-  want_stamps(profile);
-
-  if (setup.mode == DiversionMode::gateway) {
-    std::ifstream forward("/proc/sys/net/ipv4/ip_forward");
-    char on = '1';
-    if (forward >> on && on == '0') {
-      spdlog::warn("IPv4 forwarding is off (net.ipv4.ip_forward = 0): nothing will be forwarded");
-    }
-  }
-
   // Before the capabilities go (CAP_SYS_NICE), and before the calibrator's thread starts (it
   // inherits the setting).
   const std::optional<FairScheduling> scheduling = set_loop_scheduling(setup);
   const std::optional<PriorityPolicy> priority = loop_priority_policy(setup, scheduling);
+
+  // Capabilities belong to each thread: dropped before the loop's helper threads start (the
+  // wake-up calibrator's, a reload's), which inherit what this one holds then.
   constexpr std::array keep{Capability::net_admin, Capability::net_raw};
   constexpr std::array nice_held{Capability::sys_nice};
   keep_only_capabilities(keep, priority && permitted(Capability::sys_nice)
@@ -925,51 +556,22 @@ int run_main(const std::vector<std::string>& args) {
   live.dump = setup.dump ? stdout : nullptr;
   live.priority = priority;
   live.apply_nice = apply_loop_nice;
-  LiveDriver driver(engine, *backend, pool, clock, signals, live);
-  driver.set_timing_needed(times_departures(profile));
-  const auto set_arrival_slack = [&driver, &setup, &stamps](const Profile& p) {
-    for (const Direction d : {Direction::outbound, Direction::inbound}) {
-      const std::optional<Duration> slack = arrival_slack_for(p, d, setup, stamps.has_value());
-      driver.set_arrival_slack(d, slack,
-                               setup.mode == DiversionMode::host && d == Direction::inbound);
-      if (slack) {
-        spdlog::info(
-            "{}: every packet is delayed {:.2f} ms or more: its queue is read at departures",
-            to_string(d), millis(*slack));
-      }
-    }
-  };
-  set_arrival_slack(profile);
-  const TimePoint started = clock.now();
+  const LinuxDiversionOptions diversion = diversion_options(setup);
+  Runtime runtime(
+      std::move(profile), seed,
+      [&diversion](const DiversionPlan& plan) {
+        return std::make_unique<LinuxDiversion>(diversion, plan);
+      },
+      clock, signals, live);
 
-  auto report = [&]() {
-    LiveReport r;
-    r.profile_name = profile.name;
-    r.seed = seed;
-    r.setup = &setup;
-    r.queues = queues;
-    for (const Direction d : {Direction::outbound, Direction::inbound}) {
-      r.diverted[index_of(d)] = !setup.rules || (firewall_v4 && firewall_v4->diverted(d)) ||
-                                (firewall_v6 && firewall_v6->diverted(d));
-    }
-    r.uptime_s = static_cast<double>((clock.now() - started).count()) / 1e9;
-    r.engine = &engine;
-    r.backend = backend->stats();
-    r.kernel = read_kernel_queue_stats(queues);
-    r.loop = &driver.stats();
-    r.send_path = &backend->injector().send_path_samples();
-    r.pool_in_use = pool.in_use();
-    r.pool_bytes = pool.bytes_reserved();
-    r.pool_chunks = pool.chunk_allocations();
-    return r;
-  };
-  auto write_stats = [&]() {
+
+  const auto write_stats = [&]() {
     if (!setup.stats_json) {
-      spdlog::info("stats: {}", stats_line(report()));
+      spdlog::info("stats: {}", snapshot_line(runtime.snapshot()));
       return;
     }
     try {
-      write_json_file(*setup.stats_json, live_stats_json(report()));
+      write_json_file(*setup.stats_json, stats_json(runtime));
     } catch (const std::exception& e) {
       spdlog::error("--stats-json: {}", e.what());
     }
@@ -982,67 +584,37 @@ int run_main(const std::vector<std::string>& args) {
     spdlog::info("seccomp: {} system calls allowed, {} kill the process, the rest fail (EPERM)",
                  filter.allowed_count(), filter.killing_count());
   }
-  spdlog::info("running profile '{}' ({}); SIGHUP reloads, SIGINT/SIGTERM stop", profile.name,
-               profile.source);
+  spdlog::info("running profile '{}' ({}, {} link{}); SIGHUP reloads, SIGINT/SIGTERM stop",
+               runtime.profile().name, runtime.profile().source, runtime.profile().links.size(),
+               runtime.profile().links.size() == 1 ? "" : "s");
+  bool reload_again = false;  // SIGHUP while a reload was being prepared
   for (;;) {
-    const LiveEvent event = driver.run();
+    const LiveEvent event = runtime.run();
     if (event.kind == LiveEvent::Kind::stop) {
       spdlog::info("{}: stopping", ::strsignal(event.signal));
       break;
     }
     switch (event.kind) {
       case LiveEvent::Kind::stats_tick:
-        spdlog::info("stats: {}", stats_line(report()));
+        spdlog::info("stats: {}", snapshot_line(runtime.snapshot()));
         break;
       case LiveEvent::Kind::write_stats:
         write_stats();
         break;
       case LiveEvent::Kind::reload:
-        try {
-          Profile next = load_run_profile(setup.profile_path);
-          if (setup.mode == DiversionMode::gateway && !next.single_link().match.interface.empty() &&
-              next.single_link().match.interface != setup.wan) {
-            spdlog::error(
-                "reload rejected: [match] interface '{}' is not --wan '{}'; still "
-                "running the previous profile",
-                next.single_link().match.interface, setup.wan);
-            break;
+        if (runtime.preparing()) {
+          reload_again = true;  // the file may have changed since this one was read
+        } else {
+          start_reload(runtime, setup);
+        }
+        break;
+      case LiveEvent::Kind::source:
+        if (event.source == runtime.prepared_source() && runtime.preparing()) {
+          finish_reload(runtime);
+          if (reload_again) {
+            reload_again = false;
+            start_reload(runtime, setup);
           }
-          if (!(next.single_link().match == profile.single_link().match)) {
-            spdlog::warn(
-                "reload: [match] changed, but the rules are kept as installed; restart "
-                "badlink to divert by the new [match]");
-          }
-          // Prepared first: what can fail before anything running changes.
-          const std::array<bool, kDirections> diverted = diverted_for(next, setup);
-          put_jumps_in(diverted);
-          want_stamps(next);
-          engine.reconfigure(configs_of(next));
-          configure_directions(next);
-          set_arrival_slack(next);
-          driver.set_timing_needed(times_departures(next));
-          if (!diverted[index_of(Direction::outbound)] && stamps) {
-            drop_stamps();
-          }
-          take_jumps_out(diverted);
-          const uint32_t wanted = queue_length_for(next, setup.max_pps);
-          if (wanted != max_length) {
-            try {
-              backend->set_max_length(wanted);
-              max_length = wanted;
-            } catch (const SystemError& e) {
-              spdlog::warn("reload: queue length stays {}: {}", max_length, e.what());
-            }
-          }
-          profile = std::move(next);
-          spdlog::info("reloaded profile '{}' ({})", profile.name, profile.source);
-        } catch (const ProfileError& e) {
-          for (const Diagnostic& d : e.diagnostics()) {
-            spdlog::error("{}", d.to_string());
-          }
-          spdlog::error("reload rejected; still running profile '{}'", profile.name);
-        } catch (const FirewallError& e) {
-          spdlog::error("reload rejected: {}; still running profile '{}'", e.what(), profile.name);
         }
         break;
       case LiveEvent::Kind::stop:
@@ -1050,17 +622,11 @@ int run_main(const std::vector<std::string>& args) {
     }
   }
 
-  // Orderly end: no new packets (rules gone), then everything held goes on at once. The
-  // stamps go first: a packet stamped must be one the rules queue (and what is queued after
-  // them carries its sender's mark).
-  backend->set_output_stamps(false);
-  stamps.reset();
-  firewall_v6.reset();
-  firewall_v4.reset();
-  driver.finish();
-  spdlog::info("stats: {}", stats_line(report()));
+  // Orderly end: no new packets (rules gone), then everything held goes on at once.
+  runtime.finish();
+  spdlog::info("stats: {}", snapshot_line(runtime.snapshot()));
   if (setup.stats_json) {
-    write_json_file(*setup.stats_json, live_stats_json(report()));
+    write_json_file(*setup.stats_json, stats_json(runtime));
   }
   return kExitOk;
 }

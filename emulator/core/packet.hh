@@ -27,6 +27,7 @@ struct DivertAddress {
   Direction direction = Direction::outbound;
   bool checksum_partial = false;  // L4 checksum not yet computed (offload); finish before send
   uint16_t gso_size = 0;          // > 0: a GSO super-packet of segments this large (payload)
+  uint16_t link = 0;              // which of the profile's links it belongs to (the engine's index)
   uint16_t queue = 0;             // the divert port it came from: names its link, not a direction
   uint32_t ifindex = 0;           // receiving interface (inbound) or sending one (outbound)
   uint64_t handle = 0;            // the backend's own handle (e.g. NFQUEUE packet id)
@@ -71,8 +72,8 @@ struct alignas(16) Packet {
   std::span<const std::byte> l3() const { return bytes().subspan(l3_offset); }
 };
 
-static_assert(offsetof(Packet, address) + sizeof(Direction) <= 64,
-              "the direction must stay in the first cache line");
+static_assert(offsetof(Packet, address) + offsetof(DivertAddress, link) + sizeof(uint16_t) <= 64,
+              "the direction and the link must stay in the first cache line");
 static_assert(sizeof(Packet) % alignof(std::max_align_t) == 0,
               "packet data must start aligned behind the header");
 

@@ -13,7 +13,14 @@ namespace badlink {
 
 namespace {
 
-enum Tag : uint64_t { kBackendTag = 1, kStatsTag, kSignalTag, kCalibratorTag, kDepartureTag };
+enum Tag : uint64_t {
+  kBackendTag = 1,
+  kStatsTag,
+  kSignalTag,
+  kCalibratorTag,
+  kDepartureTag,
+  kSourceTag  // add_source()'s descriptors: kSourceTag + their number
+};
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -177,7 +184,22 @@ std::optional<LiveEvent> LiveDriver::take_pending() {
       return LiveEvent{k, pending_signal_[i]};
     }
   }
+  for (size_t i = 0; i < pending_sources_.size(); ++i) {
+    if (pending_sources_[i]) {
+      pending_sources_[i] = false;
+      return LiveEvent{LiveEvent::Kind::source, 0, i};
+    }
+  }
   return std::nullopt;
+}
+
+size_t LiveDriver::add_source(int fd) {
+  const size_t number = pending_sources_.size();
+  for (Epoll& e : epolls_) {
+    e.add(fd, EPOLLIN, kSourceTag + number);
+  }
+  pending_sources_.push_back(false);
+  return number;
 }
 
 LiveEvent LiveDriver::run() {
@@ -252,6 +274,9 @@ LiveEvent LiveDriver::run() {
           read_signals();
           break;
         default:
+          if (e.data.u64 >= kSourceTag && e.data.u64 - kSourceTag < pending_sources_.size()) {
+            pending_sources_[e.data.u64 - kSourceTag] = true;
+          }
           break;
       }
     }

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <functional>
 #include <optional>
+#include <vector>
 
 #include "core/clock.hh"
 #include "core/latency_histogram.hh"
@@ -65,9 +66,10 @@ struct LiveOptions {
 };
 
 struct LiveEvent {
-  enum class Kind { stop, reload, write_stats, stats_tick };
+  enum class Kind { stop, reload, write_stats, stats_tick, source };
   Kind kind = Kind::stop;
-  int signal = 0;  // the signal behind it, 0 for the stats timer
+  int signal = 0;   // the signal behind it, 0 for the stats timer
+  size_t source = 0;  // Kind::source: the number add_source() gave
 };
 
 struct LiveStats {
@@ -131,6 +133,12 @@ class LiveDriver final : private EngineObserver {
   // while the wait until then may stay unwatched and for at most kMaxReadDeferral.
   void set_arrival_slack(Direction d, std::optional<Duration> slack,
                          bool read_while_spinning = false);
+
+  // Watches `fd` (readable: an event source of the caller's, such as a control API's queue of
+  // commands or a schedule's timer) beside the backend; run() returns a Kind::source event
+  // with the number this returns when it is. The caller reads the descriptor (else it stays
+  // readable and comes back at once) and keeps it open while the driver lives.
+  size_t add_source(int fd);
 
   // Whether any direction has departures to time (see PriorityGovernor): false lowers the loop.
   void set_timing_needed(bool needed);
@@ -219,8 +227,9 @@ class LiveDriver final : private EngineObserver {
   std::optional<TimePoint> timer_expired_;
   TimePoint quiet_since_{};  // the queue was last seen empty then
   std::array<Packet*, kBatch> batch_{};
-  std::array<bool, 4> pending_{};  // by LiveEvent::Kind
+  std::array<bool, 4> pending_{};  // by LiveEvent::Kind, up to stats_tick
   std::array<int, 4> pending_signal_{};
+  std::vector<bool> pending_sources_;  // by add_source() number
   int64_t copies_alive_ = 0;  // of the packet being submitted
   std::optional<PriorityGovernor> governor_;
   uint64_t governed_received_ = 0;  // backend_.received() when the governor was last told

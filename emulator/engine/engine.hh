@@ -1,5 +1,5 @@
-// The engine: one impairment pipeline per direction feeding one timing wheel. Replay and the
-// live datapath drive it the same way: submit() each arriving packet, expire() at each
+// The engine: one impairment pipeline per link and direction feeding one timing wheel. Replay
+// and the live datapath drive it the same way: submit() each arriving packet, expire() at each
 // wake-up, and send what comes back. No OS, no I/O, no allocation per packet.
 #pragma once
 
@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
+#include <vector>
 
 #include "core/latency_histogram.hh"
 #include "core/packet_list.hh"
@@ -17,22 +19,51 @@
 
 namespace badlink {
 
-using DirectionConfigs = std::array<DirectionConfig, kDirections>;
+class Engine;
+
+// One link's state in the engine. Its pipelines refer to its generators and counters, so it
+// never moves (held by unique_ptr).
+struct EngineLink {
+  std::array<Rng, kDirections> rngs;
+  std::array<DirectionStats, kDirections> stats{};
+  std::array<std::unique_ptr<Pipeline>, kDirections> pipelines;
+};
+
+// A reconfiguration built ahead by Engine::prepare (everything that allocates), applied by
+// Engine::commit, which cannot fail.
+class EngineChange {
+ public:
+  EngineChange(EngineChange&&) noexcept;
+  EngineChange& operator=(EngineChange&&) noexcept;
+  ~EngineChange();
+
+ private:
+  friend class Engine;
+  EngineChange();
+  std::vector<std::unique_ptr<EngineLink>> added_;  // links new to the engine, with their state
+  std::vector<std::array<std::unique_ptr<Pipeline>, kDirections>> pipelines_;  // by link
+};
 
 class Engine {
  public:
-  // `seed` feeds one generator per direction (see direction_seed()).
-  Engine(const DirectionConfigs& configs, uint64_t seed, PacketPool& pool);
+  // One link per element, its index the link carried in each packet's address (address.link).
+  // `seed` feeds one generator per link and direction: direction_seed(link_seed(seed, link)),
+  // so link 0 draws as a one-link engine always has.
+  Engine(std::span<const DirectionConfigs> links, uint64_t seed, PacketPool& pool);
+  // A one-link engine.
+  Engine(const DirectionConfigs& configs, uint64_t seed, PacketPool& pool)
+      : Engine(std::span<const DirectionConfigs>(&configs, 1), seed, pool) {}
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
   // Takes the packet (consumed either way: scheduled, or dropped and returned to the pool).
-  // Needs packet->arrival, address.direction, length, wire_length and l3_offset set.
+  // Needs packet->arrival, address.direction, address.link (< link_count()), length,
+  // wire_length and l3_offset set.
   void submit(Packet* packet);
 
-  // Every packet due at `now`, in departure order; the caller owns them (send, then release).
-  // Counts them as sent and records their delay.
+  // Every packet due at `now`, in departure order across all links; the caller owns them
+  // (send, then release). Counts them as sent and records their delay.
   PacketList expire(TimePoint now);
 
   // Everything still scheduled, in departure order (end of replay, orderly shutdown).
@@ -43,29 +74,49 @@ class Engine {
   // The same, exactly (TimingWheel::next_expiry_exact): for a caller about to sleep until then.
   std::optional<TimePoint> next_expiry_exact() const { return wheel_.next_expiry_exact(); }
 
-  // Replaces both pipelines at once; packets already scheduled keep their departure times.
-  // The generators continue (no reseed), so a reload does not replay earlier decisions.
-  void reconfigure(const DirectionConfigs& configs);
+  // New pipelines for every link (`links` index = link; at least link_count() of them: a link
+  // is never taken away, since packets of it may still be scheduled -- give one that is gone
+  // a passthrough config). Links beyond link_count() are added with fresh state. Throws only
+  // std::bad_alloc; the running engine is untouched. No submit() may come between prepare()
+  // and its commit(): the state carried over is read at commit.
+  EngineChange prepare(std::span<const DirectionConfigs> links);
+  // Applies a prepared change; packets already scheduled keep their departure times. Each
+  // link keeps its generators (no reseed: a reload does not replay earlier decisions), its
+  // counters, its bottleneck backlog and its last departure.
+  void commit(EngineChange change) noexcept;
+  void reconfigure(std::span<const DirectionConfigs> links) { commit(prepare(links)); }
+  void reconfigure(const DirectionConfigs& configs) {
+    reconfigure(std::span<const DirectionConfigs>(&configs, 1));
+  }
 
   // Told of duplicates and drops (nullptr: nobody listens). Not owned; must outlive its use.
   void set_observer(EngineObserver* observer) { observer_ = observer; }
 
-  const DirectionStats& stats(Direction d) const { return stats_[index_of(d)]; }
+  size_t link_count() const { return links_.size(); }
+  const DirectionStats& stats(size_t link, Direction d) const {
+    return links_[link]->stats[index_of(d)];
+  }
+  // Link 0's (a one-link engine's).
+  const DirectionStats& stats(Direction d) const { return stats(0, d); }
   const TimingWheel::Stats& wheel_stats() const { return wheel_.stats(); }
   size_t pending() const { return wheel_.size(); }
   uint64_t seed() const { return seed_; }
-  const DirectionConfig& config(Direction d) const { return pipelines_[index_of(d)]->config(); }
+  const DirectionConfig& config(size_t link, Direction d) const {
+    return links_[link]->pipelines[index_of(d)]->config();
+  }
+  const DirectionConfig& config(Direction d) const { return config(0, d); }
 
  private:
+  std::unique_ptr<EngineLink> make_slot(size_t link, const DirectionConfigs& configs);
+  void account(const PacketList& list);
+
   PacketPool& pool_;
   uint64_t seed_;
   uint64_t next_seq_ = 0;
   EngineObserver* observer_ = nullptr;
   bool started_ = false;
   TimingWheel wheel_;
-  std::array<Rng, kDirections> rngs_;
-  std::array<std::unique_ptr<Pipeline>, kDirections> pipelines_;
-  std::array<DirectionStats, kDirections> stats_{};
+  std::vector<std::unique_ptr<EngineLink>> links_;  // stable addresses: pipelines refer into them
 };
 
 }  // namespace badlink

@@ -2,9 +2,11 @@
 // it from TOML; the engine reads it. Every field here has already passed validation.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <variant>
 
+#include "core/packet.hh"
 #include "core/time.hh"
 
 namespace badlink {
@@ -80,6 +82,9 @@ struct DirectionConfig {
            corrupt == 0.0 && rate.bits_per_second == 0;
   }
 };
+
+// A link's two directions, indexed by index_of(Direction).
+using DirectionConfigs = std::array<DirectionConfig, kDirections>;
 
 // Longest delay a profile may ask for; the timing wheel covers far more than this.
 inline constexpr Duration kMaxDelay = std::chrono::hours(1);

@@ -24,29 +24,6 @@ namespace {
 // replay soon after, not at the end of a long capture.
 constexpr uint64_t kWriteCheckInterval = 4096;
 
-// Every packet due at `now` from all the links' engines, merged in departure order (each
-// engine's own list already is); `due` is scratch space, one list per engine.
-template <class Write>
-void write_due(std::vector<std::unique_ptr<Engine>>& engines, std::vector<PacketList>& due,
-               std::optional<TimePoint> now, Write&& write) {
-  for (std::size_t i = 0; i < engines.size(); ++i) {
-    due[i] = now ? engines[i]->expire(*now) : engines[i]->drain();
-  }
-  for (;;) {
-    PacketList* first = nullptr;
-    for (PacketList& list : due) {
-      if (!list.empty() &&
-          (first == nullptr || list.front()->departure < first->front()->departure)) {
-        first = &list;
-      }
-    }
-    if (first == nullptr) {
-      return;
-    }
-    write(first->pop_front());
-  }
-}
-
 }  // namespace
 
 ReplayReport replay(const ReplaySetup& setup) {
@@ -66,19 +43,18 @@ ReplayReport replay(const ReplaySetup& setup) {
 
   PacketPool pool;
   const LinkMatcher matcher(setup.links);
-  std::vector<std::unique_ptr<Engine>> engines;
-  for (std::size_t i = 0; i < setup.links.size(); ++i) {
-    DirectionConfigs configs{};
-    configs[index_of(Direction::outbound)] = setup.links[i].outbound;
-    configs[index_of(Direction::inbound)] = setup.links[i].inbound;
-    engines.push_back(std::make_unique<Engine>(configs, link_seed(setup.seed, i), pool));
+  std::vector<DirectionConfigs> configs;
+  for (const Link& link : setup.links) {
+    configs.push_back(link.configs());
   }
-  std::vector<PacketList> due(engines.size());
+  Engine engine(configs, setup.seed, pool);
 
-  const auto write_out = [&](Packet* p) {
-    writer.write(p->departure, p->bytes(), p->wire_length);
-    ++report.output_packets;
-    pool.release(p);
+  const auto write_out = [&](PacketList due) {
+    due.consume([&](Packet* p) {
+      writer.write(p->departure, p->bytes(), p->wire_length);
+      ++report.output_packets;
+      pool.release(p);
+    });
   };
 
   TimePoint latest = TimePoint::min();
@@ -92,7 +68,7 @@ ReplayReport replay(const ReplaySetup& setup) {
     latest = arrival;
 
     // Everything due by now leaves before this packet can, so output stays in departure order.
-    write_due(engines, due, arrival, write_out);
+    write_out(engine.expire(arrival));
 
     const L3Location l3 = link_layer.locate(record->data);
     if (!l3.ip) {
@@ -117,7 +93,8 @@ ReplayReport replay(const ReplaySetup& setup) {
       }
       p->arrival = arrival;
       p->address.direction = setup.direction;
-      engines[*link]->submit(p);
+      p->address.link = static_cast<uint16_t>(*link);
+      engine.submit(p);
     }
 
     if (report.input_packets % kWriteCheckInterval == 0 && writer.failed()) {
@@ -127,15 +104,15 @@ ReplayReport replay(const ReplaySetup& setup) {
   report.truncated_input = reader.truncated();
   report.input_error = reader.error();
 
-  write_due(engines, due, std::nullopt, write_out);
+  write_out(engine.drain());
   writer.close();
   output.commit();
 
-  for (std::size_t i = 0; i < engines.size(); ++i) {
+  for (std::size_t i = 0; i < setup.links.size(); ++i) {
     LinkReport& r = report.links.emplace_back();
     r.name = setup.links[i].name;
     for (std::size_t d = 0; d < kDirections; ++d) {
-      r.directions[d] = engines[i]->stats(static_cast<Direction>(d));
+      r.directions[d] = engine.stats(i, static_cast<Direction>(d));
     }
   }
   return report;

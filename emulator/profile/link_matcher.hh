@@ -1,5 +1,5 @@
 // Which link of a profile a packet belongs to, decided in user space (badlink replay) exactly
-// as the live mode's firewall rules decide it (divert/firewall_rules.hh's plan_rules).
+// as the live mode's firewall rules decide it (divert/linux/firewall_rules.hh's plan_rules).
 #pragma once
 
 #include <cstddef>

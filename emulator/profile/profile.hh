@@ -67,6 +67,7 @@ struct Link {
   const DirectionConfig& direction(Direction d) const {
     return d == Direction::outbound ? outbound : inbound;
   }
+  DirectionConfigs configs() const { return {outbound, inbound}; }
 };
 
 struct Profile {

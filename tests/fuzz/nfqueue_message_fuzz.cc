@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "core/ip_headers.hh"
-#include "divert/nfqueue_admission.hh"
-#include "divert/nfqueue_message.hh"
+#include "divert/linux/nfqueue_admission.hh"
+#include "divert/linux/nfqueue_message.hh"
 #include "fuzz_check.hh"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

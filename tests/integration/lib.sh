@@ -125,18 +125,19 @@ copy_ranges() {
 }
 
 # udp_probe SRC DST ADDRESS COUNT RATE NAME [RECEIVER OPTIONS...]: COUNT packets at RATE from
-# namespace SRC to ADDRESS (port 5000) in namespace DST. Results in $WORK/NAME.send and .recv.
+# namespace SRC to ADDRESS (port 5000, or $PROBE_PORT) in namespace DST. Results in
+# $WORK/NAME.send and .recv.
 udp_probe() {
-  local src=$1 dst=$2 address=$3 count=$4 rate=$5 name=$6
+  local src=$1 dst=$2 address=$3 count=$4 rate=$5 name=$6 port=${PROBE_PORT:-5000}
   shift 6
   local ready="$WORK/$name.ready"
   rm -f "$ready"
-  in_ns "$dst" "$BADLINK" probe recv --bind "$address" --port 5000 --count "$count" --idle 3 \
+  in_ns "$dst" "$BADLINK" probe recv --bind "$address" --port "$port" --count "$count" --idle 3 \
     --max-time 120 --ready "$ready" "$@" >"$WORK/$name.recv" &
   local receiver=$!
   for _ in $(seq 100); do [ -f "$ready" ] && break; sleep 0.05; done
   [ -f "$ready" ] || fail "udp_probe receiver did not start"
-  in_ns "$src" "$BADLINK" probe send --to "$address" --port 5000 --count "$count" --rate "$rate" \
+  in_ns "$src" "$BADLINK" probe send --to "$address" --port "$port" --count "$count" --rate "$rate" \
     --size 200 >"$WORK/$name.send"
   wait "$receiver" || fail "udp_probe receiver failed"
 }

@@ -11,7 +11,7 @@ source "$(dirname "$0")/lib.sh"
 two_hosts
 p="$WORK/live.toml"
 printf '[profile]\nname = "hold"\n[inbound]\ndelay = "200ms"\n' >"$p"
-start_badlink b badlink --profile "$p"
+start_badlink b badlink --profile "$p" --stats-json "$WORK/stats.json"
 
 ready="$WORK/r.ready"
 in_ns b "$BADLINK" probe recv --bind 192.0.2.2 --port 5000 --count 30000 --idle 3 --max-time 60 \
@@ -39,5 +39,5 @@ check "(almost) nothing lost" "$(value "$WORK/r.recv" lost) < 300"
 read -r held fresh between <<<"$(awk '{ d = ($3 - $2) / 1e6;
   if (d >= 195) h++; else if (d < 50) f++; else b++ } END { print h + 0, f + 0, b + 0 }' "$WORK/arrivals.txt")"
 check "packets held through the reload kept 200 ms: $held; after it 0 ms: $fresh" "$held > 5000 && $fresh > 5000"
-check "none released early, in between: $between" "$between == 0"
+check "none released early, in between: $between (backend: $(grep -A12 '"backend"' "$WORK/stats.json" | tr -d " \n"))" "$between == 0"
 say "passed"

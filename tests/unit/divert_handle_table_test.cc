@@ -4,8 +4,8 @@
 #include <set>
 
 #include "core/rng.hh"
-#include "divert/handle_table.hh"
-#include "divert/nfqueue_message.hh"
+#include "divert/linux/handle_table.hh"
+#include "divert/linux/nfqueue_message.hh"
 
 namespace badlink {
 namespace {

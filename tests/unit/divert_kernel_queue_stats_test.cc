@@ -1,7 +1,7 @@
 // /proc/net/netfilter/nfnetlink_queue lines as numbers.
 #include <gtest/gtest.h>
 
-#include "divert/kernel_queue_stats.hh"
+#include "divert/linux/kernel_queue_stats.hh"
 
 namespace badlink {
 namespace {

@@ -2,7 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "divert/leftovers.hh"
+#include "divert/linux/leftovers.hh"
 
 namespace badlink {
 namespace {
@@ -47,6 +47,17 @@ TEST(DivertLeftovers, IgnoresOtherChainsAndRules) {
   const std::vector<Leftover> all = find_leftovers(
       "*mangle\n:BADLINK-FAKE - [0:0]\n:BADLINK-12-SIDE - [0:0]\n-A OUTPUT -j ACCEPT\nCOMMIT\n");
   EXPECT_TRUE(all.empty());
+}
+
+// A badlink killed in the middle of a reload leaves both generations' chains.
+TEST(DivertLeftovers, FindsBothGenerationsOfAReload) {
+  const std::vector<Leftover> all = find_leftovers(
+      "*mangle\n:BADLINK-5-OUT - [0:0]\n:BADLINK-5-OUT-B - [0:0]\n:BADLINK-5-IN-B - [0:0]\n"
+      ":BADLINK-5-OUT-C - [0:0]\n-A OUTPUT -j BADLINK-5-OUT-B\nCOMMIT\n");
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_THAT(all[0].chains,
+              ::testing::UnorderedElementsAre("BADLINK-5-OUT", "BADLINK-5-OUT-B", "BADLINK-5-IN-B"));
+  EXPECT_EQ(all[0].jumps.size(), 1u);
 }
 
 TEST(DivertLeftovers, SplitsQuotedWords) {

@@ -8,8 +8,8 @@
 #include <optional>
 #include <vector>
 
-#include "divert/nfqueue_admission.hh"
-#include "divert/nfqueue_message.hh"
+#include "divert/linux/nfqueue_admission.hh"
+#include "divert/linux/nfqueue_message.hh"
 #include "test_packets.hh"
 
 namespace badlink {

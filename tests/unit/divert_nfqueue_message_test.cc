@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "divert/nfqueue_message.hh"
+#include "divert/linux/nfqueue_message.hh"
 #include "test_packets.hh"
 
 namespace badlink {

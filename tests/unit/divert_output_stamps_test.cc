@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "divert/output_stamps.hh"
+#include "divert/linux/output_stamps.hh"
 
 namespace badlink {
 namespace {

@@ -11,7 +11,7 @@
 #include <memory>
 #include <vector>
 
-#include "divert/raw_injector.hh"
+#include "divert/linux/raw_injector.hh"
 #include "sys/file_descriptor.hh"
 #include "sys/system_error.hh"
 

@@ -2,7 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "divert/firewall_rules.hh"
+#include "divert/linux/firewall_rules.hh"
 
 namespace badlink {
 namespace {
@@ -34,6 +34,62 @@ TEST(DivertRules, ChainNamesCarryThePid) {
   EXPECT_EQ(chain_name(1234, Direction::outbound), "BADLINK-1234-OUT");
   EXPECT_EQ(chain_name(4194304, Direction::inbound), "BADLINK-4194304-IN");
   EXPECT_LE(chain_name(4194304, Direction::outbound).size(), 28u);
+}
+
+// A reload builds the next generation beside the running one: its chains have other names.
+TEST(DivertRules, AnOddGenerationHasChainsOfItsOwn) {
+  EXPECT_EQ(chain_name(1234, Direction::outbound, 1), "BADLINK-1234-OUT-B");
+  EXPECT_EQ(chain_name(1234, Direction::inbound, 2), "BADLINK-1234-IN");
+  EXPECT_LE(chain_name(4194304, Direction::outbound, 1).size(), 28u);
+  FirewallLayout layout = host_layout();
+  layout.generation = 1;
+  const FamilyRules r = plan_rules(Match{}, layout, IpFamily::ipv4);
+  EXPECT_THAT(r.chains, ElementsAre("BADLINK-1234-OUT-B", "BADLINK-1234-IN-B"));
+  EXPECT_EQ(r.jumps[0].args.back(), "BADLINK-1234-OUT-B");
+}
+
+// Links in file order: each one's rules queue to its own pair, the first link's before the
+// second's in both chains, so that the first match wins as LinkMatcher decides.
+TEST(DivertRules, LinksQueueToTheirOwnPairsInFileOrder) {
+  Match video;
+  video.protocol = Protocol::udp;
+  video.ports = {PortRange{5000, 5000}};
+  const std::vector<LinkRules> links{{video, 4200, 4201}, {Match{}, 4202, 4203}};
+  const FamilyRules r = plan_rules(links, host_layout(), IpFamily::ipv4);
+  EXPECT_THAT(r.chains, ElementsAre("BADLINK-1234-OUT", "BADLINK-1234-IN"));
+  ASSERT_EQ(r.chain_rules.size(), 4u);
+  EXPECT_EQ(r.chain_rules[0].chain, "BADLINK-1234-OUT");
+  EXPECT_EQ(r.chain_rules[0].args,
+            words({"-p", "udp", "-m", "multiport", "--ports", "5000", "-m", "comment",
+                   "--comment", "badlink", "-j", "NFQUEUE", "--queue-num", "4200",
+                   "--queue-bypass"}));
+  EXPECT_EQ(r.chain_rules[1].chain, "BADLINK-1234-OUT");
+  EXPECT_EQ(r.chain_rules[1].args, words({"-m", "comment", "--comment", "badlink", "-j",
+                                          "NFQUEUE", "--queue-num", "4202", "--queue-bypass"}));
+  EXPECT_EQ(r.chain_rules[2].chain, "BADLINK-1234-IN");
+  EXPECT_EQ(r.chain_rules[2].args[13], "4201");
+  EXPECT_EQ(r.chain_rules[3].args[7], "4203");
+  // One interface for all (none): the jumps say it.
+  EXPECT_EQ(r.jumps[0].args[0], "!");
+}
+
+// Links on different interfaces: each link's rules name its own, the jumps none.
+TEST(DivertRules, LinksOnDifferentInterfacesCarryTheirOwn) {
+  Match lan;
+  lan.interface = "eth1";
+  const std::vector<LinkRules> links{{lan, 4200, 4201}, {Match{}, 4202, 4203}};
+  const FamilyRules r = plan_rules(links, host_layout(), IpFamily::ipv4);
+  ASSERT_EQ(r.chain_rules.size(), 4u);
+  EXPECT_THAT(std::vector<std::string>(r.chain_rules[0].args.begin(),
+                                       r.chain_rules[0].args.begin() + 2),
+              ElementsAre("-o", "eth1"));
+  EXPECT_THAT(std::vector<std::string>(r.chain_rules[1].args.begin(),
+                                       r.chain_rules[1].args.begin() + 3),
+              ElementsAre("!", "-o", "lo"));
+  EXPECT_THAT(std::vector<std::string>(r.chain_rules[2].args.begin(),
+                                       r.chain_rules[2].args.begin() + 2),
+              ElementsAre("-i", "eth1"));
+  EXPECT_EQ(r.jumps[0].args[0], "-m");  // no interface clause
 }
 
 TEST(DivertRules, MatchEverythingIsOneQueueRulePerDirection) {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "divert/firewall_rules.hh"
+#include "divert/linux/firewall_rules.hh"
 #include "profile/match_set.hh"
 #include "test_packets.hh"
 

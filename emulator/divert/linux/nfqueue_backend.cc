@@ -1,6 +1,6 @@
 // NfqueueBackend: the netlink conversation (bind, receive, verdict) after libnetfilter_queue's
 // nf-queue.c example, with recvmmsg() batches and one sendto() for all verdicts of a round.
-#include "divert/nfqueue_backend.hh"
+#include "divert/linux/nfqueue_backend.hh"
 
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
@@ -23,7 +23,7 @@
 
 #include "core/gso.hh"
 #include "core/ip_headers.hh"
-#include "divert/output_stamps.hh"
+#include "divert/linux/output_stamps.hh"
 #include "sys/system_error.hh"
 
 namespace badlink {
@@ -106,7 +106,15 @@ NfqueueBackend::NfqueueBackend(const NfqueueOptions& options)
       rx_headers_(new mmsghdr[kBatch]),
       rx_iov_(new iovec[kBatch]),
       segment_buffer_(kBufferBytes) {
-  link_.wan_ifindex = options.wan_ifindex;
+  size_t links = 1;
+  for (const QueueBinding& b : bindings_) {
+    links = std::max<size_t>(links, size_t{b.link} + 1);
+  }
+  links_.assign(links, LinkAdmission{});
+  for (LinkAdmission& l : links_) {
+    l.wan_ifindex = options.wan_ifindex;
+  }
+  header_copies_.assign(links, {});
   held_per_queue_.assign(bindings_.size(), 0);
   for (size_t i = 0; i < bindings_.size(); ++i) {
     channels_.push_back(open_channel(options));
@@ -170,7 +178,7 @@ void NfqueueBackend::configure(uint16_t queue, bool bind) {
   const QueueBinding* binding = binding_of(queue);
   bool cut = binding != nullptr;
   for (const Direction d : {Direction::outbound, Direction::inbound}) {
-    cut = cut && (!binding->carries[index_of(d)] || header_copies_[index_of(d)]);
+    cut = cut && (!binding->carries[index_of(d)] || header_copies_[binding->link][index_of(d)]);
   }
   nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, cut ? kHeaderBytes : kCopyRange);
   nfq_nlmsg_cfg_put_qmaxlen(nlh, max_length_);
@@ -433,7 +441,8 @@ Packet* NfqueueBackend::handle_message(const nlmsghdr* message, PacketPool& pool
     return nullptr;
   }
   ++stats_.received;
-  const Admission a = admit(*q, binding_of(q->queue) != nullptr ? &link_ : nullptr);
+  const QueueBinding* binding = binding_of(q->queue);
+  const Admission a = admit(*q, binding != nullptr ? &links_[binding->link] : nullptr);
   if (a.mode == QueueMode::copy) {
     resent_[index_of(a.direction)] = true;
   }
@@ -455,7 +464,7 @@ Packet* NfqueueBackend::handle_message(const nlmsghdr* message, PacketPool& pool
             "NFQUEUE {}: a packet caught in {} (in if#{}, out if#{}) travels no direction "
             "badlink can tell{}: passed unimpaired",
             q->queue, hook_name(q->hook), q->indev, q->outdev,
-            link_.wan_ifindex == 0 ? " (a forwarded packet needs --wan)" : "");
+            links_.front().wan_ifindex == 0 ? " (a forwarded packet needs --wan)" : "");
       }
       verdict(q->queue, q->id, NF_ACCEPT);
       return nullptr;
@@ -483,6 +492,7 @@ Packet* NfqueueBackend::handle_message(const nlmsghdr* message, PacketPool& pool
   p->flags = 0;
   const uint32_t ifindex = packet_ifindex(*q, a.direction);
   p->address = divert_address(*q, a.direction, interface_name(ifindex));
+  p->address.link = binding->link;
   if ((q->skb_info & NFQA_SKB_GSO) != 0) {
     // NFQUEUE does not say the segment size: it is what the interface's MTU leaves after
     // these headers (TCP's MSS with its options), as the stack chose it for this device.
@@ -513,27 +523,42 @@ Packet* NfqueueBackend::handle_message(const nlmsghdr* message, PacketPool& pool
   return p;
 }
 
-void NfqueueBackend::set_header_copies(Direction direction, bool header_copies) {
-  bool& current = header_copies_[index_of(direction)];
+void NfqueueBackend::set_link(uint16_t link,
+                              const std::array<DirectionAdmission, kDirections>& admission,
+                              const std::array<bool, kDirections>& header_copies) noexcept {
+  if (link >= links_.size()) {
+    return;
+  }
+  links_[link].directions = admission;
+  for (const Direction d : {Direction::outbound, Direction::inbound}) {
+    try {
+      set_header_copies(link, d, header_copies[index_of(d)]);
+    } catch (const SystemError& e) {
+      spdlog::warn("{}: packets keep coming whole: {}", to_string(d), e.what());
+    }
+  }
+}
+
+void NfqueueBackend::set_header_copies(uint16_t link, Direction direction, bool header_copies) {
+  bool& current = header_copies_[link][index_of(direction)];
   if (current == header_copies) {
     return;
   }
   current = header_copies;
-  try {
+  const auto reconfigure = [&]() {
     for (const QueueBinding& b : bindings_) {
-      if (b.carries[index_of(direction)]) {
+      if (b.link == link && b.carries[index_of(direction)]) {
         configure(b.number, false);
       }
     }
+  };
+  try {
+    reconfigure();
   } catch (const SystemError&) {
     current = !header_copies;  // whole copies on: packets cut meanwhile are passed, counted
-    for (const QueueBinding& b : bindings_) {
-      if (b.carries[index_of(direction)]) {
-        try {
-          configure(b.number, false);
-        } catch (const SystemError&) {
-        }
-      }
+    try {
+      reconfigure();
+    } catch (const SystemError&) {
     }
     throw;
   }

@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "divert/divert.hh"
-#include "divert/handle_table.hh"
-#include "divert/nfqueue_admission.hh"
-#include "divert/nfqueue_message.hh"
-#include "divert/raw_injector.hh"
+#include "divert/linux/handle_table.hh"
+#include "divert/linux/nfqueue_admission.hh"
+#include "divert/linux/nfqueue_message.hh"
+#include "divert/linux/raw_injector.hh"
 #include "sys/epoll.hh"
 #include "sys/file_descriptor.hh"
 
@@ -31,6 +31,7 @@ namespace badlink {
 struct QueueBinding {
   uint16_t number = 0;
   std::array<bool, kDirections> carries{true, true};
+  uint16_t link = 0;  // the link its packets belong to (DivertAddress::link)
 };
 
 struct NfqueueOptions {
@@ -67,34 +68,24 @@ class NfqueueBackend final : public DivertBackend {
   static constexpr Duration kMaxSendLead = std::chrono::microseconds(50);
   const RawInjector& injector() const { return raw_; }
 
-  // A direction whose profile changes nothing releases every packet in the batch it arrived
-  // in, so no sender is throttled by holding it: its local senders' packets are then held and
-  // accepted (one verdict, the kernel's own packet) instead of copied, dropped and resent.
-  void set_passthrough(Direction direction, bool passthrough) {
-    link_[direction].passthrough = passthrough;
-  }
-
-  // A direction whose profile only delays: of a packet the kernel holds for its verdict, only
-  // the headers are copied (the engine needs no more, and 20,000 held packets then take a
-  // few MB instead of 40). Packets copied for resending are always copied whole.
-  void set_headers_only(Direction direction, bool headers_only) {
-    link_[direction].headers_only = headers_only;
-  }
-
-  // A direction whose profile changes nothing and whose packets nobody watches (no --dump):
-  // its packets skip the engine altogether and are accepted as they are read, runs of them
-  // with one NFQNL_MSG_VERDICT_BATCH (counted as passed_through).
-  void set_bypass(Direction direction, bool bypass) { link_[direction].bypass = bypass; }
-
-  // The kernel copies only the first kHeaderBytes of each packet of this direction into the
-  // messages of the queues that carry only directions that want it (NFQUEUE's copy range;
-  // NFQA_CAP_LEN gives the full length), instead of up to 64 KB: for a direction whose packets are
-  // never sent again from their bytes -- held and accepted as they are, with headers_only -- or
-  // passed as read (bypass). A TCP super-packet then costs a few hundred bytes of netlink traffic,
-  // not 64 KB. Reconfigures the queue when it changes; throws SystemError. A cut packet met where
-  // the whole one is needed (after a reload, before the kernel applied the new range) is passed on
-  // unimpaired and counted.
-  void set_header_copies(Direction direction, bool header_copies);
+  // What link `link`'s queues admit (nfqueue_admission.hh; the WAN index is the backend's):
+  // - passthrough: its profile changes nothing: a local sender's packets are held and accepted
+  //   (one verdict, the kernel's own packet) instead of copied, dropped and resent, and released
+  //   in the batch they arrived in, so no sender is throttled by holding them;
+  // - headers_only: it only delays: of a packet the kernel holds, only the headers are copied
+  //   (the engine needs no more; 20,000 held packets take a few MB instead of 40);
+  // - bypass: it changes nothing and nobody watches (no --dump): packets skip the engine and
+  //   are accepted as read, runs of them with one NFQNL_MSG_VERDICT_BATCH (passed_through).
+  // And for each direction whether the kernel copies only the first kHeaderBytes of its
+  // packets (NFQUEUE's copy range; NFQA_CAP_LEN gives the full length) instead of up to 64 KB,
+  // on the queues that carry only directions that want it: for a direction whose packets are
+  // never sent again from their bytes (held and accepted with headers_only, or bypassed). A
+  // TCP super-packet then costs a few hundred bytes of netlink traffic. Changing it
+  // reconfigures the queues: best effort, a failure is logged and whole copies stay (a cut
+  // packet met where the whole one is needed is passed on unimpaired and counted). Never
+  // throws; a link with no queue is ignored.
+  void set_link(uint16_t link, const std::array<DirectionAdmission, kDirections>& admission,
+                const std::array<bool, kDirections>& header_copies) noexcept;
   static constexpr uint32_t kHeaderBytes = 512;
 
   // Packets queued at OUTPUT carry their arrival stamp in their mark (OutputStamps installed
@@ -118,8 +109,9 @@ class NfqueueBackend final : public DivertBackend {
     void operator()(mnl_socket* s) const noexcept;
   };
 
-  LinkAdmission link_;  // the one link every bound queue belongs to
-  std::array<bool, kDirections> header_copies_{};
+  std::vector<LinkAdmission> links_;  // by QueueBinding::link
+  std::vector<std::array<bool, kDirections>> header_copies_;  // by link
+  void set_header_copies(uint16_t link, Direction direction, bool header_copies);
   std::array<bool, kDirections> resent_{};  // packets of it have been copied to be sent again
   std::vector<uint32_t> held_per_queue_;  // by index in bindings_: a batch verdict needs none held
   size_t queue_index(uint16_t queue) const;

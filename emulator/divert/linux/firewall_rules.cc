@@ -1,7 +1,9 @@
 // plan_rules: the [match] section as iptables argument lists.
-#include "divert/firewall_rules.hh"
+#include "divert/linux/firewall_rules.hh"
 
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace badlink {
 
@@ -61,9 +63,9 @@ std::string_view iptables_program(IpFamily f) {
   return f == IpFamily::ipv4 ? "iptables" : "ip6tables";
 }
 
-std::string chain_name(int owner_pid, Direction d) {
+std::string chain_name(int owner_pid, Direction d, int generation) {
   return std::string(kChainPrefix) + std::to_string(owner_pid) +
-         (d == Direction::outbound ? "-OUT" : "-IN");
+         (d == Direction::outbound ? "-OUT" : "-IN") + (generation % 2 == 0 ? "" : "-B");
 }
 
 MatchTerms match_terms(const Match& match, IpFamily family) {
@@ -96,13 +98,14 @@ MatchTerms match_terms(const Match& match, IpFamily family) {
   return out;
 }
 
-FamilyRules plan_rules(const Match& match, const FirewallLayout& layout, IpFamily family) {
-  FamilyRules out;
-  out.family = family;
+namespace {
+
+// One link's chain rules for one direction, in `chain`: the [match] terms as rules that queue to
+// `queue`, with the interface clause `where` (empty: the jump has it).
+void append_link_rules(const Match& match, IpFamily family, const std::string& chain,
+                       uint16_t queue, const std::vector<std::string>& where,
+                       std::vector<RuleSpec>& out) {
   const MatchTerms terms = match_terms(match, family);
-  if (terms.empty()) {
-    return out;
-  }
   std::vector<std::vector<std::string>> host_clauses;
   for (const HostTerm& h : terms.hosts) {
     if (h.host) {
@@ -125,39 +128,71 @@ FamilyRules plan_rules(const Match& match, const FirewallLayout& layout, IpFamil
     }
     proto_clauses.push_back(std::move(clause));
   }
+  for (const auto& host : host_clauses) {
+    for (const auto& proto : proto_clauses) {
+      RuleSpec rule{chain, where};
+      rule.args.insert(rule.args.end(), host.begin(), host.end());
+      rule.args.insert(rule.args.end(), proto.begin(), proto.end());
+      for (const char* a : {"-m", "comment", "--comment"}) {
+        rule.args.emplace_back(a);
+      }
+      rule.args.emplace_back(kRuleComment);
+      for (const std::string& a :
+           {std::string("-j"), std::string("NFQUEUE"), std::string("--queue-num"),
+            queue_text(queue), std::string("--queue-bypass")}) {
+        rule.args.push_back(a);
+      }
+      out.push_back(std::move(rule));
+    }
+  }
+}
+
+// Host mode's interface clause for direction `d`: the interface named, else any but loopback.
+std::vector<std::string> host_interface(const std::string& interface, Direction d) {
+  const std::string flag = d == Direction::outbound ? "-o" : "-i";
+  if (!interface.empty()) {
+    return {flag, interface};
+  }
+  return {"!", flag, "lo"};
+}
+
+}  // namespace
+
+FamilyRules plan_rules(std::span<const LinkRules> links, const FirewallLayout& layout,
+                       IpFamily family) {
+  FamilyRules out;
+  out.family = family;
+  // Where every link names the same interface (or none), the jump says it once; otherwise
+  // each link's rules carry their own.
+  const bool one_interface =
+      std::all_of(links.begin(), links.end(), [&](const LinkRules& l) {
+        return l.match.interface == links.front().match.interface;
+      });
+  const bool interface_in_jump = layout.mode == DiversionMode::host && one_interface;
 
   for (const Direction d : {Direction::outbound, Direction::inbound}) {
-    const std::string chain = chain_name(layout.owner_pid, d);
-    const uint16_t queue = d == Direction::outbound ? layout.outbound_queue : layout.inbound_queue;
-    out.chains.push_back(chain);
-    for (const auto& host : host_clauses) {
-      for (const auto& proto : proto_clauses) {
-        RuleSpec rule{chain, {}};
-        rule.args.insert(rule.args.end(), host.begin(), host.end());
-        rule.args.insert(rule.args.end(), proto.begin(), proto.end());
-        for (const char* a : {"-m", "comment", "--comment"}) {
-          rule.args.emplace_back(a);
-        }
-        rule.args.emplace_back(kRuleComment);
-        for (const std::string& a :
-             {std::string("-j"), std::string("NFQUEUE"), std::string("--queue-num"),
-              queue_text(queue), std::string("--queue-bypass")}) {
-          rule.args.push_back(a);
-        }
-        out.chain_rules.push_back(std::move(rule));
-      }
+    const std::string chain = chain_name(layout.owner_pid, d, layout.generation);
+    for (const LinkRules& link : links) {
+      const std::vector<std::string> where =
+          layout.mode == DiversionMode::host && !interface_in_jump
+              ? host_interface(link.match.interface, d)
+              : std::vector<std::string>{};
+      append_link_rules(link.match, family, chain,
+                        d == Direction::outbound ? link.outbound_queue : link.inbound_queue,
+                        where, out.chain_rules);
     }
+    if (out.chain_rules.empty()) {
+      return out;  // nothing of this family matches any link
+    }
+    out.chains.push_back(chain);
 
     // The jump from the built-in chain.
     RuleSpec jump;
     std::vector<std::string> where;
     if (layout.mode == DiversionMode::host) {
       jump.chain = d == Direction::outbound ? "OUTPUT" : "INPUT";
-      const std::string flag = d == Direction::outbound ? "-o" : "-i";
-      if (!match.interface.empty()) {
-        where = {flag, match.interface};
-      } else {
-        where = {"!", flag, "lo"};
+      if (interface_in_jump) {
+        where = host_interface(links.front().match.interface, d);
       }
     } else {
       jump.chain = "FORWARD";
@@ -173,6 +208,11 @@ FamilyRules plan_rules(const Match& match, const FirewallLayout& layout, IpFamil
     out.jumps.push_back(std::move(jump));
   }
   return out;
+}
+
+FamilyRules plan_rules(const Match& match, const FirewallLayout& layout, IpFamily family) {
+  const LinkRules link{match, layout.outbound_queue, layout.inbound_queue};
+  return plan_rules(std::span<const LinkRules>(&link, 1), layout, family);
 }
 
 std::string describe(const RuleSpec& rule, IpFamily family, std::string_view verb) {

@@ -1,6 +1,6 @@
 // Decoding NFQUEUE messages with libmnl's attribute parser (as libnetfilter_queue's
 // nfq_nlmsg_parse does), without trusting any length.
-#include "divert/nfqueue_message.hh"
+#include "divert/linux/nfqueue_message.hh"
 
 #include <arpa/inet.h>
 #include <endian.h>

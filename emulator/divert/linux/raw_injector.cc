@@ -1,6 +1,6 @@
 // RawInjector: sendmsg() with the destination from the packet's own header and the interface
 // in an IP_PKTINFO / IPV6_PKTINFO control message.
-#include "divert/raw_injector.hh"
+#include "divert/linux/raw_injector.hh"
 
 #include <linux/errqueue.h>
 #include <linux/net_tstamp.h>

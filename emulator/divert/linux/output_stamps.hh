@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "core/time.hh"
-#include "divert/firewall_rules.hh"
+#include "divert/linux/firewall_rules.hh"
 #include "sys/file_descriptor.hh"
 
 namespace badlink {

@@ -1,5 +1,5 @@
 // OutputStamps: the nf_tables batch, written with libmnl, and its acknowledgements.
-#include "divert/output_stamps.hh"
+#include "divert/linux/output_stamps.hh"
 
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
@@ -15,7 +15,7 @@
 #include <cstring>
 #include <optional>
 
-#include "divert/nfqueue_message.hh"
+#include "divert/linux/nfqueue_message.hh"
 #include "sys/system_error.hh"
 
 namespace badlink {

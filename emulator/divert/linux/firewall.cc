@@ -1,5 +1,5 @@
 // Firewall objects over the iptables programs.
-#include "divert/firewall.hh"
+#include "divert/linux/firewall.hh"
 
 #include <spdlog/spdlog.h>
 
@@ -193,6 +193,39 @@ void Firewall::divert(Direction d, bool on) {
     }
     throw;
   }
+}
+
+std::vector<FirewallRule> Firewall::prepare_jumps(Direction d) const {
+  std::vector<FirewallRule> rules;
+  for (const Jump& j : jumps_) {
+    if (j.direction == d && !j.rule) {
+      rules.emplace_back(j.iptables, j.spec);  // a failure takes out those made before it
+    }
+  }
+  return rules;
+}
+
+void Firewall::adopt_jumps(Direction d, std::vector<FirewallRule> rules) noexcept {
+  size_t next = 0;
+  for (Jump& j : jumps_) {
+    if (j.direction == d && !j.rule && next < rules.size()) {
+      j.rule.emplace(std::move(rules[next++]));
+    }
+  }
+}
+
+std::vector<FirewallRule> Firewall::release_jumps(Direction d) noexcept {
+  std::vector<FirewallRule> rules;
+  for (Jump& j : jumps_) {
+    if (j.direction == d && j.rule) {
+      try {
+        rules.push_back(std::move(*j.rule));
+      } catch (...) {  // no memory to hand it over: removed here and now
+      }
+      j.rule.reset();
+    }
+  }
+  return rules;
 }
 
 bool Firewall::diverted(Direction d) const {

@@ -1,5 +1,5 @@
 // find_leftovers: a small reader of the iptables-save format (*table, :chain, -A rule, COMMIT).
-#include "divert/leftovers.hh"
+#include "divert/linux/leftovers.hh"
 
 #include <charconv>
 #include <optional>
@@ -8,7 +8,8 @@ namespace badlink {
 
 namespace {
 
-// The pid in "BADLINK-<pid>-OUT" / "BADLINK-<pid>-IN"; nullopt for any other name.
+// The pid in "BADLINK-<pid>-OUT" / "BADLINK-<pid>-IN" (and their "-B" generation); nullopt
+// for any other name.
 std::optional<int> owner_of(std::string_view chain) {
   if (!chain.starts_with(kChainPrefix)) {
     return std::nullopt;
@@ -20,7 +21,7 @@ std::optional<int> owner_of(std::string_view chain) {
     return std::nullopt;
   }
   const std::string_view rest(ptr, static_cast<size_t>(chain.data() + chain.size() - ptr));
-  if (rest != "-OUT" && rest != "-IN") {
+  if (rest != "-OUT" && rest != "-IN" && rest != "-OUT-B" && rest != "-IN-B") {
     return std::nullopt;
   }
   return pid;

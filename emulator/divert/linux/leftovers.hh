@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include "divert/firewall_rules.hh"
+#include "divert/linux/firewall_rules.hh"
 
 namespace badlink {
 

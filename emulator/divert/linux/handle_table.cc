@@ -1,5 +1,5 @@
 // HandleTable: linear probing; deletion shifts later entries back so no tombstones build up.
-#include "divert/handle_table.hh"
+#include "divert/linux/handle_table.hh"
 
 #include <algorithm>
 #include <bit>

@@ -9,7 +9,7 @@
 
 #include "core/ip_headers.hh"
 #include "core/packet.hh"
-#include "divert/nfqueue_message.hh"
+#include "divert/linux/nfqueue_message.hh"
 
 namespace badlink {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "divert/firewall_rules.hh"
+#include "divert/linux/firewall_rules.hh"
 
 namespace badlink {
 
@@ -98,6 +98,14 @@ class Firewall {
   // cannot be deleted is logged, as on exit).
   void divert(Direction d, bool on);
   bool diverted(Direction d) const;
+
+  // For a reload prepared on another thread while this object is in use (it only reads it):
+  // direction `d`'s jumps that are not in, put in now as rules of their own (all or nothing:
+  // throws FirewallError). adopt_jumps() makes them this object's; dropped, they go.
+  std::vector<FirewallRule> prepare_jumps(Direction d) const;
+  void adopt_jumps(Direction d, std::vector<FirewallRule> rules) noexcept;
+  // Direction `d`'s jumps, taken out of this object for the caller to remove when it likes.
+  std::vector<FirewallRule> release_jumps(Direction d) noexcept;
   // The rules in place now: chain rules and the jumps that are in.
   size_t rule_count() const;
 

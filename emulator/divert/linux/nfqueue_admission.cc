@@ -1,5 +1,5 @@
 // admit(): the tree NfqueueBackend::handle_message() applies to every packet it reads.
-#include "divert/nfqueue_admission.hh"
+#include "divert/linux/nfqueue_admission.hh"
 
 #include <algorithm>
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,10 @@ struct FirewallLayout {
   uint16_t inbound_queue = 1;
   uint32_t skip_mark = 0;  // packets badlink sends itself carry it and are never diverted
   int owner_pid = 0;       // names the chains, so that `badlink cleanup` knows whose they are
+  // A reload that changes the rules builds the next generation's chains beside the running
+  // ones and then swaps the jumps: two generations at most exist at once, told apart by
+  // chain_name.
+  int generation = 0;
 };
 
 // The table every rule goes in: mangle sees packets before the filter table can drop them.
@@ -38,8 +43,9 @@ inline constexpr std::string_view kFirewallTable = "mangle";
 inline constexpr std::string_view kRuleComment = "badlink";
 inline constexpr std::string_view kChainPrefix = "BADLINK-";
 
-// "BADLINK-<pid>-OUT" / "BADLINK-<pid>-IN" (at most 28 characters, the kernel's limit).
-std::string chain_name(int owner_pid, Direction d);
+// "BADLINK-<pid>-OUT" / "BADLINK-<pid>-IN", with "-B" for an odd generation (at most 28
+// characters, the kernel's limit).
+std::string chain_name(int owner_pid, Direction d, int generation = 0);
 
 // [match] for one family as OR-ed terms: a packet is diverted when it meets any host term and
 // any protocol term (and the interface). plan_rules writes them as iptables rules, and
@@ -85,7 +91,21 @@ constexpr Direction direction_of_jump(size_t i) {
   return i == 0 ? Direction::outbound : Direction::inbound;
 }
 
-// The rules for one family. The [match] test is OR-ed across rules: hosts (either endpoint)
+// One link's part of the rules: its match and the queues (divert ports) its packets go to.
+struct LinkRules {
+  Match match;
+  uint16_t outbound_queue = 0;
+  uint16_t inbound_queue = 0;
+};
+
+// The rules for one family, for links in match order: in each direction's chain, every
+// link's rules in turn, so that the first link whose match takes a packet queues it (NFQUEUE
+// ends the walk), as the user-space LinkMatcher decides. Where the links name different
+// interfaces (host mode), each link's rules carry its own, else the jump does.
+FamilyRules plan_rules(std::span<const LinkRules> links, const FirewallLayout& layout,
+                       IpFamily family);
+
+// The rules for one link and one family. The [match] test is OR-ed across rules: hosts (either endpoint)
 // as -s and -d rules, ports (either endpoint) with multiport in groups of at most 15, and
 // "all" with ports as a tcp and a udp rule. Every NFQUEUE rule has --queue-bypass, so that
 // without a running badlink the traffic passes instead of vanishing. The jumps skip the

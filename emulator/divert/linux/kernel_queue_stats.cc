@@ -1,5 +1,5 @@
 // Reading /proc/net/netfilter/nfnetlink_queue.
-#include "divert/kernel_queue_stats.hh"
+#include "divert/linux/kernel_queue_stats.hh"
 
 #include <algorithm>
 #include <charconv>

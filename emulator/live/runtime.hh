@@ -1,0 +1,122 @@
+// The live runtime: one object that owns the engine, the diversion (queues, rules, stamps) and
+// the packet loop for a profile's links, and changes them the way a reload must -- prepare()
+// everything that can fail beside what runs, then commit(), which cannot fail.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.hh"
+#include "core/packet_pool.hh"
+#include "divert/diversion.hh"
+#include "divert/live_driver.hh"
+#include "engine/engine.hh"
+#include "live/runtime_snapshot.hh"
+#include "profile/profile.hh"
+#include "sys/file_descriptor.hh"
+#include "sys/signal_fd.hh"
+
+namespace badlink {
+
+// A reload made ready by Runtime::prepare: the new profile, where each of its links runs (the
+// engine's slot), and the engine's and the diversion's prepared changes. Dropped, it undoes
+// what prepare() put in place.
+class RuntimePlan {
+ public:
+  RuntimePlan(RuntimePlan&&) noexcept = default;
+  RuntimePlan& operator=(RuntimePlan&&) noexcept = default;
+  ~RuntimePlan();
+
+  const Profile& profile() const { return profile_; }
+
+ private:
+  friend class Runtime;
+  RuntimePlan() = default;
+  Profile profile_;
+  std::vector<std::string> slots_;  // link names by engine slot ("" for a slot let go)
+  std::unique_ptr<DiversionChange> diversion_;
+  std::optional<EngineChange> engine_;
+};
+
+class Runtime {
+ public:
+  using DiversionFactory = std::function<std::unique_ptr<Diversion>(const DiversionPlan&)>;
+
+  // Sets up `profile`'s links: the engine (seeded with `seed`), the diversion `make_diversion`
+  // builds for their plan, and the loop (`clock` must be CLOCK_MONOTONIC's for a real
+  // backend). Throws what the diversion throws; nothing stays installed then.
+  Runtime(Profile profile, uint64_t seed, const DiversionFactory& make_diversion,
+          const Clock& clock, SignalFd& signals, const LiveOptions& options);
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  // Everything a change to `next` needs that can fail: its links placed (a link keeps its
+  // slot, counters and state by its name), the diversion's rules for changed matches built
+  // beside the running ones, the engine's new pipelines. Throws (std::runtime_error and
+  // derived: the message says why) and leaves what runs untouched. No packet is moved
+  // between prepare() and commit().
+  RuntimePlan prepare(Profile next);
+  // Makes the plan the running profile: cannot fail.
+  void commit(RuntimePlan plan) noexcept;
+
+  // prepare() with what may take long -- the diversion's part, which runs iptables -- on a
+  // thread of its own while the loop goes on moving packets. run() returns a Kind::source
+  // event numbered prepared_source() once it is done; take_prepared() then gives the plan, or
+  // throws what prepare threw. One at a time (std::logic_error otherwise).
+  void prepare_in_background(Profile next);
+  bool preparing() const { return pending_.valid(); }
+  size_t prepared_source() const { return prepared_source_; }
+  RuntimePlan take_prepared();
+
+  // The loop: moves packets until an event needs the caller (see LiveDriver::run).
+  LiveEvent run() { return driver_->run(); }
+  // See LiveDriver::add_source.
+  size_t add_source(int fd) { return driver_->add_source(fd); }
+  // Orderly end: the rules out, then everything held handed back at once.
+  void finish();
+
+  // The counters now, taken on the loop's thread; what another thread may be handed.
+  RuntimeSnapshot snapshot() const;
+
+  const Profile& profile() const { return profile_; }
+  uint64_t seed() const { return seed_; }
+  const LiveStats& loop_stats() const { return driver_->stats(); }
+
+  // The plan of a profile's links placed in `slots` (names by slot; new names get the next
+  // free slots, appended to `slots`).
+  static DiversionPlan plan_for(const Profile& profile, std::vector<std::string>& slots);
+
+ private:
+  void configure_loop() noexcept;
+  // The part of prepare() that may take long, and the rest.
+  struct Placed {
+    Profile profile;
+    std::vector<std::string> slots;
+    DiversionPlan plan;
+  };
+  Placed place(Profile next) const;
+  RuntimePlan finish_prepare(Placed placed, std::unique_ptr<DiversionChange> diversion);
+
+  Profile profile_;
+  uint64_t seed_;
+  const Clock& clock_;
+  LiveOptions options_;
+  PacketPool pool_;
+  std::vector<std::string> slots_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<Diversion> diversion_;
+  std::unique_ptr<LiveDriver> driver_;
+  TimePoint started_{};
+  FileDescriptor prepared_;  // an eventfd the background prepare writes when it is done
+  size_t prepared_source_ = 0;
+  std::future<std::unique_ptr<DiversionChange>> pending_;
+  std::optional<Placed> pending_placed_;
+};
+
+}  // namespace badlink

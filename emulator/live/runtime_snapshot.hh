@@ -1,0 +1,51 @@
+// What the live runtime counts, copied at one moment on the loop's thread: a plain value that
+// any thread may read, print as JSON or as the periodic log line.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/latency_histogram.hh"
+#include "divert/divert.hh"
+#include "divert/diversion.hh"
+#include "divert/live_driver.hh"
+#include "engine/pipeline.hh"
+
+namespace badlink {
+
+struct LinkSnapshot {
+  std::string name;
+  uint16_t slot = 0;
+  std::array<DirectionStats, kDirections> directions{};
+};
+
+struct RuntimeSnapshot {
+  std::string profile;
+  std::string source;
+  uint64_t seed = 0;
+  double uptime_s = 0.0;
+  std::vector<LinkSnapshot> links;  // the profile's, in its order
+  BackendStats backend;
+  DiversionReport diversion;
+  LatencyHistogram send_path;
+  LiveStats loop;
+  size_t pool_in_use = 0;
+  size_t pool_bytes = 0;
+  size_t pool_chunks = 0;
+
+  // Every link's counters of direction `d` together.
+  DirectionStats total(Direction d) const;
+};
+
+// As --stats-json writes it. `heap` (a counting build's allocation count, with what earlier
+// snapshots and their JSON allocated taken off) goes under pool.
+std::string snapshot_json(const RuntimeSnapshot& s, std::optional<uint64_t> heap_allocations,
+                          uint64_t json_allocations);
+
+// The periodic one-line summary.
+std::string snapshot_line(const RuntimeSnapshot& s);
+
+}  // namespace badlink
