@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,9 @@ struct DirectionResult {
     uint32_t payload = 0;
     double achieved_pps = 0.0;
     uint64_t received = 0;  // datagrams
+    // Not in the JSON: whether it was sent (the profile has a rate), first to last send.
+    bool measured = false;
+    double elapsed_s = 0.0;
   } rate;
   double base_p50_ms = 0.0;  // the testbed's own path, without badlink
   double base_p99_ms = 0.0;
@@ -40,8 +44,14 @@ struct VerifyResult {
   std::string profile;
   std::string source;
   uint64_t seed = 0;
-  bool ok = false;
+  bool ok = false;  // every figure within tolerance, and badlink run exited cleanly
   std::vector<DirectionResult> directions;  // the impaired ones
+  // How badlink run ended: its exit status, nullopt when it had to be killed; and, when that
+  // was not a clean exit, the end of its log, each line after "\n  " (not in the JSON).
+  std::optional<int> run_status = 0;
+  std::string run_log_tail;
+
+  bool run_clean() const { return run_status && *run_status == 0; }
 };
 
 // { profile, source, seed, ok, directions: { outbound / inbound: { sparse: { sent, spacing_ms,

@@ -88,6 +88,23 @@ std::string command_line(const std::vector<std::string>& argv) {
   return out;
 }
 
+std::vector<char*> exec_argv(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) {
+    // exec's argv is char* const[] for C's sake; it does not write to the strings.
+    args.push_back(const_cast<char*>(a.c_str()));
+  }
+  args.push_back(nullptr);
+  return args;
+}
+
+int exit_status_from_wait(int wait_status) {
+  if (WIFSIGNALED(wait_status)) {
+    return 128 + WTERMSIG(wait_status);
+  }
+  return WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 0;
+}
+
 ProgramResult run_program(const std::vector<std::string>& argv) {
   if (argv.empty()) {
     throw SystemError("run_program(empty command)", EINVAL);
@@ -124,12 +141,7 @@ ProgramResult run_program(const std::vector<std::string>& argv) {
   posix_spawn_file_actions_adddup2(&setup.actions_, write_end.fd(), 1);
   posix_spawn_file_actions_adddup2(&setup.actions_, write_end.fd(), 2);
 
-  std::vector<char*> args;
-  for (const std::string& a : argv) {
-    args.push_back(const_cast<char*>(a.c_str()));
-  }
-  args.push_back(nullptr);
-
+  std::vector<char*> args = exec_argv(argv);
   pid_t pid = 0;
   const int rv =
       ::posix_spawn(&pid, program->c_str(), &setup.actions_, &setup.attr_, args.data(), environ);
@@ -149,11 +161,7 @@ ProgramResult run_program(const std::vector<std::string>& argv) {
   }
   int status = 0;
   checked_call("waitpid(" + *program + ")", [&] { return ::waitpid(pid, &status, 0); });
-  if (WIFEXITED(status)) {
-    result.exit_status = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    result.exit_status = 128 + WTERMSIG(status);
-  }
+  result.exit_status = exit_status_from_wait(status);
   return result;
 }
 

@@ -27,4 +27,10 @@ std::optional<std::string> find_program(std::string_view name);
 // argv as a shell would show it, for messages.
 std::string command_line(const std::vector<std::string>& argv);
 
+// argv as exec wants it: pointers into `argv`'s strings (which must outlive it), then nullptr.
+std::vector<char*> exec_argv(const std::vector<std::string>& argv);
+
+// An exit status from waitpid()'s `wait_status`: the exit code; 128 + N when killed by signal N.
+int exit_status_from_wait(int wait_status);
+
 }  // namespace badlink
