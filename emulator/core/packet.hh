@@ -60,6 +60,7 @@ struct alignas(16) Packet {
   static constexpr uint8_t kMalformed = 8;
   static constexpr uint8_t kNotIp = 16;    // set by the driver: a non-IP frame, passed on as is
   static constexpr uint8_t kSegment = 32;  // cut from a GSO super-packet by the engine
+  static constexpr uint8_t kInService = 64;  // in the wheel for its bottleneck's dequeue event
 
   // Bytes on the wire, all segments counted.
   uint64_t wire_bytes() const { return wire_length + uint64_t{segments - 1U} * segment_overhead; }

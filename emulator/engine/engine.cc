@@ -1,6 +1,7 @@
 // The engine: pipelines per link and direction around one timing wheel; see engine.hh.
 #include "engine/engine.hh"
 
+#include <algorithm>
 #include <stdexcept>
 #include <utility>
 
@@ -21,6 +22,12 @@ Engine::Engine(std::span<const DirectionConfigs> links, uint64_t seed, PacketPoo
 
 Engine::~Engine() {
   PacketList rest = wheel_.drain();
+  for (const std::unique_ptr<EngineLink>& link : links_) {
+    for (const std::unique_ptr<Pipeline>& p : link->pipelines) {
+      PacketList waiting = p->take_waiting();
+      rest.splice_back(waiting);
+    }
+  }
   rest.consume([this](Packet* p) { pool_.release(p); });
 }
 
@@ -29,10 +36,16 @@ std::unique_ptr<EngineLink> Engine::make_slot(size_t link, const DirectionConfig
   const uint64_t seed = link_seed(seed_, link);
   for (size_t d = 0; d < kDirections; ++d) {
     slot->rngs[d].reseed(direction_seed(seed, static_cast<unsigned>(d)));
-    slot->pipelines[d] =
-        std::make_unique<Pipeline>(configs[d], slot->rngs[d], pool_, slot->stats[d], observer_);
+    slot->pipelines[d] = std::make_unique<Pipeline>(configs[d], slot->rngs[d], pool_,
+                                                    slot->stats[d], observer_, in_service_);
   }
   return slot;
+}
+
+Pipeline& Engine::pipeline_of(const Packet& p) {
+  // A link the engine does not have (a backend's mistake) counts as link 0: never out of range.
+  const size_t link = p.address.link < links_.size() ? p.address.link : 0;
+  return *links_[link]->pipelines[index_of(p.address.direction)];
 }
 
 void Engine::submit(Packet* packet) {
@@ -40,10 +53,19 @@ void Engine::submit(Packet* packet) {
     wheel_.start(packet->arrival);
     started_ = true;
   }
-  // A link the engine does not have (a backend's mistake) counts as link 0: never out of range.
-  const size_t link = packet->address.link < links_.size() ? packet->address.link : 0;
-  links_[link]->pipelines[index_of(packet->address.direction)]->process(packet, next_seq_,
-                                                                         wheel_);
+  latest_ = std::max(latest_, packet->arrival);
+  pipeline_of(*packet).process(packet, next_seq_, wheel_);
+}
+
+size_t Engine::pending() const {
+  // The packet being served is in the wheel and counted by its bottleneck too.
+  size_t n = wheel_.size() - in_service_;
+  for (const std::unique_ptr<EngineLink>& link : links_) {
+    for (const std::unique_ptr<Pipeline>& p : link->pipelines) {
+      n += p->queued_packets();
+    }
+  }
+  return n;
 }
 
 void Engine::account(const PacketList& list) {
@@ -57,14 +79,43 @@ void Engine::account(const PacketList& list) {
 }
 
 PacketList Engine::expire(TimePoint now) {
-  PacketList due = wheel_.expire(now);
-  account(due);
-  return due;
+  latest_ = std::max(latest_, now);
+  if (in_service_ == 0) {
+    PacketList due = wheel_.expire(now);
+    account(due);
+    return due;
+  }
+  // Bottleneck service events among them: taken in time order, each starting the next
+  // transmission and sending its packet on through the delay, which may make more due by now.
+  PacketList out;
+  for (std::optional<TimePoint> next = wheel_.next_expiry_exact(); next && *next <= now;
+       next = wheel_.next_expiry_exact()) {
+    PacketList due = wheel_.expire(*next);
+    while (Packet* p = due.pop_front()) {
+      if ((p->flags & Packet::kInService) != 0) {
+        --in_service_;
+        pipeline_of(*p).served(p, wheel_);
+      } else {
+        out.push_back(p);
+      }
+    }
+  }
+  account(out);
+  return out;
 }
 
 PacketList Engine::drain() {
-  PacketList all = wheel_.drain();
-  account(all);
+  // Outages that hold end now; what waits in a bottleneck is served as it would be.
+  for (const std::unique_ptr<EngineLink>& link : links_) {
+    for (const std::unique_ptr<Pipeline>& p : link->pipelines) {
+      p->end_hold(latest_, wheel_);
+    }
+  }
+  PacketList all;
+  while (const std::optional<TimePoint> next = wheel_.next_expiry_exact()) {
+    PacketList due = expire(*next);
+    all.splice_back(due);
+  }
   return all;
 }
 
@@ -77,8 +128,8 @@ EngineChange Engine::prepare(std::span<const DirectionConfigs> links) {
   for (size_t i = 0; i < links_.size(); ++i) {
     EngineLink& slot = *links_[i];
     for (size_t d = 0; d < kDirections; ++d) {
-      change.pipelines_[i][d] =
-          std::make_unique<Pipeline>(links[i][d], slot.rngs[d], pool_, slot.stats[d], observer_);
+      change.pipelines_[i][d] = std::make_unique<Pipeline>(links[i][d], slot.rngs[d], pool_,
+                                                           slot.stats[d], observer_, in_service_);
     }
   }
   for (size_t i = links_.size(); i < links.size(); ++i) {

@@ -89,6 +89,22 @@ class Engine {
     reconfigure(std::span<const DirectionConfigs>(&configs, 1));
   }
 
+  // An outage of one link's direction from `now` on (Outage::none ends it). Packets already
+  // past the bottleneck keep their departure.
+  void set_outage(size_t link, Direction d, Outage outage, TimePoint now) {
+    links_[link]->pipelines[index_of(d)]->set_outage(outage, now, wheel_);
+  }
+  Outage outage(size_t link, Direction d) const {
+    return links_[link]->pipelines[index_of(d)]->outage();
+  }
+  // Packets in one link's direction's bottleneck now (waiting and being served).
+  size_t queued_packets(size_t link, Direction d) const {
+    return links_[link]->pipelines[index_of(d)]->queued_packets();
+  }
+  uint64_t queued_bytes(size_t link, Direction d) const {
+    return links_[link]->pipelines[index_of(d)]->queued_bytes();
+  }
+
   // Told of duplicates and drops (nullptr: nobody listens). Not owned; must outlive its use.
   void set_observer(EngineObserver* observer) { observer_ = observer; }
 
@@ -99,7 +115,8 @@ class Engine {
   // Link 0's (a one-link engine's).
   const DirectionStats& stats(Direction d) const { return stats(0, d); }
   const TimingWheel::Stats& wheel_stats() const { return wheel_.stats(); }
-  size_t pending() const { return wheel_.size(); }
+  // Packets held: scheduled, and waiting in bottlenecks.
+  size_t pending() const;
   uint64_t seed() const { return seed_; }
   const DirectionConfig& config(size_t link, Direction d) const {
     return links_[link]->pipelines[index_of(d)]->config();
@@ -107,6 +124,7 @@ class Engine {
   const DirectionConfig& config(Direction d) const { return config(0, d); }
 
  private:
+  Pipeline& pipeline_of(const Packet& p);
   std::unique_ptr<EngineLink> make_slot(size_t link, const DirectionConfigs& configs);
   void account(const PacketList& list);
 
@@ -115,6 +133,8 @@ class Engine {
   uint64_t next_seq_ = 0;
   EngineObserver* observer_ = nullptr;
   bool started_ = false;
+  TimePoint latest_{};        // the latest arrival or expiry seen: the engine's "now"
+  uint64_t in_service_ = 0;  // bottleneck service events in the wheel (Bottleneck)
   TimingWheel wheel_;
   std::vector<std::unique_ptr<EngineLink>> links_;  // stable addresses: pipelines refer into them
 };

@@ -7,15 +7,16 @@
 namespace badlink {
 
 Pipeline::Pipeline(const DirectionConfig& config, Rng& rng, PacketPool& pool, DirectionStats& stats,
-                   EngineObserver*& observer)
+                   EngineObserver*& observer, uint64_t& in_service)
     : config_(config),
       rng_(rng),
       pool_(pool),
       stats_(stats),
       observer_(observer),
       loss_(config.loss),
-      rate_(config.rate, config.queue),
+      bottleneck_(in_service),
       delay_(config.delay) {
+  bottleneck_.configure(config.rate, config.queue);
   fate_.reserve(1024);  // a 64 KiB super-packet of 88-byte segments: no allocation per packet
 }
 
@@ -27,9 +28,22 @@ void Pipeline::drop(Packet* packet) {
   pool_.release(packet);
 }
 
-void Pipeline::inherit(const Pipeline& previous) {
-  rate_.inherit(previous.rate_);
+void Pipeline::inherit(Pipeline& previous) {
+  bottleneck_.take_over(previous.bottleneck_);
   last_departure_ = previous.last_departure_;
+  reorder_counter_ = previous.reorder_counter_;
+  outage_ = previous.outage_;  // the bottleneck's hold came with it
+}
+
+void Pipeline::set_outage(Outage outage, TimePoint now, TimingWheel& wheel) {
+  outage_ = outage;
+  bottleneck_.set_held(outage == Outage::hold, now, wheel);
+}
+
+void Pipeline::served(Packet* packet, TimingWheel& wheel) {
+  const TimePoint finished = packet->departure;
+  bottleneck_.served(packet, wheel);
+  after_bottleneck(packet, finished, wheel);
 }
 
 void Pipeline::process(Packet* packet, uint64_t& next_seq, TimingWheel& wheel) {
@@ -109,7 +123,7 @@ void Pipeline::process_super(Packet* packet, const IpHeaders& headers, const Gso
   stats_.bytes_received +=
       uint64_t{layout.segments - 1} * (layout.header_bytes + packet->l3_offset);
   fate_.clear();
-  bool whole = !rate_.enabled() && config_.reorder <= 0.0 && !delay_.has_jitter();
+  bool whole = !bottleneck_.engaged() && config_.reorder <= 0.0 && !delay_.has_jitter();
   if (packet->l3().size() < headers.ip_length) {
     // Only its headers were copied, which a backend does only where the profile just delays
     // (DirectionConfig::delays_only): nothing to draw, it goes on whole.
@@ -204,20 +218,24 @@ void Pipeline::split(Packet* packet, const IpHeaders& headers, const GsoLayout& 
 }
 
 void Pipeline::schedule(Packet* p, TimingWheel& wheel) {
-  // rate/queue: the bottleneck, measured in IP bytes (what the kernel and iperf3 count).
-  TimePoint finished = p->arrival;
-  if (rate_.enabled()) {
-    const uint32_t ip_bytes = p->wire_length > p->l3_offset ? p->wire_length - p->l3_offset : 0;
-    // (A super-packet reaches this stage cut into wire packets: rate times each of them.)
-    const std::optional<TimePoint> done = rate_.admit(p->arrival, ip_bytes);
-    if (!done) {
+  if (outage_ == Outage::drop) {
+    ++stats_.dropped_outage;
+    drop(p);
+    return;
+  }
+  // rate/queue: the bottleneck, measured in IP bytes (what the kernel and iperf3 count). (A
+  // super-packet reaches it cut into wire packets where rate applies.)
+  if (bottleneck_.engaged()) {
+    if (!bottleneck_.enqueue(p, wheel)) {
       ++stats_.dropped_queue;
       drop(p);
-      return;
     }
-    finished = *done;
+    return;  // served() goes on once its transmission ends
   }
+  after_bottleneck(p, p->arrival, wheel);
+}
 
+void Pipeline::after_bottleneck(Packet* p, TimePoint finished, TimingWheel& wheel) {
   // reorder: netem's gap logic; a reordered packet skips the delay and ignores keep_order.
   if (config_.reorder > 0.0) {
     const uint32_t gap = std::max<uint32_t>(config_.reorder_gap, 1);

@@ -25,11 +25,11 @@
 #include "core/packet_pool.hh"
 #include "core/rng.hh"
 #include "core/timing_wheel.hh"
+#include "engine/bottleneck.hh"
 #include "impairments/config.hh"
 #include "impairments/corrupt.hh"
 #include "impairments/delay.hh"
 #include "impairments/loss.hh"
-#include "impairments/rate.hh"
 
 namespace badlink {
 
@@ -42,6 +42,7 @@ struct DirectionStats {
   uint64_t duplicated = 0;      // extra copies made
   uint64_t reordered = 0;       // packets that skipped the delay
   uint64_t corrupted = 0;       // packets with a flipped bit
+  uint64_t dropped_outage = 0;  // arrived while an outage dropped everything
   uint64_t malformed = 0;       // headers lie: passed on unchanged, unimpaired
   uint64_t non_ip = 0;          // frames the driver marked kNotIp: passed on unchanged
   uint64_t bytes_received = 0;
@@ -60,22 +61,46 @@ class EngineObserver {
   virtual void dropped(const Packet& packet) = 0;
 };
 
+// A link that is down: its packets are dropped while it lasts, or held in the bottleneck
+// queue (subject to its limit) and released in order at its end, as in a handover.
+enum class Outage : uint8_t { none, drop, hold };
+
 class Pipeline {
  public:
+  // `in_service`: the engine's count of bottleneck service events in the wheel.
   Pipeline(const DirectionConfig& config, Rng& rng, PacketPool& pool, DirectionStats& stats,
-           EngineObserver*& observer);
+           EngineObserver*& observer, uint64_t& in_service);
 
   // Consumes the packet: zero, one or more copies end up in `wheel` with departure and seq set.
   void process(Packet* packet, uint64_t& next_seq, TimingWheel& wheel);
 
   const DirectionConfig& config() const { return config_; }
 
-  // Carries the state a reload must not lose: the bottleneck's backlog and the last departure
-  // (so packets already queued keep their order ahead of new ones).
-  void inherit(const Pipeline& previous);
+  // A packet of this direction whose bottleneck service ended (it came out of the wheel flagged
+  // Packet::kInService): the next one's starts, and this one goes on through the delay.
+  void served(Packet* packet, TimingWheel& wheel);
+
+  // Carries the state a reload must not lose: the bottleneck's queue (its packets now leave at
+  // this pipeline's rate), the last departure (so packets already queued keep their order
+  // ahead of new ones) and the reorder counter. The loss chain and the delay's correlation
+  // state are the link's and continue too.
+  void inherit(Pipeline& previous);
+
+  size_t queued_packets() const { return bottleneck_.packets(); }
+  uint64_t queued_bytes() const { return bottleneck_.bytes(); }
+  // From `now` on (an outage's end: the bottleneck is served again from then).
+  void set_outage(Outage outage, TimePoint now, TimingWheel& wheel);
+  Outage outage() const { return outage_; }
+
+  // An outage that holds ends at `now` (a drain): the bottleneck is served again.
+  void end_hold(TimePoint now, TimingWheel& wheel) { bottleneck_.set_held(false, now, wheel); }
+  // What waits in the bottleneck (not the one being served), for the engine's destructor.
+  PacketList take_waiting() { return bottleneck_.take_waiting(); }
 
  private:
   void schedule(Packet* packet, TimingWheel& wheel);
+  // The stages after the bottleneck: reorder, delay, keep_order.
+  void after_bottleneck(Packet* packet, TimePoint finished, TimingWheel& wheel);
   void drop(Packet* packet);
   void process_super(Packet* packet, const IpHeaders& headers, const GsoLayout& layout,
                      uint64_t& next_seq, TimingWheel& wheel);
@@ -96,9 +121,10 @@ class Pipeline {
   DirectionStats& stats_;
   EngineObserver*& observer_;
   LossModel loss_;
-  RateLimiter rate_;
+  Bottleneck bottleneck_;
   DelayModel delay_;
   uint32_t reorder_counter_ = 0;
+  Outage outage_ = Outage::none;
   TimePoint last_departure_{};
 };
 

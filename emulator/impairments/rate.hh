@@ -1,49 +1,34 @@
-// The bottleneck: a FIFO that serialises packets at a fixed rate (dummynet's pipe bandwidth,
-// Mahimahi's link), with a tail-drop limit on what waits in it. Computed analytically: no
-// packet is held here, only the finish times of those still in the queue.
+// The bottleneck's clock: how long a link of a given rate takes to put bytes on the wire
+// (dummynet's pipe bandwidth, Mahimahi's link), with the sub-nanosecond remainder carried so
+// that long runs do not drift. The queue in front of it is engine/bottleneck's.
 #pragma once
 
 #include <cstdint>
-#include <optional>
-#include <vector>
 
 #include "core/time.hh"
-#include "impairments/config.hh"
 
 namespace badlink {
 
-class RateLimiter {
+class Serialiser {
  public:
-  RateLimiter(const RateConfig& rate, const QueueLimit& limit);
+  explicit Serialiser(uint64_t bits_per_second = 0) : bits_per_second_(bits_per_second) {}
 
-  // When the packet finishes serialisation, or nullopt when the queue is full (tail drop).
-  // Arrivals must come in non-decreasing time order.
-  std::optional<TimePoint> admit(TimePoint arrival, uint32_t bytes);
+  // A new rate: from the next packet on (the carried remainder, in units of the old rate, is
+  // dropped: at most a nanosecond).
+  void set_rate(uint64_t bits_per_second) {
+    if (bits_per_second != bits_per_second_) {
+      bits_per_second_ = bits_per_second;
+      remainder_ = 0;
+    }
+  }
+  uint64_t rate() const { return bits_per_second_; }
 
-  bool enabled() const { return bits_per_second_ > 0; }
-  size_t queued_packets() const { return count_; }
-  uint64_t queued_bytes() const { return queued_bytes_; }
-
-  // Takes over the backlog of another limiter (profile reload): nothing queued is forgotten.
-  void inherit(const RateLimiter& previous);
+  // bytes * 8e9 / rate nanoseconds; 0 without a rate.
+  Duration time_for(uint64_t bytes);
 
  private:
-  void retire(TimePoint now);
-
-  struct Entry {
-    TimePoint finish;
-    uint32_t bytes;
-  };
-
   uint64_t bits_per_second_;
-  uint64_t limit_packets_;
-  uint64_t limit_bytes_;
-  TimePoint busy_until_{};
-  uint64_t remainder_ = 0;   // sub-nanosecond carry, in units of 1/bits_per_second ns
-  std::vector<Entry> ring_;  // sized once; finish times of queued packets in FIFO order
-  size_t head_ = 0;
-  size_t count_ = 0;
-  uint64_t queued_bytes_ = 0;
+  uint64_t remainder_ = 0;  // in units of 1/bits_per_second ns
 };
 
 }  // namespace badlink

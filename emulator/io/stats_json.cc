@@ -29,6 +29,7 @@ nlohmann::ordered_json direction_stats_json(const DirectionStats& s) {
   o["sent"] = s.sent;
   o["dropped_loss"] = s.dropped_loss;
   o["dropped_queue"] = s.dropped_queue;
+  o["dropped_outage"] = s.dropped_outage;
   o["dropped_memory"] = s.dropped_memory;
   o["duplicated"] = s.duplicated;
   o["reordered"] = s.reordered;

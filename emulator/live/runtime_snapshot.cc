@@ -25,6 +25,7 @@ DirectionStats RuntimeSnapshot::total(Direction d) const {
     t.dropped_loss += s.dropped_loss;
     t.dropped_queue += s.dropped_queue;
     t.dropped_memory += s.dropped_memory;
+    t.dropped_outage += s.dropped_outage;
     t.duplicated += s.duplicated;
     t.reordered += s.reordered;
     t.corrupted += s.corrupted;

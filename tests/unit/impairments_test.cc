@@ -329,41 +329,20 @@ TEST(Delay, FloorBoundsEveryDraw) {
 }
 
 TEST(Rate, SerialisesBackToBackPacketsAtTheRate) {
-  RateLimiter rate(RateConfig{10'000'000}, QueueLimit{.packets = 0, .bytes = 0});
-  const TimePoint t0 = from_nanos(1'000'000'000);
+  Serialiser rate(10'000'000);
   for (int i = 1; i <= 100; ++i) {
-    const auto done = rate.admit(t0, 1250);  // 1250 B at 10 Mbit/s = 1 ms
-    ASSERT_TRUE(done.has_value());
-    EXPECT_EQ(*done, t0 + std::chrono::milliseconds(i));
+    EXPECT_EQ(rate.time_for(1250), std::chrono::milliseconds(1));  // 1250 B at 10 Mbit/s
   }
+  EXPECT_EQ(Serialiser{}.time_for(1500), Duration{0});  // no rate: no time
 }
 
 TEST(Rate, NoDriftFromRounding) {
-  RateLimiter rate(RateConfig{3'000'000}, QueueLimit{.packets = 0, .bytes = 0});
-  TimePoint last{};
+  Serialiser rate(3'000'000);
+  Duration total{0};
   for (int i = 0; i < 3000; ++i) {
-    last = *rate.admit(from_nanos(0), 125);  // 1000 bits = 333.33 us each
+    total += rate.time_for(125);  // 1000 bits = 333.33 us each
   }
-  EXPECT_EQ(last, from_nanos(1'000'000'000));
-}
-
-TEST(Rate, TailDropsBeyondThePacketAndByteLimits) {
-  RateLimiter by_packets(RateConfig{1'000'000}, QueueLimit{.packets = 10, .bytes = 0});
-  int admitted = 0;
-  for (int i = 0; i < 50; ++i) {
-    admitted += by_packets.admit(from_nanos(0), 1000).has_value();
-  }
-  EXPECT_EQ(admitted, 10);
-  // Once the first has left the queue, one more fits.
-  EXPECT_TRUE(by_packets.admit(from_nanos(8'000'000), 1000).has_value());
-  EXPECT_FALSE(by_packets.admit(from_nanos(8'000'000), 1000).has_value());
-
-  RateLimiter by_bytes(RateConfig{1'000'000}, QueueLimit{.packets = 0, .bytes = 5000});
-  admitted = 0;
-  for (int i = 0; i < 50; ++i) {
-    admitted += by_bytes.admit(from_nanos(0), 1000).has_value();
-  }
-  EXPECT_EQ(admitted, 5);
+  EXPECT_EQ(total, std::chrono::seconds(1));
 }
 
 TEST(Corrupt, FlipsExactlyOneBitAfterTheIpHeaderAndKeepsChecksumsValid) {

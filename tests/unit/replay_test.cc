@@ -690,7 +690,7 @@ TEST(StatsJson, IsValidJsonWithEveryKey) {
     }
     EXPECT_EQ(stats,
               (std::vector<std::string>{"received", "sent", "dropped_loss", "dropped_queue",
-                                        "dropped_memory", "duplicated", "reordered", "corrupted",
+                                        "dropped_outage", "dropped_memory", "duplicated", "reordered", "corrupted",
                                         "malformed", "bytes_received", "bytes_sent", "delay_us"}))
         << d;
     std::vector<std::string> delays;

@@ -1,0 +1,88 @@
+// The bottleneck queue; see bottleneck.hh.
+#include "engine/bottleneck.hh"
+
+#include <algorithm>
+#include <utility>
+
+namespace badlink {
+
+Bottleneck::~Bottleneck() = default;
+
+uint64_t Bottleneck::size_of(const Packet& p) {
+  // IP bytes (what the kernel and iperf3 count), every segment of a super-packet.
+  const uint64_t wire = p.wire_bytes();
+  return wire > p.l3_offset ? wire - p.l3_offset : 0;
+}
+
+void Bottleneck::configure(const RateConfig& rate, const QueueLimit& limit) {
+  serialiser_.set_rate(rate.bits_per_second);
+  limit_ = limit;
+}
+
+bool Bottleneck::enqueue(Packet* p, TimingWheel& wheel) {
+  const uint64_t size = size_of(*p);
+  if ((limit_.packets > 0 && packets_ >= limit_.packets) ||
+      (limit_.bytes > 0 && bytes_ + size > limit_.bytes)) {
+    return false;
+  }
+  ++packets_;
+  bytes_ += size;
+  waiting_.push_back(p);
+  if (!serving_ && !held_) {
+    start(p->arrival, wheel);
+  }
+  return true;
+}
+
+void Bottleneck::start(TimePoint now, TimingWheel& wheel) {
+  Packet* head = waiting_.pop_front();
+  if (head == nullptr) {
+    return;
+  }
+  const TimePoint begin = std::max(now, busy_until_);
+  busy_until_ = begin + serialiser_.time_for(size_of(*head));
+  head->departure = busy_until_;
+  head->flags |= Packet::kInService;
+  serving_ = true;
+  ++in_service_;
+  wheel.insert(head);
+}
+
+void Bottleneck::served(Packet* p, TimingWheel& wheel) {
+  p->flags &= static_cast<uint8_t>(~Packet::kInService);
+  serving_ = false;
+  --packets_;
+  bytes_ -= std::min(bytes_, size_of(*p));
+  if (!held_) {
+    start(p->departure, wheel);
+  }
+}
+
+void Bottleneck::set_held(bool held, TimePoint now, TimingWheel& wheel) {
+  held_ = held;
+  if (!held_ && !serving_) {
+    start(now, wheel);
+  }
+}
+
+void Bottleneck::take_over(Bottleneck& previous) {
+  waiting_ = std::move(previous.waiting_);
+  previous.waiting_ = PacketList{};
+  serving_ = std::exchange(previous.serving_, false);
+  held_ = previous.held_;
+  busy_until_ = previous.busy_until_;
+  packets_ = std::exchange(previous.packets_, 0);
+  bytes_ = std::exchange(previous.bytes_, 0);
+}
+
+PacketList Bottleneck::take_waiting() {
+  PacketList all = std::move(waiting_);
+  waiting_ = PacketList{};
+  packets_ -= std::min(packets_, all.size());
+  for (const Packet* p = all.front(); p != nullptr; p = p->next) {
+    bytes_ -= std::min(bytes_, size_of(*p));
+  }
+  return all;
+}
+
+}  // namespace badlink

@@ -1,0 +1,135 @@
+// The bottleneck as a real queue: packets served one at a time at the rate in force when each
+// reaches the head (so a rate change applies to what is queued), tail drop at its limits,
+// outages that drop or hold, and a reconfiguration that keeps the backlog.
+#include <gtest/gtest.h>
+
+#include "engine_harness.hh"
+
+namespace badlink {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr size_t kPayloadFor1250 = 1250 - 28;  // a 1,250-byte IPv4/UDP packet
+const TimePoint t0 = from_nanos(1'000'000'000);
+
+DirectionConfig rate(uint64_t bps, QueueLimit limit = {}) {
+  DirectionConfig c;
+  c.rate.bits_per_second = bps;
+  c.queue = limit;
+  return c;
+}
+
+TEST(Bottleneck, ServesBackToBackAtTheRateThenTheDelay) {
+  DirectionConfig c = rate(10'000'000, {.packets = 0, .bytes = 0});
+  c.delay.delay = milliseconds(5);
+  EngineHarness h(c);
+  for (int i = 0; i < 100; ++i) {
+    h.submit(t0, kPayloadFor1250);  // 1 ms each at 10 Mbit/s
+  }
+  const auto out = h.finish();
+  ASSERT_EQ(out.size(), 100u);
+  for (size_t i = 0; i < out.size(); ++i) {
+    EXPECT_EQ(out[i].departure, t0 + milliseconds(static_cast<int>(i) + 1 + 5)) << i;
+  }
+}
+
+TEST(Bottleneck, TailDropsBeyondThePacketAndByteLimits) {
+  EngineHarness by_packets(rate(1'000'000, {.packets = 10, .bytes = 0}));
+  for (int i = 0; i < 50; ++i) {
+    by_packets.submit(t0, 1000 - 28);  // 8 ms each
+  }
+  EXPECT_EQ(by_packets.engine().stats(Direction::outbound).dropped_queue, 40u);
+  // Once the first has left the queue, one more fits.
+  by_packets.submit(t0 + milliseconds(8), 1000 - 28);
+  by_packets.submit(t0 + milliseconds(8), 1000 - 28);
+  EXPECT_EQ(by_packets.engine().stats(Direction::outbound).dropped_queue, 41u);
+  EXPECT_EQ(by_packets.finish().size(), 11u);
+
+  EngineHarness by_bytes(rate(1'000'000, {.packets = 0, .bytes = 5000}));
+  for (int i = 0; i < 50; ++i) {
+    by_bytes.submit(t0, 1000 - 28);
+  }
+  EXPECT_EQ(by_bytes.engine().stats(Direction::outbound).dropped_queue, 45u);
+}
+
+// 200 packets queued at 10 Mbit/s; at 20 ms the rate drops to 1 Mbit/s: the one being served
+// then finishes at the old rate, every later one takes 10 ms -- including those queued before
+// the change.
+TEST(Bottleneck, ARateDropAppliesToThePacketsAlreadyQueued) {
+  EngineHarness h(rate(10'000'000, {.packets = 0, .bytes = 0}));
+  for (int i = 0; i < 200; ++i) {
+    h.submit(t0, kPayloadFor1250);
+  }
+  h.advance(t0 + milliseconds(20) + std::chrono::microseconds(500));
+  ASSERT_EQ(h.out().size(), 20u);
+  EXPECT_EQ(h.engine().queued_packets(0, Direction::outbound), 180u);
+  h.engine().reconfigure(DirectionConfigs{rate(1'000'000, {.packets = 0, .bytes = 0}), {}});
+  const auto out = h.finish();
+  ASSERT_EQ(out.size(), 200u);
+  EXPECT_EQ(out[20].departure, t0 + milliseconds(21));  // in service at the change
+  for (size_t i = 21; i < out.size(); ++i) {
+    EXPECT_EQ(out[i].departure - out[i - 1].departure, milliseconds(10)) << i;
+  }
+  EXPECT_EQ(h.engine().stats(Direction::outbound).dropped_queue, 0u);
+}
+
+TEST(Bottleneck, AnOutageThatDropsDropsEverythingWhileItLasts) {
+  EngineHarness h(DirectionConfig{});
+  h.submit(t0);
+  h.engine().set_outage(0, Direction::outbound, Outage::drop, t0 + milliseconds(1));
+  for (int i = 2; i < 10; ++i) {
+    h.submit(t0 + milliseconds(i));
+  }
+  h.engine().set_outage(0, Direction::outbound, Outage::none, t0 + milliseconds(10));
+  h.submit(t0 + milliseconds(10));
+  const auto out = h.finish();
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(h.engine().stats(Direction::outbound).dropped_outage, 8u);
+}
+
+// Held: nothing leaves while the outage lasts; at its end everything leaves in order, at once
+// without a rate (then at the rate, with one), and nothing is lost up to the queue's limit.
+TEST(Bottleneck, AnOutageThatHoldsReleasesInOrderAtItsEnd) {
+  for (const uint64_t bps : {uint64_t{0}, uint64_t{10'000'000}}) {
+    EngineHarness h(rate(bps, {.packets = 50, .bytes = 0}));
+    h.engine().set_outage(0, Direction::outbound, Outage::hold, t0);
+    for (int i = 0; i < 60; ++i) {
+      h.submit(t0 + milliseconds(i), kPayloadFor1250);
+    }
+    EXPECT_TRUE(h.out().empty());
+    const TimePoint end = t0 + milliseconds(100);
+    h.advance(end);
+    h.engine().set_outage(0, Direction::outbound, Outage::none, end);
+    const auto out = h.finish();
+    ASSERT_EQ(out.size(), 50u) << bps;
+    EXPECT_EQ(h.engine().stats(Direction::outbound).dropped_queue, 10u);
+    for (size_t i = 0; i < out.size(); ++i) {
+      const Duration served = bps == 0 ? Duration{0} : milliseconds(static_cast<int>(i) + 1);
+      EXPECT_EQ(out[i].departure, end + served) << bps << " " << i;
+      EXPECT_EQ(out[i].arrival, t0 + milliseconds(static_cast<int>(i)));  // in order
+    }
+  }
+}
+
+// A reload that changes nothing about the bottleneck keeps its queue and its timing exactly.
+TEST(Bottleneck, AReloadKeepsTheBacklog) {
+  const DirectionConfig c = rate(10'000'000, {.packets = 0, .bytes = 0});
+  EngineHarness once(c);
+  EngineHarness reloaded(c);
+  for (int i = 0; i < 50; ++i) {
+    once.submit(t0, kPayloadFor1250);
+    reloaded.submit(t0, kPayloadFor1250);
+  }
+  reloaded.advance(t0 + milliseconds(7));
+  reloaded.engine().reconfigure(DirectionConfigs{c, {}});
+  const auto a = once.finish();
+  const auto b = reloaded.finish();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].departure, b[i].departure) << i;
+  }
+}
+
+}  // namespace
+}  // namespace badlink
