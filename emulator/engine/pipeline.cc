@@ -32,6 +32,8 @@ void Pipeline::inherit(Pipeline& previous) {
   bottleneck_.take_over(previous.bottleneck_);
   last_departure_ = previous.last_departure_;
   reorder_counter_ = previous.reorder_counter_;
+  loss_.inherit(previous.loss_);
+  delay_.inherit(previous.delay_);
   outage_ = previous.outage_;  // the bottleneck's hold came with it
 }
 

@@ -22,6 +22,13 @@ class DelayModel {
 
   bool has_jitter() const { return jitter_ns_ > 0; }
 
+  // Continues another model's correlation (a reload, a schedule's step).
+  void inherit(const DelayModel& previous) {
+    state1_ = previous.state1_;
+    state2_ = previous.state2_;
+    primed_ = previous.primed_;
+  }
+
   // A delay the model's draws stay at or above: delay - jitter for uniform, delay - 0.577
   // jitter for pareto (its standard variate starts there), delay without jitter -- hard
   // bounds; for normal and paretonormal, whose draws have no lower bound, the delay of a

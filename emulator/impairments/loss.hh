@@ -19,6 +19,14 @@ class LossModel {
 
   bool enabled() const { return kind_ != Kind::none; }
 
+  // Continues another model's chain (a reload, a schedule's step): the state carries over
+  // where the kind of model is the same.
+  void inherit(const LossModel& previous) {
+    if (previous.kind_ == kind_) {
+      state_ = previous.state_;
+    }
+  }
+
   // Long-run fraction of packets lost and mean length of a run of consecutive losses, from the
   // chain's stationary distribution (what a long sample must reproduce).
   static double stationary_loss(const LossConfig& config);

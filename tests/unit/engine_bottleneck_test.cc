@@ -131,5 +131,35 @@ TEST(Bottleneck, AReloadKeepsTheBacklog) {
   }
 }
 
+// A run cut by reconfigurations that change nothing makes exactly the draws of one long run:
+// the loss chain's state, the delay's correlation, the reorder counter and the queue go on.
+TEST(Bottleneck, StateCarriesAcrossStepsThatChangeNothing) {
+  DirectionConfig c = rate(50'000'000, {.packets = 100, .bytes = 0});
+  c.loss = GilbertElliottLoss{.p = 0.05, .r = 0.3, .h = 0.2, .k = 1.0};
+  c.delay.delay = milliseconds(20);
+  c.delay.jitter = milliseconds(5);
+  c.delay.correlation = 0.8;
+  c.reorder = 0.1;
+  c.reorder_gap = 5;
+  EngineHarness once(c, {}, 42);
+  EngineHarness stepped(c, {}, 42);
+  for (int i = 0; i < 5000; ++i) {
+    const TimePoint at = t0 + std::chrono::microseconds(100 * i);
+    once.submit(at, 500);
+    stepped.submit(at, 500);
+    if (i % 97 == 0) {
+      stepped.engine().reconfigure(DirectionConfigs{c, {}});
+    }
+  }
+  const auto a = once.finish();
+  const auto b = stepped.finish();
+  ASSERT_EQ(a.size(), b.size());
+  ASSERT_GT(once.engine().stats(Direction::outbound).dropped_loss, 0u);
+  for (size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(a[i].seq, b[i].seq) << i;
+    ASSERT_EQ(a[i].departure, b[i].departure) << i;
+  }
+}
+
 }  // namespace
 }  // namespace badlink
