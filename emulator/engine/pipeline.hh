@@ -61,10 +61,6 @@ class EngineObserver {
   virtual void dropped(const Packet& packet) = 0;
 };
 
-// A link that is down: its packets are dropped while it lasts, or held in the bottleneck
-// queue (subject to its limit) and released in order at its end, as in a handover.
-enum class Outage : uint8_t { none, drop, hold };
-
 class Pipeline {
  public:
   // `in_service`: the engine's count of bottleneck service events in the wheel.

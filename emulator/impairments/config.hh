@@ -19,11 +19,15 @@ struct DelayConfig {
   DelayDistribution distribution = DelayDistribution::uniform;  // netem's default
   double correlation = 0.0;  // 0..1, of successive delays (AR(1) through a Gaussian copula)
   bool keep_order = true;    // a packet never leaves before the one ahead of it
+
+  friend bool operator==(const DelayConfig&, const DelayConfig&) = default;
 };
 
 // Independent loss with probability p.
 struct BernoulliLoss {
   double p = 0.0;
+
+  friend bool operator==(const BernoulliLoss&, const BernoulliLoss&) = default;
 };
 
 // Gilbert-Elliott: p = P(good -> bad), r = P(bad -> good); h and k are the probabilities that
@@ -33,6 +37,8 @@ struct GilbertElliottLoss {
   double r = 1.0;
   double h = 0.0;
   double k = 1.0;
+
+  friend bool operator==(const GilbertElliottLoss&, const GilbertElliottLoss&) = default;
 };
 
 // netem's 4-state Markov model (Salsano et al., "Definition of a general and intuitive loss
@@ -44,18 +50,24 @@ struct MarkovLoss {
   double p32 = 0.0;
   double p23 = 1.0;
   double p14 = 0.0;
+
+  friend bool operator==(const MarkovLoss&, const MarkovLoss&) = default;
 };
 
 using LossConfig = std::variant<std::monostate, BernoulliLoss, GilbertElliottLoss, MarkovLoss>;
 
 struct RateConfig {
   uint64_t bits_per_second = 0;  // 0: no rate limit
+
+  friend bool operator==(const RateConfig&, const RateConfig&) = default;
 };
 
 // The bottleneck queue in front of the rate limiter (tail drop). 0 means "no limit of that kind".
 struct QueueLimit {
   uint64_t packets = 1000;  // tc's default limit
   uint64_t bytes = 0;
+
+  friend bool operator==(const QueueLimit&, const QueueLimit&) = default;
 };
 
 struct DirectionConfig {
@@ -81,7 +93,13 @@ struct DirectionConfig {
            std::holds_alternative<std::monostate>(loss) && duplicate == 0.0 && reorder == 0.0 &&
            corrupt == 0.0 && rate.bits_per_second == 0;
   }
+
+  friend bool operator==(const DirectionConfig&, const DirectionConfig&) = default;
 };
+
+// A link that is down: its packets are dropped while it lasts, or held in the bottleneck
+// queue (subject to its limit) and released in order at its end, as in a handover.
+enum class Outage : uint8_t { none, drop, hold };
 
 // A link's two directions, indexed by index_of(Direction).
 using DirectionConfigs = std::array<DirectionConfig, kDirections>;

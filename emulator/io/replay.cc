@@ -15,6 +15,7 @@
 #include "io/pcap_file.hh"
 #include "io/replacement_file.hh"
 #include "profile/link_matcher.hh"
+#include "profile/timeline.hh"
 
 namespace badlink {
 
@@ -57,6 +58,40 @@ ReplayReport replay(const ReplaySetup& setup) {
     });
   };
 
+  // The schedules' timeline starts at the first packet; each change is applied at its time,
+  // after everything due before it has left.
+  const Timeline timeline(setup.links);
+  std::optional<TimePoint> started;
+  Duration applied{0};  // the timeline's time up to which changes are in force
+  const auto apply_changes_until = [&](TimePoint now) {
+    if (timeline.empty() || !started) {
+      return;
+    }
+    while (const std::optional<Duration> next = timeline.next_change(applied)) {
+      const TimePoint at = *started + *next;
+      if (at > now) {
+        break;
+      }
+      write_out(engine.expire(at));
+      std::vector<DirectionConfigs> phases;
+      std::vector<LinkPhase> outages;
+      for (std::size_t i = 0; i < setup.links.size(); ++i) {
+        outages.push_back(timeline.phase(i, *next));
+        phases.push_back(outages.back().configs);
+      }
+      engine.reconfigure(phases);
+      for (std::size_t i = 0; i < setup.links.size(); ++i) {
+        for (const Direction d : {Direction::outbound, Direction::inbound}) {
+          if (engine.outage(i, d) != outages[i].outage[index_of(d)]) {
+            engine.set_outage(i, d, outages[i].outage[index_of(d)], at);
+          }
+        }
+      }
+      ++report.timeline_changes;
+      applied = *next;
+    }
+  };
+
   TimePoint latest = TimePoint::min();
   while (const std::optional<PcapRecord> record = reader.next()) {
     ++report.input_packets;
@@ -66,6 +101,18 @@ ReplayReport replay(const ReplaySetup& setup) {
       arrival = latest;
     }
     latest = arrival;
+    if (!started) {
+      started = arrival;
+      for (std::size_t i = 0; i < setup.links.size(); ++i) {
+        const LinkPhase first = timeline.phase(i, Duration{0});
+        for (const Direction d : {Direction::outbound, Direction::inbound}) {
+          if (first.outage[index_of(d)] != Outage::none) {
+            engine.set_outage(i, d, first.outage[index_of(d)], arrival);
+          }
+        }
+      }
+    }
+    apply_changes_until(arrival);
 
     // Everything due by now leaves before this packet can, so output stays in departure order.
     write_out(engine.expire(arrival));
@@ -104,6 +151,18 @@ ReplayReport replay(const ReplaySetup& setup) {
   report.truncated_input = reader.truncated();
   report.input_error = reader.error();
 
+  // The capture is over: what is still queued leaves as the timeline goes on (an outage that
+  // holds ends when it would), then whatever the engine still holds.
+  if (started && !timeline.empty()) {
+    // (Bounded: a repeating schedule never runs out of changes.)
+    for (int turns = 0; engine.pending() > 0 && turns < 1'000'000; ++turns) {
+      const std::optional<Duration> next = timeline.next_change(applied);
+      if (!next) {
+        break;
+      }
+      apply_changes_until(*started + *next);
+    }
+  }
   write_out(engine.drain());
   writer.close();
   output.commit();

@@ -46,6 +46,7 @@ struct ReplayReport {
   uint64_t output_packets = 0;  // records written
   uint64_t non_ip = 0;  // frames carrying no IP (ARP, LLDP, ...): passed on unimpaired at arrival
   uint64_t pool_exhausted = 0;  // records dropped for want of a packet buffer (too long to hold)
+  uint64_t timeline_changes = 0;  // schedule steps and outage ends applied (from the first packet)
   uint64_t time_went_back = 0;  // records stamped earlier than the one before: taken as arriving
                                 // with it, so that departures stay in order
 

@@ -54,6 +54,7 @@ std::string stats_json(const ReplayReport& report) {
   o["non_ip"] = report.non_ip;
   o["pool_exhausted"] = report.pool_exhausted;
   o["time_went_back"] = report.time_went_back;
+  o["timeline_changes"] = report.timeline_changes;
   o["truncated_input"] = report.truncated_input;
   o["input_error"] = report.input_error;
   o["unmatched"] = report.unmatched;

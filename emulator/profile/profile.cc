@@ -52,9 +52,19 @@ namespace {
 
 using namespace std::string_view_literals;
 
-constexpr std::array kSections{"profile"sv, "match"sv, "outbound"sv, "inbound"sv, "link"sv};
-constexpr std::array kClassicSections{"match"sv, "outbound"sv, "inbound"sv};
-constexpr std::array kLinkKeys{"name"sv, "match"sv, "outbound"sv, "inbound"sv};
+constexpr std::array kSections{"profile"sv, "match"sv,    "outbound"sv,        "inbound"sv,
+                               "link"sv,    "schedule"sv, "schedule_options"sv};
+constexpr std::array kClassicSections{"match"sv, "outbound"sv, "inbound"sv, "schedule"sv,
+                                      "schedule_options"sv};
+constexpr std::array kLinkKeys{"name"sv,    "match"sv,    "outbound"sv,
+                               "inbound"sv, "schedule"sv, "schedule_options"sv};
+constexpr std::array kStepKeys{"at"sv, "outbound"sv, "inbound"sv, "outage"sv};
+constexpr std::array kOutageKeys{"duration"sv, "mode"sv, "direction"sv};
+constexpr std::array kOutageModes{"drop"sv, "hold"sv};
+constexpr std::array kOutageDirections{"both"sv, "outbound"sv, "inbound"sv};
+constexpr std::array kScheduleOptionKeys{"repeat"sv};
+// The longest a schedule may run before it repeats or holds: a week.
+constexpr Duration kMaxScheduleTime = std::chrono::hours(24 * 7);
 constexpr std::array kProfileKeys{"name"sv, "description"sv, "seed"sv};
 constexpr std::array kMatchKeys{"protocol"sv, "ports"sv, "hosts"sv, "interface"sv};
 constexpr std::array kDirectionKeys{
@@ -332,6 +342,10 @@ class Parser {
       link.inbound = parse_direction(*t, "inbound.");
       link.has_inbound = true;
     }
+    link.schedule = parse_schedule(root.get("schedule"), root.get("schedule_options"), "schedule",
+                                   {root.get_as<toml::table>("outbound"),
+                                    root.get_as<toml::table>("inbound")},
+                                   link.configs());
     return link;
   }
 
@@ -432,7 +446,195 @@ class Parser {
         }
       }
     }
+    link.schedule = parse_schedule(t.get("schedule"), t.get("schedule_options"), "link.schedule",
+                                   {t.get_as<toml::table>("outbound"),
+                                    t.get_as<toml::table>("inbound")},
+                                   link.configs());
     return link;
+  }
+
+  // [[schedule]] (or [[link.schedule]]) steps and [schedule_options] over a link whose own
+  // direction tables are `base` (nullptr: none) and whose configs they give `base_configs`.
+  Schedule parse_schedule(const toml::node* steps, const toml::node* options,
+                          const std::string& prefix, std::array<const toml::table*, 2> base,
+                          const DirectionConfigs& base_configs) {
+    Schedule schedule;
+    if (steps != nullptr) {
+      const auto* array = steps->as_array();
+      if (array == nullptr || !array->is_array_of_tables()) {
+        error(position_of(*steps),
+              steps->is_table()
+                  ? "[" + prefix + "] is a single table; steps are written [[" + prefix +
+                        "]] (two brackets), one per step"
+                  : prefix + ": expected [[" + prefix + "]] tables, one per step, got " +
+                        type_name(*steps));
+      } else {
+        for (const toml::node& node : *array) {
+          parse_step(*node.as_table(), prefix, base, base_configs, schedule);
+        }
+      }
+    }
+    if (options != nullptr) {
+      const std::string options_name = prefix + "_options";
+      if (const auto* t = options->as_table()) {
+        check_keys(*t, options_name + ".", kScheduleOptionKeys, "[" + options_name + "]");
+        if (const Field f = field(*t, options_name + ".", "repeat")) {
+          if (const auto repeat = get_time(f)) {
+            Duration end{0};
+            for (const ScheduleStep& step : schedule.steps) {
+              end = std::max(end, step.at + (step.outage ? step.outage->duration : Duration{0}));
+            }
+            if (repeat->count() <= 0) {
+              error(f, "must be longer than 0");
+            } else if (schedule.steps.empty()) {
+              error(f, "repeats nothing: the link has no [[" + prefix + "]] steps");
+            } else if (*repeat <= schedule.steps.back().at || *repeat < end) {
+              error(f, "must be longer than the last step (at " +
+                           format_duration(schedule.steps.back().at) + ") and its outage (to " +
+                           format_duration(end) + "): the steps start again after it");
+            } else {
+              schedule.repeat = repeat;
+            }
+          }
+        }
+      } else {
+        error(position_of(*options), options_name + ": expected a table [" + options_name +
+                                         "], got " + type_name(*options));
+      }
+    }
+    return schedule;
+  }
+
+  void parse_step(const toml::table& t, const std::string& prefix,
+                  std::array<const toml::table*, 2> base, const DirectionConfigs& base_configs,
+                  Schedule& schedule) {
+    const Position at_pos = position_of(t);
+    ScheduleStep step;
+    step.position = {at_pos.line, at_pos.column};
+    step.configs = base_configs;
+    check_keys(t, prefix + ".", kStepKeys, "a [[" + prefix + "]] step");
+    const Field at = field(t, prefix + ".", "at");
+    if (!at) {
+      error(at_pos, prefix + ".at is missing: every step starts at a time after the start, e.g. "
+                             "at = \"10s\"");
+      return;
+    }
+    const std::optional<Duration> when = get_time(at);
+    if (!when) {
+      return;
+    }
+    if (!schedule.steps.empty() && *when <= schedule.steps.back().at) {
+      const SourcePosition& p = schedule.steps.back().position;
+      error(at, "steps must come in order of time: this one (" + format_duration(*when) +
+                    ") is not after the one at " + where(Position{p.line, p.column}) + " (" +
+                    format_duration(schedule.steps.back().at) + ")");
+      return;
+    }
+    step.at = *when;
+    bool named_any = false;
+    for (const Direction d : {Direction::outbound, Direction::inbound}) {
+      const std::string key(to_string(d));
+      const Field f = field(t, prefix + ".", key);
+      if (!f) {
+        continue;
+      }
+      const auto* keys = f.node->as_table();
+      if (keys == nullptr) {
+        wrong_type(f, "a table like { delay = \"80ms\" }");
+        continue;
+      }
+      named_any = true;
+      // The step's keys over the link's own: parsed together so that the checks across keys
+      // (jitter's shape needs jitter) see what will be in force.
+      const size_t before = diagnostics_.size();
+      step.configs[index_of(d)] = parse_direction(*keys, prefix + "." + key + ".", base[index_of(d)]);
+      drop_repeated_diagnostics(before);
+      toml::table shown;
+      toml::table copy = *keys;
+      copy.is_inline(true);
+      shown.insert("x", std::move(copy));
+      std::ostringstream text;
+      text << toml::toml_formatter(shown);
+      std::string line = text.str();
+      step.named[index_of(d)] = line.substr(line.find('=') + 2);
+    }
+    if (const Field f = field(t, prefix + ".", "outage")) {
+      named_any = true;
+      if (const auto* o = f.node->as_table()) {
+        step.outage = parse_outage(*o, prefix + ".outage.", f);
+      } else {
+        wrong_type(f, "a table like { duration = \"2s\", mode = \"drop\" }");
+      }
+    }
+    if (!named_any) {
+      error(at_pos, "this step changes nothing: give it outbound, inbound or outage keys");
+    }
+    schedule.steps.push_back(std::move(step));
+  }
+
+  std::optional<OutageStep> parse_outage(const toml::table& t, const std::string& prefix,
+                                         const Field& whole) {
+    check_keys(t, prefix, kOutageKeys, "an outage");
+    OutageStep o;
+    if (const Field f = field(t, prefix, "duration")) {
+      const auto d = get_time(f);
+      if (!d) {
+        return std::nullopt;
+      }
+      if (d->count() <= 0) {
+        error(f, "must be longer than 0");
+        return std::nullopt;
+      }
+      o.duration = *d;
+    } else {
+      error(whole, "needs a duration, e.g. { duration = \"2s\" }");
+      return std::nullopt;
+    }
+    if (const Field f = field(t, prefix, "mode")) {
+      if (const auto m = get_choice(f, kOutageModes)) {
+        o.mode = *m == "hold" ? Outage::hold : Outage::drop;
+      }
+    }
+    if (const Field f = field(t, prefix, "direction")) {
+      if (const auto d = get_choice(f, kOutageDirections)) {
+        o.directions = {*d != "inbound", *d != "outbound"};
+      }
+    }
+    return o;
+  }
+
+  // A time after the timeline's start: a duration of up to a week.
+  std::optional<Duration> get_time(const Field& f) {
+    if (const auto* s = f.node->as_string()) {
+      try {
+        const Duration d = parse_duration(s->get());
+        if (d > kMaxScheduleTime) {
+          error(f, in_quotes(s->get()) + " is longer than the maximum of a week (\"604800s\")");
+          return std::nullopt;
+        }
+        return d;
+      } catch (const UnitError& e) {
+        error(f, e.what());
+        return std::nullopt;
+      }
+    }
+    return get_duration(f);  // its messages for numbers and other types
+  }
+
+  // A step's direction is parsed with the link's own keys: a problem in those was reported
+  // already, at the same place.
+  void drop_repeated_diagnostics(size_t first_new) {
+    std::vector<Diagnostic> kept(diagnostics_.begin(), diagnostics_.begin() + first_new);
+    for (size_t i = first_new; i < diagnostics_.size(); ++i) {
+      const Diagnostic& d = diagnostics_[i];
+      const bool repeated = std::any_of(kept.begin(), kept.begin() + first_new, [&](const Diagnostic& k) {
+        return k.line == d.line && k.column == d.column;
+      });
+      if (!repeated) {
+        kept.push_back(d);
+      }
+    }
+    diagnostics_ = std::move(kept);
   }
 
   // First match wins: a link that an earlier one takes every packet of would never see one.
@@ -501,7 +703,8 @@ class Parser {
       const bool known = std::find(kSections.begin(), kSections.end(), name) != kSections.end();
       const auto* table = value.as_table();
       if (known) {
-        if (table == nullptr && name != "link") {  // [[link]] is an array: parse_links checks it
+        // [[link]] and [[schedule]] are arrays: parse_links and parse_schedule check them.
+        if (table == nullptr && name != "link" && name != "schedule") {
           error(position_of(key, value), std::string(name) + ": expected a table [" +
                                              std::string(name) + "], got " + type_name(value));
         }
@@ -527,8 +730,10 @@ class Parser {
   }
 
   static std::span<const std::string_view> section_names() {
-    static constexpr std::array kDisplay{"[profile]"sv, "[match]"sv, "[outbound]"sv, "[inbound]"sv,
-                                         "[[link]]"sv};
+    static constexpr std::array kDisplay{"[profile]"sv,  "[match]"sv,
+                                         "[outbound]"sv, "[inbound]"sv,
+                                         "[[link]]"sv,   "[[schedule]]"sv,
+                                         "[schedule_options]"sv};
     return kDisplay;
   }
 
@@ -977,7 +1182,17 @@ class Parser {
     return m;
   }
 
-  DirectionConfig parse_direction(const toml::table& t, const std::string& prefix) {
+  // `under`: keys that apply where `t` does not name them (a schedule step's link); reported
+  // where they are written.
+  DirectionConfig parse_direction(const toml::table& t, const std::string& prefix,
+                                  const toml::table* under = nullptr) {
+    const auto lookup = [&](std::string_view name) {
+      Field f = field(t, prefix, name);
+      if (!f && under != nullptr) {
+        f = field(*under, prefix, name);
+      }
+      return f;
+    };
     const std::string section = "[" + prefix.substr(0, prefix.size() - 1) + "]";
     const auto suggested = check_keys(t, prefix, kDirectionKeys, section);
     const auto misspelt = [&suggested](std::string_view key) {
@@ -997,11 +1212,11 @@ class Parser {
     if (misspelt("reorder")) {
       reorder.reset();
     }
-    if (const Field f = field(t, prefix, "delay")) {
+    if (const Field f = lookup("delay")) {
       delay = get_duration(f);
       c.delay.delay = delay.value_or(Duration{0});
     }
-    if (const Field f = field(t, prefix, "jitter")) {
+    if (const Field f = lookup("jitter")) {
       jitter = get_duration(f);
       c.delay.jitter = jitter.value_or(Duration{0});
     }
@@ -1012,7 +1227,7 @@ class Parser {
                      "it does nothing");
       }
     };
-    if (const Field f = field(t, prefix, "distribution")) {
+    if (const Field f = lookup("distribution")) {
       if (const auto d = get_choice(f, kDistributions)) {
         c.delay.distribution = *d == "normal"         ? DelayDistribution::normal
                                : *d == "pareto"       ? DelayDistribution::pareto
@@ -1021,22 +1236,22 @@ class Parser {
         needs_jitter(f);
       }
     }
-    if (const Field f = field(t, prefix, "correlation")) {
+    if (const Field f = lookup("correlation")) {
       if (const auto v = get_probability(f)) {
         c.delay.correlation = *v;
         needs_jitter(f);
       }
     }
-    if (const Field f = field(t, prefix, "keep_order")) {
+    if (const Field f = lookup("keep_order")) {
       c.delay.keep_order = get_bool(f).value_or(true);
     }
-    if (const Field f = field(t, prefix, "loss")) {
+    if (const Field f = lookup("loss")) {
       c.loss = parse_loss(f);
     }
-    if (const Field f = field(t, prefix, "duplicate")) {
+    if (const Field f = lookup("duplicate")) {
       c.duplicate = get_probability(f).value_or(0.0);
     }
-    if (const Field f = field(t, prefix, "reorder")) {
+    if (const Field f = lookup("reorder")) {
       reorder = get_probability(f);
       c.reorder = reorder.value_or(0.0);
       if (reorder && *reorder > 0.0 && delay && delay->count() == 0) {
@@ -1045,7 +1260,7 @@ class Parser {
                      "nothing is reordered (as in netem)");
       }
     }
-    if (const Field f = field(t, prefix, "reorder_gap")) {
+    if (const Field f = lookup("reorder_gap")) {
       if (const auto gap = get_integer(f, 1, std::numeric_limits<uint32_t>::max())) {
         c.reorder_gap = static_cast<uint32_t>(*gap);
         if (reorder && *reorder == 0.0) {
@@ -1053,13 +1268,13 @@ class Parser {
         }
       }
     }
-    if (const Field f = field(t, prefix, "corrupt")) {
+    if (const Field f = lookup("corrupt")) {
       c.corrupt = get_probability(f).value_or(0.0);
     }
-    if (const Field f = field(t, prefix, "rate")) {
+    if (const Field f = lookup("rate")) {
       c.rate.bits_per_second = get_rate(f).value_or(0);
     }
-    if (const Field f = field(t, prefix, "queue_limit")) {
+    if (const Field f = lookup("queue_limit")) {
       c.queue = get_queue_limit(f).value_or(QueueLimit{});
     }
     return c;
@@ -1245,6 +1460,31 @@ void render_directions(std::ostringstream& out, std::string_view prefix, const L
   }
 }
 
+void render_schedule(std::ostringstream& out, std::string_view prefix, const Schedule& schedule) {
+  for (const ScheduleStep& step : schedule.steps) {
+    out << "\n[[" << prefix << "]]\n";
+    out << "at = " << toml_string(format_duration(step.at)) << "\n";
+    for (const Direction d : {Direction::outbound, Direction::inbound}) {
+      if (!step.named[index_of(d)].empty()) {
+        out << to_string(d) << " = " << step.named[index_of(d)] << "\n";
+      }
+    }
+    if (step.outage) {
+      const OutageStep& o = *step.outage;
+      out << "outage = { duration = " << toml_string(format_duration(o.duration))
+          << ", mode = \"" << (o.mode == Outage::hold ? "hold" : "drop") << "\"";
+      if (o.directions[0] != o.directions[1]) {
+        out << ", direction = \"" << (o.directions[0] ? "outbound" : "inbound") << "\"";
+      }
+      out << " }\n";
+    }
+  }
+  if (schedule.repeat) {
+    out << "\n[" << prefix << "_options]\n";
+    out << "repeat = " << toml_string(format_duration(*schedule.repeat)) << "\n";
+  }
+}
+
 // "# gets: ..." for links[i]: its match, less what earlier links it overlaps take first.
 std::string traffic_comment(const std::vector<Link>& links, std::size_t i) {
   std::vector<std::string> before;
@@ -1300,6 +1540,7 @@ std::string render_profile(const Profile& profile) {
   if (profile.links.size() == 1 && profile.links.front().name == kDefaultLinkName) {
     render_match(out, "match", profile.links.front().match);
     render_directions(out, "", profile.links.front());
+    render_schedule(out, "schedule", profile.links.front().schedule);
     return out.str();
   }
   out << "\n# Links are tried in this order; a packet goes to the first whose match takes it,\n"
@@ -1311,6 +1552,7 @@ std::string render_profile(const Profile& profile) {
     out << traffic_comment(profile.links, i);
     render_match(out, "link.match", link.match);
     render_directions(out, "link.", link);
+    render_schedule(out, "link.schedule", link.schedule);
   }
   return out.str();
 }

@@ -54,6 +54,31 @@ struct SourcePosition {
 // The link a profile in the classic form (top-level [match], [outbound], [inbound]) has.
 inline constexpr std::string_view kDefaultLinkName = "default";
 
+// An outage a schedule's step starts.
+struct OutageStep {
+  Duration duration{};
+  Outage mode = Outage::drop;  // drop or hold
+  std::array<bool, kDirections> directions{true, true};
+};
+
+// One step of a link's schedule: from `at` (after the timeline's start) the link's directions
+// are its base ones with the keys the step names; an outage may start with it.
+struct ScheduleStep {
+  Duration at{};
+  DirectionConfigs configs{};                  // in force from `at`
+  std::array<std::string, kDirections> named;  // the step's own keys, as an inline TOML table
+                                               // ("" when it names none of that direction)
+  std::optional<OutageStep> outage;
+  SourcePosition position;
+};
+
+struct Schedule {
+  std::vector<ScheduleStep> steps;  // strictly increasing `at`
+  std::optional<Duration> repeat;   // the steps start again every `repeat`; else the last holds
+
+  bool empty() const { return steps.empty(); }
+};
+
 // One kind of traffic and what happens to it: a match and its two directions.
 struct Link {
   std::string name;          // [a-z0-9_-]+, unique in its profile
@@ -63,6 +88,7 @@ struct Link {
   bool has_outbound = false;
   bool has_inbound = false;
   SourcePosition position;  // its [[link]] header, or the first classic section
+  Schedule schedule;        // how its directions change over time (none: they do not)
 
   const DirectionConfig& direction(Direction d) const {
     return d == Direction::outbound ? outbound : inbound;

@@ -231,6 +231,114 @@ TEST(Replay, ThroughAParsedProfile) {
   }
 }
 
+// Replays `frames` through `profile_text`'s links.
+ReplayReport replay_profile(const fs::path& in, const fs::path& out, const char* profile_text) {
+  const Profile profile = parse_profile(profile_text, "test.toml");
+  ReplaySetup setup;
+  setup.input = in;
+  setup.output = out;
+  setup.links = profile.links;
+  setup.seed = 1;
+  setup.profile_name = profile.name;
+  return replay(setup);
+}
+
+// The timeline starts at the first packet: every packet before the 3 s step keeps 20 ms, every
+// one from it on gets 80 ms.
+TEST(Replay, AScheduleStepAppliesFromItsTime) {
+  TempDir dir;
+  const auto frames = ethernet_udp(6000, 1'000'000);  // one per ms for 6 s
+  write_capture(dir / "in.pcap", DLT_EN10MB, frames);
+  const ReplayReport r = replay_profile(dir / "in.pcap", dir / "out.pcap", R"([profile]
+name = "step"
+[outbound]
+delay = "20ms"
+[[schedule]]
+at = "3s"
+outbound = { delay = "80ms" }
+)");
+  EXPECT_EQ(r.timeline_changes, 1u);
+  const Capture out = read_capture(dir / "out.pcap");
+  ASSERT_EQ(out.frames.size(), frames.size());
+  std::map<uint16_t, int64_t> sent_at;
+  for (const Frame& f : out.frames) {
+    sent_at[port_of(f, 14)] = f.nanos;
+  }
+  for (size_t i = 0; i < frames.size(); ++i) {
+    const int64_t delay = sent_at.at(port_of(frames[i], 14)) - frames[i].nanos;
+    const bool after = frames[i].nanos - frames[0].nanos >= 3'000'000'000;
+    EXPECT_EQ(delay, after ? 80'000'000 : 20'000'000) << i;
+  }
+}
+
+// 200 packets queued at 10 Mbit/s; the rate drops to 1 Mbit/s at 20.5 ms: from the one after
+// the packet then in service, they leave 10 ms apart.
+TEST(Replay, ARateDropAppliesToWhatIsQueued) {
+  TempDir dir;
+  std::vector<Frame> frames;
+  for (size_t i = 0; i < 200; ++i) {
+    const auto ip = testing::make_ip_packet(4, 17, 1250 - 28, static_cast<uint16_t>(10000 + i), 5000);
+    frames.push_back({kEpoch + static_cast<int64_t>(i), with_ethernet(ip, 0x0800), 0});
+  }
+  write_capture(dir / "in.pcap", DLT_EN10MB, frames);
+  const ReplayReport r = replay_profile(dir / "in.pcap", dir / "out.pcap", R"([profile]
+name = "rate-drop"
+[outbound]
+rate = "10mbit"
+queue_limit = 1000
+[[schedule]]
+at = "20500us"
+outbound = { rate = "1mbit" }
+)");
+  const Capture out = read_capture(dir / "out.pcap");
+  ASSERT_EQ(out.frames.size(), 200u);
+  EXPECT_EQ(r.links.at(0).directions[0].dropped_queue, 0u);
+  for (size_t i = 22; i < out.frames.size(); ++i) {
+    EXPECT_EQ(out.frames[i].nanos - out.frames[i - 1].nanos, 10'000'000) << i;
+  }
+  EXPECT_LT(out.frames[19].nanos - out.frames[18].nanos, 1'000'001);
+}
+
+// An outage of 2 s: dropped, a gap with nothing in it; held, nothing lost and the held
+// packets leave in order right after.
+TEST(Replay, OutagesDropOrHold) {
+  TempDir dir;
+  const auto frames = ethernet_udp(5000, 1'000'000);  // one per ms for 5 s
+  write_capture(dir / "in.pcap", DLT_EN10MB, frames);
+  for (const std::string mode : {"drop", "hold"}) {
+    const std::string profile = R"([profile]
+name = "outage"
+[outbound]
+delay = "10ms"
+queue_limit = 5000
+[[schedule]]
+at = "1s"
+outage = { duration = "2s", mode = ")" + mode + R"(" }
+)";
+    const ReplayReport r = replay_profile(dir / "in.pcap", dir / "out.pcap", profile.c_str());
+    const Capture out = read_capture(dir / "out.pcap");
+    const int64_t start = frames[0].nanos;
+    if (mode == "drop") {
+      EXPECT_EQ(out.frames.size(), 3000u);
+      EXPECT_EQ(r.links.at(0).directions[0].dropped_outage, 2000u);
+      for (const Frame& f : out.frames) {
+        const int64_t t = f.nanos - start;
+        EXPECT_TRUE(t < 1'010'000'000 || t >= 3'010'000'000) << t;
+      }
+    } else {
+      ASSERT_EQ(out.frames.size(), 5000u);
+      size_t held = 0;
+      for (size_t i = 1; i < out.frames.size(); ++i) {
+        EXPECT_LT(port_of(out.frames[i - 1], 14), port_of(out.frames[i], 14)) << "in order " << i;
+        if (out.frames[i].nanos - start == 3'010'000'000) {
+          ++held;
+        }
+      }
+      EXPECT_EQ(held, 2000u);  // released together at the end, then the delay
+    }
+  }
+}
+
 TEST(Replay, FixedDelayOnRawIpv6Tcp) {
   TempDir dir;
   std::vector<Frame> frames;
@@ -680,7 +788,7 @@ TEST(StatsJson, IsValidJsonWithEveryKey) {
   EXPECT_EQ(keys, (std::vector<std::string>{
                       "profile", "seed", "input", "output", "direction", "link_type",
                       "input_packets", "output_packets", "non_ip", "pool_exhausted",
-                      "time_went_back", "truncated_input", "input_error", "unmatched", "links"}))
+                      "time_went_back", "timeline_changes", "truncated_input", "input_error", "unmatched", "links"}))
       << "in this order: scripts take the first \"key\": they find";
   for (const char* d : {"outbound", "inbound"}) {
     std::vector<std::string> stats;

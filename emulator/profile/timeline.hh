@@ -1,0 +1,45 @@
+// A profile's schedules as a timeline: what each link's directions are at any moment after the
+// timeline's start, and when that next changes. Pure: replay runs it on capture time, the live
+// runtime on its clock.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <optional>
+#include <vector>
+
+#include "core/time.hh"
+#include "impairments/config.hh"
+#include "profile/profile.hh"
+
+namespace badlink {
+
+// What a link's schedule says at one moment.
+struct LinkPhase {
+  DirectionConfigs configs{};
+  std::array<Outage, kDirections> outage{Outage::none, Outage::none};
+  std::optional<size_t> step;  // the step in force (nullopt: the link's own directions)
+  uint64_t cycle = 0;          // how many times the steps have started again (repeat)
+
+  friend bool operator==(const LinkPhase&, const LinkPhase&) = default;
+};
+
+class Timeline {
+ public:
+  explicit Timeline(const std::vector<Link>& links);
+
+  // No link has a schedule: nothing ever changes.
+  bool empty() const { return empty_; }
+
+  // Link `link`'s phase `t` after the start.
+  LinkPhase phase(size_t link, Duration t) const;
+
+  // The first moment after `t` at which some link's phase changes; nullopt: never again.
+  std::optional<Duration> next_change(Duration t) const;
+
+ private:
+  std::vector<Link> links_;
+  bool empty_ = true;
+};
+
+}  // namespace badlink
