@@ -348,7 +348,7 @@ TEST(ProfileErrors, UnknownSection) {
   const Diagnostic other = only_error("[profile]\nname = \"t\"\n[shaper]\n");
   EXPECT_EQ(other.message,
             "unknown section [shaper]; a profile has the sections [profile], [match], "
-            "[outbound], [inbound] or [[link]]");
+            "[outbound], [inbound], [[link]], [[schedule]] or [schedule_options]");
 }
 
 TEST(ProfileErrors, UnknownSubtable) {
