@@ -22,6 +22,7 @@ Engine::Engine(std::span<const DirectionConfigs> links, uint64_t seed, PacketPoo
 
 Engine::~Engine() {
   PacketList rest = wheel_.drain();
+  rest.splice_back(early_);
   for (const std::unique_ptr<EngineLink>& link : links_) {
     for (const std::unique_ptr<Pipeline>& p : link->pipelines) {
       PacketList waiting = p->take_waiting();
@@ -48,18 +49,34 @@ Pipeline& Engine::pipeline_of(const Packet& p) {
   return *links_[link]->pipelines[index_of(p.address.direction)];
 }
 
+Pipeline& Engine::arrival_pipeline_of(const Packet& p) {
+  const size_t link = p.address.link < links_.size() ? p.address.link : 0;
+  const std::unique_ptr<Pipeline>& previous = links_[link]->previous[index_of(p.address.direction)];
+  if (previous && p.arrival < changed_at_ && !previous->queues() &&
+      !links_[link]->pipelines[index_of(p.address.direction)]->queues()) {
+    return *previous;
+  }
+  return *links_[link]->pipelines[index_of(p.address.direction)];
+}
+
 void Engine::submit(Packet* packet) {
+  if (scheduled_ && packet->arrival >= scheduled_at_) {
+    // What was due before the change is served as it was, then the change.
+    PacketList before = expire_wheel(scheduled_at_);
+    early_.splice_back(before);
+    apply_scheduled();
+  }
   if (!started_) {
     wheel_.start(packet->arrival);
     started_ = true;
   }
   latest_ = std::max(latest_, packet->arrival);
-  pipeline_of(*packet).process(packet, next_seq_, wheel_);
+  arrival_pipeline_of(*packet).process(packet, next_seq_, wheel_);
 }
 
 size_t Engine::pending() const {
   // The packet being served is in the wheel and counted by its bottleneck too.
-  size_t n = wheel_.size() - in_service_;
+  size_t n = wheel_.size() - in_service_ + early_.size();
   for (const std::unique_ptr<EngineLink>& link : links_) {
     for (const std::unique_ptr<Pipeline>& p : link->pipelines) {
       n += p->queued_packets();
@@ -79,6 +96,33 @@ void Engine::account(const PacketList& list) {
 }
 
 PacketList Engine::expire(TimePoint now) {
+  PacketList out = std::move(early_);
+  early_ = PacketList{};
+  if (scheduled_ && now >= scheduled_at_) {
+    PacketList before = expire_wheel(scheduled_at_);
+    out.splice_back(before);
+    apply_scheduled();
+  }
+  PacketList rest = expire_wheel(now);
+  out.splice_back(rest);
+  return out;
+}
+
+void Engine::apply_scheduled() noexcept {
+  const TimePoint at = scheduled_at_;
+  EngineChange change = std::move(*scheduled_);
+  scheduled_.reset();
+  latest_ = std::max(latest_, at);
+  commit(std::move(change));
+}
+
+void Engine::commit_at(EngineChange change, TimePoint at) noexcept {
+  scheduled_.reset();
+  scheduled_.emplace(std::move(change));
+  scheduled_at_ = at;
+}
+
+PacketList Engine::expire_wheel(TimePoint now) {
   latest_ = std::max(latest_, now);
   if (in_service_ == 0) {
     PacketList due = wheel_.expire(now);
@@ -105,18 +149,31 @@ PacketList Engine::expire(TimePoint now) {
 }
 
 PacketList Engine::drain() {
+  if (scheduled_) {
+    PacketList before = expire(scheduled_at_);  // the change happens on the way
+    early_.splice_back(before);
+  }
   // Outages that hold end now; what waits in a bottleneck is served as it would be.
   for (const std::unique_ptr<EngineLink>& link : links_) {
     for (const std::unique_ptr<Pipeline>& p : link->pipelines) {
       p->end_hold(latest_, wheel_);
     }
   }
-  PacketList all;
+  PacketList all = std::move(early_);
+  early_ = PacketList{};
   while (const std::optional<TimePoint> next = wheel_.next_expiry_exact()) {
     PacketList due = expire(*next);
     all.splice_back(due);
   }
   return all;
+}
+
+EngineChange Engine::prepare(
+    std::span<const DirectionConfigs> links,
+    std::span<const std::array<std::optional<Outage>, kDirections>> outages) {
+  EngineChange change = prepare(links);
+  change.outages_.assign(outages.begin(), outages.end());
+  return change;
 }
 
 EngineChange Engine::prepare(std::span<const DirectionConfigs> links) {
@@ -140,14 +197,24 @@ EngineChange Engine::prepare(std::span<const DirectionConfigs> links) {
 }
 
 void Engine::commit(EngineChange change) noexcept {
+  scheduled_.reset();  // a change made now replaces one scheduled for later
+  changed_at_ = latest_;
   for (size_t i = 0; i < change.pipelines_.size(); ++i) {
     for (size_t d = 0; d < kDirections; ++d) {
       change.pipelines_[i][d]->inherit(*links_[i]->pipelines[d]);
+      links_[i]->previous[d] = std::move(links_[i]->pipelines[d]);
       links_[i]->pipelines[d] = std::move(change.pipelines_[i][d]);
     }
   }
   for (std::unique_ptr<EngineLink>& slot : change.added_) {
     links_.push_back(std::move(slot));
+  }
+  for (size_t i = 0; i < change.outages_.size() && i < links_.size(); ++i) {
+    for (size_t d = 0; d < kDirections; ++d) {
+      if (change.outages_[i][d] && *change.outages_[i][d] != links_[i]->pipelines[d]->outage()) {
+        links_[i]->pipelines[d]->set_outage(*change.outages_[i][d], latest_, wheel_);
+      }
+    }
   }
 }
 

@@ -27,6 +27,9 @@ struct EngineLink {
   std::array<Rng, kDirections> rngs;
   std::array<DirectionStats, kDirections> stats{};
   std::array<std::unique_ptr<Pipeline>, kDirections> pipelines;
+  // The pipelines the last change replaced: a packet that arrived before the change but is
+  // submitted after it (read late) still goes through them, unless they queue.
+  std::array<std::unique_ptr<Pipeline>, kDirections> previous;
 };
 
 // A reconfiguration built ahead by Engine::prepare (everything that allocates), applied by
@@ -40,7 +43,9 @@ class EngineChange {
  private:
   friend class Engine;
   EngineChange();
-  std::vector<std::unique_ptr<EngineLink>> added_;  // links new to the engine, with their state
+  std::vector<std::unique_ptr<EngineLink>> added_;
+  // Outages to start or end with the change, by link and direction (nullopt: as they are).
+  std::vector<std::array<std::optional<Outage>, kDirections>> outages_;  // links new to the engine, with their state
   std::vector<std::array<std::unique_ptr<Pipeline>, kDirections>> pipelines_;  // by link
 };
 
@@ -69,10 +74,13 @@ class Engine {
   // Everything still scheduled, in departure order (end of replay, orderly shutdown).
   PacketList drain();
 
-  // When expire() next has something (never later than that); nullopt when nothing waits.
-  std::optional<TimePoint> next_expiry() const { return wheel_.next_expiry(); }
+  // When expire() next has something (never later than that), a scheduled change counted;
+  // nullopt when nothing waits.
+  std::optional<TimePoint> next_expiry() const { return soonest(wheel_.next_expiry()); }
   // The same, exactly (TimingWheel::next_expiry_exact): for a caller about to sleep until then.
-  std::optional<TimePoint> next_expiry_exact() const { return wheel_.next_expiry_exact(); }
+  std::optional<TimePoint> next_expiry_exact() const {
+    return soonest(wheel_.next_expiry_exact());
+  }
 
   // New pipelines for every link (`links` index = link; at least link_count() of them: a link
   // is never taken away, since packets of it may still be scheduled -- give one that is gone
@@ -85,6 +93,19 @@ class Engine {
   // counters, its bottleneck backlog and its last departure.
   void commit(EngineChange change) noexcept;
   void reconfigure(std::span<const DirectionConfigs> links) { commit(prepare(links)); }
+
+  // prepare(), with outages to start or end at the same moment (`outages` by link; nullopt:
+  // as they are).
+  EngineChange prepare(std::span<const DirectionConfigs> links,
+                       std::span<const std::array<std::optional<Outage>, kDirections>> outages);
+  // commit() at `at` exactly (a schedule's step): before the first packet that arrives at or
+  // after it is taken, and before any expiry past it -- whenever the caller gets to it. One at
+  // a time: a later call, or a commit(), replaces one that has not happened yet.
+  void commit_at(EngineChange change, TimePoint at) noexcept;
+  // When the change given to commit_at() happens, while it has not.
+  std::optional<TimePoint> scheduled_change() const {
+    return scheduled_ ? std::optional<TimePoint>(scheduled_at_) : std::nullopt;
+  }
   void reconfigure(const DirectionConfigs& configs) {
     reconfigure(std::span<const DirectionConfigs>(&configs, 1));
   }
@@ -125,6 +146,16 @@ class Engine {
 
  private:
   Pipeline& pipeline_of(const Packet& p);
+  // The pipeline a new packet goes through: the one in force when it arrived.
+  Pipeline& arrival_pipeline_of(const Packet& p);
+  std::optional<TimePoint> soonest(std::optional<TimePoint> t) const {
+    if (!scheduled_) {
+      return t;
+    }
+    return t && *t < scheduled_at_ ? t : std::optional<TimePoint>(scheduled_at_);
+  }
+  void apply_scheduled() noexcept;
+  PacketList expire_wheel(TimePoint now);
   std::unique_ptr<EngineLink> make_slot(size_t link, const DirectionConfigs& configs);
   void account(const PacketList& list);
 
@@ -134,9 +165,13 @@ class Engine {
   EngineObserver* observer_ = nullptr;
   bool started_ = false;
   TimePoint latest_{};        // the latest arrival or expiry seen: the engine's "now"
+  TimePoint changed_at_{};    // when the last change was committed (EngineLink::previous)
   uint64_t in_service_ = 0;  // bottleneck service events in the wheel (Bottleneck)
   TimingWheel wheel_;
-  std::vector<std::unique_ptr<EngineLink>> links_;  // stable addresses: pipelines refer into them
+  std::vector<std::unique_ptr<EngineLink>> links_;
+  std::optional<EngineChange> scheduled_;  // commit_at()'s, until it happens
+  PacketList early_;  // due before a change a submit() applied: out with the next expire()
+  TimePoint scheduled_at_{};  // stable addresses: pipelines refer into them
 };
 
 }  // namespace badlink

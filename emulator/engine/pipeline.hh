@@ -83,6 +83,8 @@ class Pipeline {
   void inherit(Pipeline& previous);
 
   size_t queued_packets() const { return bottleneck_.packets(); }
+  // Whether packets pass through a bottleneck queue here (rate, hold, a backlog).
+  bool queues() const { return bottleneck_.engaged(); }
   uint64_t queued_bytes() const { return bottleneck_.bytes(); }
   // From `now` on (an outage's end: the bottleneck is served again from then).
   void set_outage(Outage outage, TimePoint now, TimingWheel& wheel);

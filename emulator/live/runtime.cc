@@ -1,12 +1,14 @@
 // Runtime: the engine, the diversion and the loop for a profile's links; see runtime.hh.
 #include "live/runtime.hh"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <ctime>
 #include <stdexcept>
 
 #include "impairments/delay.hh"
@@ -25,6 +27,46 @@ std::vector<DirectionConfigs> slot_configs(const DiversionPlan& plan, size_t slo
     configs[l.slot] = l.configs;
   }
   return configs;
+}
+
+// Every configuration a link's directions take over its schedule: its own, then each step's.
+std::vector<DirectionConfigs> phases_of(const Link& link) {
+  std::vector<DirectionConfigs> all{link.configs()};
+  for (const ScheduleStep& step : link.schedule.steps) {
+    all.push_back(step.configs);
+  }
+  return all;
+}
+
+// What the diversion must be ready for over a link's schedule: each direction impaired if any
+// phase impairs it (an outage too), more than delays if any phase does more, the longest delay
+// and largest queue of any -- so that a step changes only the engine, at its exact time.
+DirectionConfigs envelope(const Link& link) {
+  DirectionConfigs env = link.configs();
+  for (const DirectionConfigs& phase : phases_of(link)) {
+    for (size_t d = 0; d < kDirections; ++d) {
+      DirectionConfig& e = env[d];
+      const DirectionConfig& c = phase[d];
+      e.delay.delay = std::max(e.delay.delay, c.delay.delay);
+      e.delay.jitter = std::max(e.delay.jitter, c.delay.jitter);
+      if (std::holds_alternative<std::monostate>(e.loss)) {
+        e.loss = c.loss;
+      }
+      e.duplicate = std::max(e.duplicate, c.duplicate);
+      e.reorder = std::max(e.reorder, c.reorder);
+      e.corrupt = std::max(e.corrupt, c.corrupt);
+      e.rate.bits_per_second = std::max(e.rate.bits_per_second, c.rate.bits_per_second);
+      e.queue.packets = std::max(e.queue.packets, c.queue.packets);
+    }
+  }
+  for (const ScheduleStep& step : link.schedule.steps) {
+    for (size_t d = 0; step.outage && d < kDirections; ++d) {
+      if (step.outage->directions[d] && env[d].is_passthrough()) {
+        env[d].delay.delay = std::chrono::microseconds(1);  // diverted, to be dropped or held
+      }
+    }
+  }
+  return env;
 }
 
 }  // namespace
@@ -52,7 +94,7 @@ DiversionPlan Runtime::plan_for(const Profile& profile, std::vector<std::string>
     d.name = link.name;
     d.slot = static_cast<uint16_t>(at - placed.begin());
     d.match = link.match;
-    d.configs = link.configs();
+    d.configs = link.schedule.empty() ? link.configs() : envelope(link);
     plan.links.push_back(std::move(d));
   }
   slots = std::move(placed);
@@ -74,7 +116,167 @@ Runtime::Runtime(Profile profile, uint64_t seed, const DiversionFactory& make_di
     throw SystemError("eventfd", errno);
   }
   prepared_source_ = driver_->add_source(prepared_.fd());
+  timeline_source_ = driver_->add_source(timeline_timer_.fd());
   started_ = clock_.now();
+  start_timeline(false);
+}
+
+LiveEvent Runtime::run() {
+  for (;;) {
+    const LiveEvent e = driver_->run();
+    if (e.kind == LiveEvent::Kind::source && e.source == timeline_source_) {
+      timeline_timer_.acknowledge();
+      advance_timeline();
+      continue;
+    }
+    return e;
+  }
+}
+
+namespace {
+
+// Schedules that say the same (positions aside): a reload keeps such a timeline running.
+bool same_schedules(const std::vector<Link>& a, const std::vector<Link>& b) {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.size(); ++i) {
+    const Schedule& x = a[i].schedule;
+    const Schedule& y = b[i].schedule;
+    if (a[i].name != b[i].name || x.repeat != y.repeat || x.steps.size() != y.steps.size() ||
+        !(a[i].configs() == b[i].configs())) {
+      return false;
+    }
+    for (size_t j = 0; j < x.steps.size(); ++j) {
+      const ScheduleStep& s = x.steps[j];
+      const ScheduleStep& t = y.steps[j];
+      const bool same_outage =
+          s.outage.has_value() == t.outage.has_value() &&
+          (!s.outage || (s.outage->duration == t.outage->duration &&
+                         s.outage->mode == t.outage->mode &&
+                         s.outage->directions == t.outage->directions));
+      if (s.at != t.at || !(s.configs == t.configs) || !same_outage) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+// How far ahead of a step the runtime prepares it (the engine applies it at its time).
+constexpr Duration kStepLead = std::chrono::milliseconds(5);
+
+int64_t unix_now_ns() {
+  timespec t{};
+  ::clock_gettime(CLOCK_REALTIME, &t);
+  return int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec;
+}
+
+}  // namespace
+
+void Runtime::start_timeline(bool keep) noexcept {
+  Timeline next(profile_.links);
+  if (next.empty()) {
+    timeline_.reset();
+    timeline_timer_.disarm();
+    return;
+  }
+  if (!keep || !timeline_) {
+    timeline_start_ = clock_.now();
+    timeline_start_unix_ns_ = unix_now_ns();
+    timeline_applied_ = Duration{0};
+  }
+  timeline_.emplace(std::move(next));
+  // The phase in force now, at once (a step at 0 s, an outage from the start, or where a kept
+  // timeline is).
+  phases_.clear();
+  std::vector<DirectionConfigs> configs(slots_.size());
+  std::vector<std::array<std::optional<Outage>, kDirections>> outages(slots_.size());
+  const DiversionPlan plan = [&] {
+    std::vector<std::string> slots = slots_;
+    return plan_for(profile_, slots);
+  }();
+  for (size_t i = 0; i < profile_.links.size(); ++i) {
+    phases_.push_back(timeline_->phase(i, timeline_applied_));
+    const uint16_t slot = plan.links[i].slot;
+    configs[slot] = phases_.back().configs;
+    outages[slot] = {phases_.back().outage[0], phases_.back().outage[1]};
+  }
+  try {
+    engine_->commit(engine_->prepare(configs, outages));
+  } catch (const std::exception& e) {
+    spdlog::error("the schedule could not start: {}", e.what());
+  }
+  spdlog::info("timeline {}: its steps run from now (unix {} ns)", keep ? "kept" : "started",
+               timeline_start_unix_ns_);
+  arm_timeline();
+}
+
+void Runtime::arm_timeline() noexcept {
+  if (!timeline_) {
+    return;
+  }
+  if (const std::optional<TimePoint> pending = engine_->scheduled_change()) {
+    timeline_timer_.arm_at(*pending + Duration{1});  // once it has happened, the next one
+    return;
+  }
+  const std::optional<Duration> next = timeline_->next_change(timeline_applied_);
+  if (!next) {
+    timeline_timer_.disarm();
+    return;
+  }
+  timeline_timer_.arm_at(timeline_start_ + *next - kStepLead);
+}
+
+void Runtime::advance_timeline() noexcept {
+  if (!timeline_ || engine_->scheduled_change()) {
+    arm_timeline();
+    return;
+  }
+  const std::optional<Duration> next = timeline_->next_change(timeline_applied_);
+  if (!next) {
+    return;
+  }
+  const DiversionPlan plan = [&] {
+    std::vector<std::string> slots = slots_;
+    return plan_for(profile_, slots);
+  }();
+  std::vector<DirectionConfigs> configs(slots_.size());
+  std::vector<std::array<std::optional<Outage>, kDirections>> outages(slots_.size());
+  for (size_t s = 0; s < slots_.size(); ++s) {
+    configs[s] = DirectionConfigs{engine_->config(s, Direction::outbound),
+                                  engine_->config(s, Direction::inbound)};
+  }
+  for (size_t i = 0; i < profile_.links.size(); ++i) {
+    const LinkPhase phase = timeline_->phase(i, *next);
+    const uint16_t slot = plan.links[i].slot;
+    configs[slot] = phase.configs;
+    outages[slot] = {phase.outage[0], phase.outage[1]};
+    if (phase.step != phases_[i].step || phase.cycle != phases_[i].cycle) {
+      spdlog::info("link '{}': {} at +{:.3f} s", profile_.links[i].name,
+                   phase.step ? fmt::format("step {} begins", *phase.step + 1)
+                              : std::string("its own directions again"),
+                   static_cast<double>(next->count()) / 1e9);
+    }
+    for (const Direction d : {Direction::outbound, Direction::inbound}) {
+      if (phase.outage[index_of(d)] != phases_[i].outage[index_of(d)]) {
+        spdlog::info("link '{}': {} {} at +{:.3f} s", profile_.links[i].name, to_string(d),
+                     phase.outage[index_of(d)] == Outage::none ? "outage ends"
+                     : phase.outage[index_of(d)] == Outage::hold
+                         ? "outage begins (holding)"
+                         : "outage begins (dropping)",
+                     static_cast<double>(next->count()) / 1e9);
+      }
+    }
+    phases_[i] = phase;
+  }
+  try {
+    engine_->commit_at(engine_->prepare(configs, outages), timeline_start_ + *next);
+  } catch (const std::exception& e) {
+    spdlog::error("a schedule's step could not be prepared, so it is skipped: {}", e.what());
+  }
+  timeline_applied_ = *next;
+  arm_timeline();
 }
 
 Runtime::~Runtime() {
@@ -152,11 +354,13 @@ RuntimePlan Runtime::take_prepared() {
 }
 
 void Runtime::commit(RuntimePlan plan) noexcept {
+  const bool keep = same_schedules(profile_.links, plan.profile_.links);
   engine_->commit(std::move(*plan.engine_));
   diversion_->commit(std::move(plan.diversion_));
   slots_ = std::move(plan.slots_);
   profile_ = std::move(plan.profile_);
   configure_loop();
+  start_timeline(keep);
 }
 
 void Runtime::configure_loop() noexcept {
@@ -171,14 +375,21 @@ void Runtime::configure_loop() noexcept {
     std::optional<Duration> slack;
     bool any = false;
     for (const Link& l : profile_.links) {
-      const DirectionConfig& c = l.direction(d);
-      if (c.is_passthrough() && options_.dump == nullptr) {
-        continue;
+      for (const DirectionConfigs& phase : phases_of(l)) {  // every step's too
+        const DirectionConfig& c = phase[index_of(d)];
+        if (c.is_passthrough() && options_.dump == nullptr) {
+          continue;
+        }
+        const Duration soonest = soonest_departure(c);
+        slack = any ? std::min(*slack, soonest) : soonest;
+        any = true;
+        timing = timing || !c.is_passthrough();
       }
-      const Duration soonest = soonest_departure(c);
-      slack = any ? std::min(*slack, soonest) : soonest;
-      any = true;
-      timing = timing || !c.is_passthrough();
+      for (const ScheduleStep& step : l.schedule.steps) {
+        if (step.outage && step.outage->directions[index_of(d)]) {
+          timing = true;  // a hold's end is a departure to time
+        }
+      }
     }
     if (!traits.kernel_stamped || !slack || *slack < kLeast) {
       slack.reset();
@@ -223,7 +434,18 @@ RuntimeSnapshot Runtime::snapshot() const {
     ls.slot = l.slot;
     for (const Direction d : {Direction::outbound, Direction::inbound}) {
       ls.directions[index_of(d)] = engine_->stats(l.slot, d);
+      ls.outage[index_of(d)] = engine_->outage(l.slot, d);
+      ls.queued_packets[index_of(d)] = engine_->queued_packets(l.slot, d);
+      ls.queued_bytes[index_of(d)] = engine_->queued_bytes(l.slot, d);
     }
+    const size_t i = s.links.size() - 1;
+    if (timeline_ && i < phases_.size()) {
+      ls.step = phases_[i].step;
+      ls.cycle = phases_[i].cycle;
+    }
+  }
+  if (timeline_) {
+    s.timeline_started_unix_ns = timeline_start_unix_ns_;
   }
   s.backend = diversion_->backend().stats();
   s.diversion = diversion_->report();

@@ -18,8 +18,10 @@
 #include "engine/engine.hh"
 #include "live/runtime_snapshot.hh"
 #include "profile/profile.hh"
+#include "profile/timeline.hh"
 #include "sys/file_descriptor.hh"
 #include "sys/signal_fd.hh"
+#include "sys/timer_fd.hh"
 
 namespace badlink {
 
@@ -74,8 +76,9 @@ class Runtime {
   size_t prepared_source() const { return prepared_source_; }
   RuntimePlan take_prepared();
 
-  // The loop: moves packets until an event needs the caller (see LiveDriver::run).
-  LiveEvent run() { return driver_->run(); }
+  // The loop: moves packets until an event needs the caller (see LiveDriver::run). The
+  // schedules' steps are the runtime's own events: applied here, never returned.
+  LiveEvent run();
   // See LiveDriver::add_source.
   size_t add_source(int fd) { return driver_->add_source(fd); }
   // Orderly end: the rules out, then everything held handed back at once.
@@ -94,6 +97,12 @@ class Runtime {
 
  private:
   void configure_loop() noexcept;
+  // The timeline (the profile's schedules): started now, or kept when a reload leaves the
+  // schedules as they were; each step is applied by the engine at its exact time
+  // (Engine::commit_at), prepared a little ahead on this thread.
+  void start_timeline(bool keep) noexcept;
+  void advance_timeline() noexcept;
+  void arm_timeline() noexcept;
   // The part of prepare() that may take long, and the rest.
   struct Placed {
     Profile profile;
@@ -113,6 +122,13 @@ class Runtime {
   std::unique_ptr<Diversion> diversion_;
   std::unique_ptr<LiveDriver> driver_;
   TimePoint started_{};
+  std::optional<Timeline> timeline_;
+  TimePoint timeline_start_{};
+  int64_t timeline_start_unix_ns_ = 0;
+  Duration timeline_applied_{0};        // changes up to this time are in the engine's hands
+  std::vector<LinkPhase> phases_;       // by profile link: as of timeline_applied_
+  TimerFd timeline_timer_;
+  size_t timeline_source_ = 0;
   FileDescriptor prepared_;  // an eventfd the background prepare writes when it is done
   size_t prepared_source_ = 0;
   std::future<std::unique_ptr<DiversionChange>> pending_;

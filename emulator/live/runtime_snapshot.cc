@@ -79,8 +79,24 @@ std::string snapshot_json(const RuntimeSnapshot& s, std::optional<uint64_t> heap
     j = nlohmann::ordered_json::object();
     for (const LinkSnapshot& l : s.links) {
       for (const Direction d : {Direction::outbound, Direction::inbound}) {
-        j[l.name][std::string(to_string(d))] = direction_stats_json(l.directions[index_of(d)]);
+        nlohmann::ordered_json& dj = j[l.name][std::string(to_string(d))];
+        dj = direction_stats_json(l.directions[index_of(d)]);
+        dj["queued_packets"] = uint64_t{l.queued_packets[index_of(d)]};
+        dj["queued_bytes"] = l.queued_bytes[index_of(d)];
+        const Outage down = l.outage[index_of(d)];
+        dj["outage"] = down == Outage::none ? "none" : down == Outage::hold ? "hold" : "drop";
       }
+    }
+  }
+  if (s.timeline_started_unix_ns) {
+    // The schedules' timeline: its start as Unix time, and each link's step (null: its own
+    // directions; steps count from 0 in file order).
+    nlohmann::ordered_json& j = o["timeline"];
+    j["started_unix_ns"] = *s.timeline_started_unix_ns;
+    for (const LinkSnapshot& l : s.links) {
+      j["links"][l.name] = {{"step", l.step ? nlohmann::ordered_json(uint64_t{*l.step})
+                                            : nlohmann::ordered_json(nullptr)},
+                            {"cycle", l.cycle}};
     }
   }
   {

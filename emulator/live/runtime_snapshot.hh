@@ -20,6 +20,11 @@ struct LinkSnapshot {
   std::string name;
   uint16_t slot = 0;
   std::array<DirectionStats, kDirections> directions{};
+  std::optional<size_t> step;  // the schedule's step in force (nullopt: the link's own)
+  uint64_t cycle = 0;          // times the schedule has started again
+  std::array<Outage, kDirections> outage{Outage::none, Outage::none};
+  std::array<size_t, kDirections> queued_packets{};  // in the bottleneck now
+  std::array<uint64_t, kDirections> queued_bytes{};
 };
 
 struct RuntimeSnapshot {
@@ -28,6 +33,7 @@ struct RuntimeSnapshot {
   uint64_t seed = 0;
   double uptime_s = 0.0;
   std::vector<LinkSnapshot> links;  // the profile's, in its order
+  std::optional<int64_t> timeline_started_unix_ns;  // when the schedules started (none: none)
   BackendStats backend;
   DiversionReport diversion;
   LatencyHistogram send_path;

@@ -511,7 +511,9 @@ class Parser {
     const Position at_pos = position_of(t);
     ScheduleStep step;
     step.position = {at_pos.line, at_pos.column};
-    step.configs = base_configs;
+    // A direction the step names no keys of stays as the step before left it (an outage does
+    // not undo a step); one it names is the link's own keys with the step's over them.
+    step.configs = schedule.steps.empty() ? base_configs : schedule.steps.back().configs;
     check_keys(t, prefix + ".", kStepKeys, "a [[" + prefix + "]] step");
     const Field at = field(t, prefix + ".", "at");
     if (!at) {

@@ -61,8 +61,9 @@ struct OutageStep {
   std::array<bool, kDirections> directions{true, true};
 };
 
-// One step of a link's schedule: from `at` (after the timeline's start) the link's directions
-// are its base ones with the keys the step names; an outage may start with it.
+// One step of a link's schedule: from `at` (after the timeline's start) a direction the step
+// names keys of is the link's own with those keys over them; one it does not name stays as the
+// step before left it. An outage may start with it.
 struct ScheduleStep {
   Duration at{};
   DirectionConfigs configs{};                  // in force from `at`

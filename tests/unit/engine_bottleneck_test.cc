@@ -161,5 +161,55 @@ TEST(Bottleneck, StateCarriesAcrossStepsThatChangeNothing) {
   }
 }
 
+// A change committed for a moment: every packet that arrives before it gets the old delay,
+// every one at or after it the new one, whenever the caller gets to the engine; an outage
+// that holds starts with it exactly.
+TEST(Bottleneck, AChangeAtAMomentSplitsArrivalsExactly) {
+  DirectionConfig before;
+  before.delay.delay = milliseconds(20);
+  DirectionConfig after;
+  after.delay.delay = milliseconds(80);
+  EngineHarness h(before);
+  const TimePoint step = t0 + milliseconds(50);
+  const std::vector<DirectionConfigs> next{DirectionConfigs{after, {}}};
+  h.engine().commit_at(h.engine().prepare(next), step);
+  EXPECT_EQ(h.engine().next_expiry_exact(), step);
+  for (int i = 0; i < 100; ++i) {
+    h.submit(t0 + milliseconds(i));
+  }
+  const auto out = h.finish();
+  ASSERT_EQ(out.size(), 100u);
+  for (const Out& o : out) {
+    EXPECT_EQ(o.departure - o.arrival, o.arrival < step ? milliseconds(20) : milliseconds(80));
+  }
+  // In order of departure still.
+  for (size_t i = 1; i < out.size(); ++i) {
+    EXPECT_LE(out[i - 1].departure, out[i].departure);
+  }
+
+  // A packet that arrived before the change but is taken after it (read late) keeps the delay
+  // in force when it arrived.
+  EngineHarness late(before);
+  late.engine().commit_at(late.engine().prepare(next), step);
+  late.advance(step + milliseconds(2));
+  late.submit(step - milliseconds(1));
+  late.submit(step + milliseconds(1));
+  const auto late_out = late.finish();
+  ASSERT_EQ(late_out.size(), 2u);
+  EXPECT_EQ(late_out[0].departure - late_out[0].arrival, milliseconds(20));
+  EXPECT_EQ(late_out[1].departure - late_out[1].arrival, milliseconds(80));
+
+  EngineHarness held(DirectionConfig{});
+  const std::vector<std::array<std::optional<Outage>, kDirections>> hold{
+      {Outage::hold, std::nullopt}};
+  const std::vector<DirectionConfigs> same{DirectionConfigs{}};
+  held.engine().commit_at(held.engine().prepare(same, hold), step);
+  for (int i = 0; i < 100; ++i) {
+    held.submit(t0 + milliseconds(i));
+  }
+  EXPECT_EQ(held.out().size(), 50u);  // those before the outage, at once
+  EXPECT_EQ(held.engine().pending(), 50u);
+}
+
 }  // namespace
 }  // namespace badlink
