@@ -5,6 +5,7 @@
 #include "cli/command.hh"
 #include "profile/default_profile.hh"
 #include "profile/profile.hh"
+#include "profile/units.hh"
 
 namespace po = boost::program_options;
 
@@ -44,6 +45,15 @@ int check_main(const std::vector<std::string>& args) {
       std::cout << file << ": ok";
       if (profile.links.size() > 1) {
         std::cout << " (" << profile.links.size() << " links)";
+      }
+      for (const Link& link : profile.links) {
+        const Schedule& s = link.schedule;
+        if (!s.empty()) {
+          std::cout << " (" << (profile.links.size() > 1 ? "link " + link.name + ": " : "")
+                    << s.steps.size() << " schedule step" << (s.steps.size() == 1 ? "" : "s")
+                    << (s.repeat ? ", repeating every " + format_duration(*s.repeat) : "")
+                    << ")";
+        }
       }
       std::cout << '\n';
     } catch (const ProfileError& e) {

@@ -163,6 +163,17 @@ int verify_main(const std::vector<std::string>& args) {
   request.run = setup.run_profile_path ? load_profile(*setup.run_profile_path) : request.expected;
   require_one_link(request.expected, "verify");
   require_one_link(request.run, "verify");
+  for (const Profile* p : {&request.expected, &request.run}) {
+    if (!p->single_link().schedule.empty()) {
+      // Never a verdict on a mixture of steps.
+      throw ProfileError({Diagnostic{
+          p->source, p->single_link().schedule.steps.front().position.line,
+          p->single_link().schedule.steps.front().position.column,
+          "badlink verify measures a link that keeps its figures; this one has a schedule. "
+          "Verify each step as a profile of its own (badlink show prints them), or replay a "
+          "capture through the schedule"}});
+    }
+  }
   if (::geteuid() != 0) {
     throw std::runtime_error(
         "badlink verify needs root: it creates network namespaces, veth pairs and firewall "
