@@ -168,6 +168,17 @@ binomial_bounds() {
     printf "%d %d\n", lo, m + 4.5 * s + 0.999 }'
 }
 
+# iperf_rtt SRC DST ADDRESS PORT: iperf3's mean TCP round trip in ms over 2 s at 20 Mbit/s,
+# from namespace SRC to ADDRESS in namespace DST on PORT (the kernel's smoothed RTT).
+iperf_rtt() {
+  in_ns "$2" iperf3 -s -D -1 -p "$4" --logfile "$WORK/iperf-server-$4.log" >/dev/null
+  sleep 0.3
+  in_ns "$1" iperf3 -c "$3" -p "$4" -t 2 -b 20M --json >"$WORK/iperf-$4.json" 2>&1 ||
+    fail "iperf3 failed: $(cat "$WORK/iperf-$4.json")"
+  python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["end"]["streams"][0]["sender"]["mean_rtt"] / 1000)' \
+    "$WORK/iperf-$4.json"
+}
+
 # ping_avg NS ADDRESS COUNT: the average round trip in ms.
 ping_avg() {
   in_ns "$1" ping -q -c "$3" -i 0.05 -W 2 "$2" | awk -F/ '/^rtt|^round-trip/ { print $5 }'

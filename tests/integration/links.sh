@@ -36,20 +36,11 @@ TOML
 added() {  # added NAME: the probe's median one-way delay over the unimpaired base
   awk -v a="$(value "$WORK/$1.recv" delay_p50_ms)" -v b="$base" 'BEGIN { print a - b }'
 }
-# tcp_rtt PORT: iperf3's mean TCP round trip (ms) over 2 s to b on PORT
-tcp_rtt() {
-  in_ns b iperf3 -s -D -1 -p "$1" --logfile "$WORK/iperf-server-$1.log" >/dev/null
-  sleep 0.3
-  in_ns a iperf3 -c 192.0.2.2 -p "$1" -t 2 -b 20M --json >"$WORK/iperf-$1.json" 2>&1 ||
-    fail "iperf3 failed: $(cat "$WORK/iperf-$1.json")"
-  python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["end"]["streams"][0]["sender"]["mean_rtt"] / 1000)' \
-    "$WORK/iperf-$1.json"
-}
 
 say "sanity"
 PROBE_PORT=5001 udp_probe a b 192.0.2.2 500 1000 base
 base=$(value "$WORK/base.recv" delay_p50_ms)
-base_rtt=$(tcp_rtt 5301)
+base_rtt=$(iperf_rtt a b 192.0.2.2 5301)
 
 write_profile 5001
 start_badlink a badlink --profile "$WORK/links.toml" --stats-json "$WORK/stats.json"
@@ -60,7 +51,7 @@ PROBE_PORT=5001 udp_probe a b 192.0.2.2 "$N" 1000 video &
 video=$!
 PROBE_PORT=5002 udp_probe a b 192.0.2.2 "$N" 1000 voice &
 voice=$!
-rtt=$(tcp_rtt 5201)
+rtt=$(iperf_rtt a b 192.0.2.2 5201)
 wait "$video" || fail "video probe failed"
 wait "$voice" || fail "voice probe failed"
 d=$(added video)

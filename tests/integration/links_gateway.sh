@@ -15,16 +15,7 @@ PROBE_PORT=5001 udp_probe c s 203.0.113.2 500 1000 base_up
 PROBE_PORT=5002 udp_probe s c 198.51.100.2 500 1000 base_down
 base_up=$(value "$WORK/base_up.recv" delay_p50_ms)
 base_down=$(value "$WORK/base_down.recv" delay_p50_ms)
-# tcp_rtt PORT: iperf3's mean TCP round trip (ms) over 2 s from c to s on PORT
-tcp_rtt() {
-  in_ns s iperf3 -s -D -1 -p "$1" --logfile "$WORK/iperf-server-$1.log" >/dev/null
-  sleep 0.3
-  in_ns c iperf3 -c 203.0.113.2 -p "$1" -t 2 -b 20M --json >"$WORK/iperf-$1.json" 2>&1 ||
-    fail "iperf3 failed: $(cat "$WORK/iperf-$1.json")"
-  python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["end"]["streams"][0]["sender"]["mean_rtt"] / 1000)' \
-    "$WORK/iperf-$1.json"
-}
-base_rtt=$(tcp_rtt 5301)
+base_rtt=$(iperf_rtt c s 203.0.113.2 5301)
 
 p=$(profile links <<'TOML'
 [profile]
@@ -54,7 +45,7 @@ PROBE_PORT=5002 udp_probe c s 203.0.113.2 "$N" 1000 voice_up &
 pids+=($!)
 PROBE_PORT=5002 udp_probe s c 198.51.100.2 "$N" 1000 voice_down &
 pids+=($!)
-rtt=$(tcp_rtt 5201)
+rtt=$(iperf_rtt c s 203.0.113.2 5201)
 for pid in "${pids[@]}"; do wait "$pid" || fail "a probe failed"; done
 
 up() { awk -v a="$(value "$WORK/$1.recv" delay_p50_ms)" -v b="$base_up" 'BEGIN { print a - b }'; }
