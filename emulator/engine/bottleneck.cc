@@ -17,6 +17,7 @@ uint64_t Bottleneck::size_of(const Packet& p) {
 void Bottleneck::configure(const RateConfig& rate, const QueueLimit& limit) {
   serialiser_.set_rate(rate.bits_per_second);
   limit_ = limit;
+  update_engaged();
 }
 
 bool Bottleneck::enqueue(Packet* p, TimingWheel& wheel) {
@@ -27,6 +28,7 @@ bool Bottleneck::enqueue(Packet* p, TimingWheel& wheel) {
   }
   ++packets_;
   bytes_ += size;
+  engaged_ = true;
   waiting_.push_back(p);
   if (!serving_ && !held_) {
     start(p->arrival, wheel);
@@ -53,6 +55,7 @@ void Bottleneck::served(Packet* p, TimingWheel& wheel) {
   serving_ = false;
   --packets_;
   bytes_ -= std::min(bytes_, size_of(*p));
+  update_engaged();
   if (!held_) {
     start(p->departure, wheel);
   }
@@ -60,6 +63,7 @@ void Bottleneck::served(Packet* p, TimingWheel& wheel) {
 
 void Bottleneck::set_held(bool held, TimePoint now, TimingWheel& wheel) {
   held_ = held;
+  update_engaged();
   if (!held_ && !serving_) {
     start(now, wheel);
   }
@@ -73,6 +77,8 @@ void Bottleneck::take_over(Bottleneck& previous) {
   busy_until_ = previous.busy_until_;
   packets_ = std::exchange(previous.packets_, 0);
   bytes_ = std::exchange(previous.bytes_, 0);
+  update_engaged();
+  previous.update_engaged();
 }
 
 PacketList Bottleneck::take_waiting() {
@@ -82,6 +88,7 @@ PacketList Bottleneck::take_waiting() {
   for (const Packet* p = all.front(); p != nullptr; p = p->next) {
     bytes_ -= std::min(bytes_, size_of(*p));
   }
+  update_engaged();
   return all;
 }
 

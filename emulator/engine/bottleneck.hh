@@ -28,7 +28,7 @@ class Bottleneck {
   void configure(const RateConfig& rate, const QueueLimit& limit);
 
   // Whether packets go through the queue: a rate, an outage holding, or packets still in it.
-  bool engaged() const { return serialiser_.rate() > 0 || held_ || packets_ > 0; }
+  bool engaged() const { return engaged_; }
 
   // Takes the packet (it arrived at p->arrival); false when the queue is full (the caller drops
   // it). With nothing being served, its service starts now.
@@ -54,6 +54,7 @@ class Bottleneck {
 
  private:
   void start(TimePoint now, TimingWheel& wheel);
+  void update_engaged() { engaged_ = serialiser_.rate() > 0 || held_ || packets_ > 0; }
   static uint64_t size_of(const Packet& p);
 
   uint64_t& in_service_;
@@ -65,6 +66,7 @@ class Bottleneck {
   TimePoint busy_until_{};
   size_t packets_ = 0;
   uint64_t bytes_ = 0;
+  bool engaged_ = false;  // one load on every packet's path (engaged())
 };
 
 }  // namespace badlink

@@ -18,6 +18,7 @@ Engine::Engine(std::span<const DirectionConfigs> links, uint64_t seed, PacketPoo
   for (size_t i = 0; i < links.size(); ++i) {
     links_.push_back(make_slot(i, links[i]));
   }
+  refresh_flat();
 }
 
 Engine::~Engine() {
@@ -43,20 +44,31 @@ std::unique_ptr<EngineLink> Engine::make_slot(size_t link, const DirectionConfig
   return slot;
 }
 
-Pipeline& Engine::pipeline_of(const Packet& p) {
-  // A link the engine does not have (a backend's mistake) counts as link 0: never out of range.
-  const size_t link = p.address.link < links_.size() ? p.address.link : 0;
-  return *links_[link]->pipelines[index_of(p.address.direction)];
+void Engine::refresh_flat() noexcept {
+  // Sized ahead (prepare reserves, the constructor may allocate): assign only.
+  flat_pipelines_.resize(links_.size() * kDirections);
+  flat_stats_.resize(links_.size() * kDirections);
+  for (size_t i = 0; i < links_.size(); ++i) {
+    for (size_t d = 0; d < kDirections; ++d) {
+      flat_pipelines_[i * kDirections + d] = links_[i]->pipelines[d].get();
+      flat_stats_[i * kDirections + d] = &links_[i]->stats[d];
+    }
+  }
 }
 
+// A link the engine does not have (a backend's mistake) counts as link 0: never out of range.
+Pipeline& Engine::pipeline_of(const Packet& p) { return *flat_pipelines_[flat_index(p)]; }
+
 Pipeline& Engine::arrival_pipeline_of(const Packet& p) {
-  const size_t link = p.address.link < links_.size() ? p.address.link : 0;
-  const std::unique_ptr<Pipeline>& previous = links_[link]->previous[index_of(p.address.direction)];
-  if (previous && p.arrival < changed_at_ && !previous->queues() &&
-      !links_[link]->pipelines[index_of(p.address.direction)]->queues()) {
-    return *previous;
+  const size_t i = flat_index(p);
+  if (p.arrival < changed_at_) {  // before the last change: the pipeline it arrived under
+    const std::unique_ptr<Pipeline>& previous =
+        links_[i / kDirections]->previous[i % kDirections];
+    if (previous && !previous->queues() && !flat_pipelines_[i]->queues()) {
+      return *previous;
+    }
   }
-  return *links_[link]->pipelines[index_of(p.address.direction)];
+  return *flat_pipelines_[i];
 }
 
 void Engine::submit(Packet* packet) {
@@ -70,7 +82,6 @@ void Engine::submit(Packet* packet) {
     wheel_.start(packet->arrival);
     started_ = true;
   }
-  latest_ = std::max(latest_, packet->arrival);
   arrival_pipeline_of(*packet).process(packet, next_seq_, wheel_);
 }
 
@@ -87,8 +98,7 @@ size_t Engine::pending() const {
 
 void Engine::account(const PacketList& list) {
   for (const Packet* p = list.front(); p != nullptr; p = p->next) {
-    const size_t link = p->address.link < links_.size() ? p->address.link : 0;
-    DirectionStats& s = links_[link]->stats[index_of(p->address.direction)];
+    DirectionStats& s = *flat_stats_[flat_index(*p)];
     s.sent += p->segments;
     s.bytes_sent += p->wire_bytes();
     s.delay.record(p->departure - p->arrival, p->segments);
@@ -96,6 +106,9 @@ void Engine::account(const PacketList& list) {
 }
 
 PacketList Engine::expire(TimePoint now) {
+  if (!scheduled_ && early_.empty()) {
+    return expire_wheel(now);
+  }
   PacketList out = std::move(early_);
   early_ = PacketList{};
   if (scheduled_ && now >= scheduled_at_) {
@@ -193,6 +206,8 @@ EngineChange Engine::prepare(std::span<const DirectionConfigs> links) {
     change.added_.push_back(make_slot(i, links[i]));
   }
   links_.reserve(links.size());  // so that commit() does not allocate
+  flat_pipelines_.reserve(links.size() * kDirections);
+  flat_stats_.reserve(links.size() * kDirections);
   return change;
 }
 
@@ -209,6 +224,7 @@ void Engine::commit(EngineChange change) noexcept {
   for (std::unique_ptr<EngineLink>& slot : change.added_) {
     links_.push_back(std::move(slot));
   }
+  refresh_flat();
   for (size_t i = 0; i < change.outages_.size() && i < links_.size(); ++i) {
     for (size_t d = 0; d < kDirections; ++d) {
       if (change.outages_[i][d] && *change.outages_[i][d] != links_[i]->pipelines[d]->outage()) {

@@ -169,6 +169,14 @@ class Engine {
   uint64_t in_service_ = 0;  // bottleneck service events in the wheel (Bottleneck)
   TimingWheel wheel_;
   std::vector<std::unique_ptr<EngineLink>> links_;
+  // The per-packet path's view of links_: by link * kDirections + direction (refresh_flat()).
+  std::vector<Pipeline*> flat_pipelines_;
+  std::vector<DirectionStats*> flat_stats_;
+  void refresh_flat() noexcept;
+  size_t flat_index(const Packet& p) const {
+    const size_t link = p.address.link < links_.size() ? p.address.link : 0;
+    return link * kDirections + index_of(p.address.direction);
+  }
   std::optional<EngineChange> scheduled_;  // commit_at()'s, until it happens
   PacketList early_;  // due before a change a submit() applied: out with the next expire()
   TimePoint scheduled_at_{};  // stable addresses: pipelines refer into them
