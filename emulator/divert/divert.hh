@@ -71,6 +71,10 @@ class DivertBackend {
 
   virtual BackendStats stats() const = 0;
 
+  // Packets the backend holds for receive() that no descriptor shows (read while it waited
+  // for something else): the loop reads again at once while this is true.
+  virtual bool buffered() const { return false; }
+
   // How long before a packet's departure the backend wants it, so that it reaches the wire
   // at that time: its own send path where it measures one (a raw socket's), else 0.
   virtual Duration send_lead(Direction /*d*/) const { return Duration{0}; }

@@ -208,7 +208,8 @@ LiveEvent LiveDriver::run() {
       return *event;
     }
     refresh_send_leads();
-    const std::optional<Duration> timeout = backlog_ ? Duration{0} : plan_wait();
+    const std::optional<Duration> timeout =
+        backlog_ || backend_.buffered() ? Duration{0} : plan_wait();
     const bool sleeps = !timeout || timeout->count() > 0;
     const unsigned unwatched = unwatched_directions(timeout);
     if (calibrator_ && sleeps) {
@@ -248,7 +249,7 @@ LiveEvent LiveDriver::run() {
     // An unwatched queue is read at every wake-up, once the departures it was for are out
     // (plan_wait): what came meanwhile is due later, and reading it first could make them late.
     read_after_departures_ = read_after_departures_ || unwatched != 0;
-    bool readable = backlog_;
+    bool readable = backlog_ || backend_.buffered();
     for (const epoll_event& e : events) {
       switch (e.data.u64) {
         case kBackendTag:

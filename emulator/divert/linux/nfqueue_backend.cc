@@ -235,9 +235,15 @@ void NfqueueBackend::wait_for_acks(Channel& channel, uint32_t first_seq, uint32_
           throw SystemError(what, -err->error);
         }
         ++acked;
+      } else if (nlh->nlmsg_type >= NLMSG_MIN_TYPE &&
+                 stash_.size() + NLMSG_ALIGN(nlh->nlmsg_len) <= kMaxStash) {
+        // A packet (or another message for receive()): kept for it, in order.
+        const auto* bytes = reinterpret_cast<const std::byte*>(nlh);
+        stash_.insert(stash_.end(), bytes, bytes + nlh->nlmsg_len);
+        stash_.resize(stash_.size() + (NLMSG_ALIGN(nlh->nlmsg_len) - nlh->nlmsg_len));
       } else if (const auto packet = decode_packet_message(nlh)) {
         ++stats_.received;
-        ++stats_.passed_busy;
+        ++stats_.passed_busy;  // no room left to keep it: passed on unimpaired, counted
         verdict(packet->queue, packet->id, NF_ACCEPT);
         flush(channel);
       }
@@ -387,6 +393,17 @@ bool NfqueueBackend::refill() {
 
 size_t NfqueueBackend::receive(std::span<Packet*> out, PacketPool& pool) {
   size_t produced = 0;
+  while (produced < out.size() && stash_offset_ < stash_.size()) {
+    const auto* nlh = reinterpret_cast<const nlmsghdr*>(stash_.data() + stash_offset_);
+    stash_offset_ += NLMSG_ALIGN(nlh->nlmsg_len);
+    if (Packet* p = handle_message(nlh, pool)) {
+      out[produced++] = p;
+    }
+  }
+  if (stash_offset_ >= stash_.size() && !stash_.empty()) {
+    stash_.clear();  // the capacity stays for the next reload
+    stash_offset_ = 0;
+  }
   while (produced < out.size()) {
     if (rx_index_ >= rx_count_ && !refill()) {
       break;

@@ -62,6 +62,7 @@ class NfqueueBackend final : public DivertBackend {
   int fd(Direction d) const override;
   BackendStats stats() const override { return stats_with_held(); }
   uint64_t received() const override { return stats_.received; }
+  bool buffered() const override { return stash_offset_ < stash_.size(); }
   // For a direction whose packets it sends again through the raw socket (a local sender's,
   // copied): that socket's measured send path (RawInjector::send_path), at most kMaxSendLead.
   Duration send_lead(Direction d) const override;
@@ -169,6 +170,12 @@ class NfqueueBackend final : public DivertBackend {
   uint32_t max_length_;
   RawInjector raw_;
   HandleTable held_;
+
+  // Packet messages that came among a configuration's acknowledgements (wait_for_acks), kept
+  // for receive(): a reload that reconfigures a queue does not pass what it reads unimpaired.
+  static constexpr size_t kMaxStash = 8 << 20;
+  std::vector<std::byte> stash_;
+  size_t stash_offset_ = 0;
 
   // Receive side: kBatch buffers filled by one recvmmsg(), walked message by message.
   std::vector<std::byte> rx_buffers_;
