@@ -22,6 +22,7 @@ ROW_FIELDS = [
     "row", "end_s",
     "probe_sent", "probe_received", "probe_lost", "probe_duplicates", "probe_checked",
     "err_p50_ms", "err_p99_ms", "err_min_ms", "err_max_ms", "late_5ms", "late_5ms_reload",
+    "undelayed",
     "stalls", "stall_max_ms",
     "a_delay_p50_ms", "a_delay_p99_ms", "b_delay_p50_ms", "b_delay_p99_ms",
     "ping_sent", "ping_received", "ping_checked", "ping_err_p50_ms", "ping_err_p99_ms",
@@ -82,6 +83,10 @@ def row(args):
     duplicates = 0
     errors = []
     late_reload = 0
+    # Whatever profile ran, no probe may arrive sooner than the shortest outbound delay: one
+    # that does was passed unimpaired (counted also inside the reload windows).
+    shortest_ms = min(p["out"] for p in profiles.values())
+    undelayed = 0
     by_profile = {}
     for line in open(args.arrivals):
         parts = line.split()
@@ -94,6 +99,8 @@ def row(args):
         seen.add(seq)
         sent = sent_ns / 1e9
         delay_ms = (received_ns - sent_ns) / 1e6
+        if delay_ms - base < shortest_ms - 1.0:
+            undelayed += 1
         if timeline.changing(sent, sent):
             continue
         name = timeline.at(sent)
@@ -137,7 +144,7 @@ def row(args):
         args.sent, received, args.sent - received, duplicates, len(errors),
         fmt(percentile(errors, 0.5)), fmt(percentile(errors, 0.99)),
         fmt(errors[0] if errors else math.nan), fmt(errors[-1] if errors else math.nan),
-        sum(1 for e in errors if e > 5.0), late_reload,
+        sum(1 for e in errors if e > 5.0), late_reload, undelayed,
         len(stalls), fmt(max(stalls, default=0.0)),
         fmt(percentile(a, 0.5)), fmt(percentile(a, 0.99)),
         fmt(percentile(b, 0.5)), fmt(percentile(b, 0.99)),
@@ -169,7 +176,8 @@ def verdict(args):
         "err_p99_ms": args.p99_ms,
         "err_min_ms": args.early_ms,
         "ping_err_p50_ms": [args.p50_low_ms, args.ping_p50_high_ms],
-        "probe_lost": 0, "ping_lost": 0, "kernel_drops": 0,
+        "probe_lost": 0, "ping_lost": 0, "kernel_drops": 0, "undelayed": 0,
+        "passed_unimpaired": 0,
     }
     num = lambda r, k: float(r[k]) if r[k] != "" else math.nan
 
@@ -196,6 +204,12 @@ def verdict(args):
         if not math.isnan(pp50) and not args.p50_low_ms <= pp50 <= args.ping_p50_high_ms:
             failures.append(f"row {n}: ping round-trip error p50 {pp50:.3f} ms outside "
                             f"[{args.p50_low_ms}, {args.ping_p50_high_ms}] ms")
+        if int(r["undelayed"]):
+            failures.append(f"row {n}: {r['undelayed']} probes arrived undelayed (passed "
+                            "unimpaired)")
+        if int(r["passed_unimpaired"]):
+            failures.append(f"row {n}: badlink passed {r['passed_unimpaired']} packets "
+                            "unimpaired (backend.passed_*)")
         drops = int(r["kernel_queue_dropped"]) + int(r["kernel_user_dropped"]) + \
             int(r["receive_overruns"])
         if drops:
@@ -253,6 +267,7 @@ def verdict(args):
 
     cols = ["row", "rss_kib", "fds", "threads", "cpu_pct", "probe_sent", "probe_lost",
             "err_p50_ms", "err_p99_ms", "err_min_ms", "err_max_ms", "late_5ms", "late_5ms_reload",
+    "undelayed",
             "stalls", "stall_max_ms", "a_delay_p50_ms", "b_delay_p50_ms",
             "ping_err_p50_ms", "tcp_mbps", "reloads", "rejected", "stats_writes"]
     print("| " + " | ".join(cols) + " |")
