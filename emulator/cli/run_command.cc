@@ -567,8 +567,7 @@ int run_main(const std::vector<std::string>& args) {
 
   const auto write_stats = [&]() {
     if (!setup.stats_json) {
-      spdlog::info("stats: {}", snapshot_line(runtime.snapshot()));
-      return;
+      return;  // the summary line is logged at each SIGUSR1 and at the end
     }
     try {
       write_json_file(*setup.stats_json, stats_json(runtime));
@@ -599,6 +598,9 @@ int run_main(const std::vector<std::string>& args) {
         spdlog::info("stats: {}", snapshot_line(runtime.snapshot()));
         break;
       case LiveEvent::Kind::write_stats:
+        if (!setup.stats_json) {
+          spdlog::info("stats: {}", snapshot_line(runtime.snapshot()));
+        }
         write_stats();
         break;
       case LiveEvent::Kind::reload:
@@ -625,9 +627,7 @@ int run_main(const std::vector<std::string>& args) {
   // Orderly end: no new packets (rules gone), then everything held goes on at once.
   runtime.finish();
   spdlog::info("stats: {}", snapshot_line(runtime.snapshot()));
-  if (setup.stats_json) {
-    write_json_file(*setup.stats_json, stats_json(runtime));
-  }
+  write_stats();  // a failure is logged: a stop by a signal still exits 0
   return kExitOk;
 }
 
