@@ -31,7 +31,7 @@ using tcp = asio::ip::tcp;
 struct Shared {
   HttpServer::Handler handler;
   HttpServer::Options options;
-  asio::thread_pool* workers = nullptr;
+  asio::io_context* workers = nullptr;  // where handlers run
 };
 
 std::string peer_of(local::socket& s) {
@@ -249,18 +249,25 @@ struct HttpServer::Impl {
   Endpoint endpoint;
   Shared shared;
   asio::io_context io{1};
-  asio::thread_pool workers;
+  asio::io_context workers;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> keep_working;
   std::shared_ptr<Listener<local>> unix_listener;
   std::shared_ptr<Listener<tcp>> tcp_listener;
   std::thread thread;
+  std::vector<std::thread> worker_threads;
   bool linked = false;
   bool stopped = false;
 
-  explicit Impl(size_t worker_count) : workers(worker_count) {}
+  void run(asio::io_context& context) const {
+    if (shared.options.thread_start) {
+      shared.options.thread_start();
+    }
+    context.run();
+  }
 };
 
 HttpServer::HttpServer(const Endpoint& endpoint, Handler handler, Options options)
-    : impl_(std::make_unique<Impl>(options.workers)) {
+    : impl_(std::make_unique<Impl>()) {
   impl_->endpoint = endpoint;
   impl_->shared = Shared{std::move(handler), std::move(options), &impl_->workers};
   const std::string where = "--api " + endpoint.to_string();
@@ -317,7 +324,11 @@ void HttpServer::start() {
   if (impl_->tcp_listener) {
     impl_->tcp_listener->accept();
   }
-  impl_->thread = std::thread([this]() { impl_->io.run(); });
+  impl_->keep_working.emplace(impl_->workers.get_executor());
+  impl_->thread = std::thread([this]() { impl_->run(impl_->io); });
+  for (size_t i = 0; i < std::max<size_t>(1, impl_->shared.options.workers); ++i) {
+    impl_->worker_threads.emplace_back([this]() { impl_->run(impl_->workers); });
+  }
 }
 
 void HttpServer::stop() noexcept {
@@ -337,7 +348,11 @@ void HttpServer::stop() noexcept {
   if (impl_->thread.joinable()) {
     impl_->thread.join();
   }
-  impl_->workers.join();
+  impl_->keep_working.reset();
+  impl_->workers.stop();  // a handler running now finishes first (ControlClosed ends its wait)
+  for (std::thread& t : impl_->worker_threads) {
+    t.join();
+  }
   if (impl_->endpoint.kind == Endpoint::Kind::unix_socket) {
     std::error_code ec;
     const std::string& link = impl_->shared.options.shared_link;

@@ -26,6 +26,9 @@ class HttpServer {
     // that name ("" for none).
     unsigned mode = 0660;
     std::string shared_link;
+    // Run first on each of the server's threads (e.g. to give back the packet loop's
+    // priority, which threads inherit).
+    std::function<void()> thread_start;
   };
 
   // Binds and listens (throws std::runtime_error naming the endpoint: in use, no permission).

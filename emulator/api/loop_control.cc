@@ -27,14 +27,44 @@ Profile effective(const Profile& loaded,
 
 }  // namespace
 
-LoopControl::LoopControl(ControlQueue& queue, Profile start, std::chrono::milliseconds timeout)
-    : queue_(queue), timeout_(timeout), start_(std::move(start)), state_{start_, {}} {}
+LoopControl::LoopControl(ControlQueue& queue, Profile start, std::chrono::milliseconds timeout,
+                         std::chrono::milliseconds view_age)
+    : queue_(queue),
+      timeout_(timeout),
+      view_age_(view_age),
+      start_(std::move(start)),
+      state_{start_, {}} {}
 
-LoopView LoopControl::view() { return wait_for(queue_.view(), timeout_); }
+LoopView LoopControl::view() {
+  const auto now = std::chrono::steady_clock::now();
+  uint64_t epoch = 0;
+  if (view_age_.count() > 0) {
+    const std::lock_guard lock(view_mutex_);
+    if (view_ && now - view_at_ < view_age_) {
+      return *view_;
+    }
+    epoch = view_epoch_;
+  }
+  LoopView fresh = wait_for(queue_.view(), timeout_);
+  if (view_age_.count() > 0) {
+    const std::lock_guard lock(view_mutex_);
+    if (epoch == view_epoch_) {  // no change began meanwhile: the view may be older than it
+      view_ = fresh;
+      view_at_ = now;
+    }
+  }
+  return fresh;
+}
 
 Profile LoopControl::loaded() {
   const std::lock_guard lock(mutex_);
   return state_.loaded;
+}
+
+void LoopControl::forget_view() {
+  const std::lock_guard lock(view_mutex_);
+  view_.reset();
+  ++view_epoch_;
 }
 
 template <class F>
@@ -44,7 +74,10 @@ void LoopControl::change(F edit, const std::string& who) {
     State next = edit(state_);
     Profile profile = effective(next.loaded, next.keys);
     try {
-      generation_ = wait_for(queue_.apply(std::move(profile), generation_, who), timeout_);
+      std::future<uint64_t> applied = queue_.apply(std::move(profile), generation_, who);
+      forget_view();  // whatever happens, a view from before is not served again
+      generation_ = wait_for(std::move(applied), timeout_);
+      forget_view();
       state_ = std::move(next);
       return;
     } catch (const GenerationConflict&) {

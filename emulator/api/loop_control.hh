@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "api/control.hh"
@@ -16,8 +17,10 @@ namespace badlink::api {
 class LoopControl : public Control {
  public:
   // `start` is the profile the runtime started with (generation 0); `timeout` bounds each wait
-  // for the loop.
-  LoopControl(ControlQueue& queue, Profile start, std::chrono::milliseconds timeout);
+  // for the loop. A view the loop handed back is served again for up to `view_age` (none
+  // after a change), so that many scrapers cost the loop one snapshot per interval.
+  LoopControl(ControlQueue& queue, Profile start, std::chrono::milliseconds timeout,
+              std::chrono::milliseconds view_age = std::chrono::milliseconds(0));
 
   LoopView view() override;
   Profile loaded() override;
@@ -35,10 +38,15 @@ class LoopControl : public Control {
   // first) the loop's profile becomes the loaded one and `edit` is tried once more.
   template <class F>
   void change(F edit, const std::string& who);
-  LoopView view_locked();
+  void forget_view();
 
   ControlQueue& queue_;
   std::chrono::milliseconds timeout_;
+  std::chrono::milliseconds view_age_;
+  std::mutex view_mutex_;
+  std::optional<LoopView> view_;
+  std::chrono::steady_clock::time_point view_at_;
+  uint64_t view_epoch_ = 0;  // changes begun: a view asked for before one is not kept
   std::mutex mutex_;  // one change at a time
   Profile start_;
   State state_;

@@ -66,7 +66,6 @@ bool is_toml(std::string_view content_type) {
   return t == "application/toml" || t == "text/toml" || t == "text/x-toml";
 }
 
-// A JSON body, or a 400 naming where it stopped making sense.
 json parse_json_body(const std::string& body) {
   return json::parse(body);  // json::parse_error: see bad_json()
 }
@@ -91,28 +90,25 @@ Response bad_json(const json::parse_error& e, const std::string& body) {
   return error_response(400, message, line, column);
 }
 
+// Every diagnostic in "errors", the first one's position (if `positions`) beside the joined
+// message.
 Response bad_profile(const ProfileError& e, bool positions) {
+  json body{{"error", ""}, {"errors", json::array()}};
   std::string message;
-  uint32_t line = 0;
-  uint32_t column = 0;
   for (const Diagnostic& d : e.diagnostics()) {
     message += (message.empty() ? "" : "; ") + d.message;
-    if (positions && line == 0 && d.line > 0) {
-      line = d.line;
-      column = d.column;
-    }
-  }
-  Response r = error_response(400, message, positions ? line : 0, positions ? column : 0);
-  json body = json::parse(r.body);
-  body["errors"] = json::array();
-  for (const Diagnostic& d : e.diagnostics()) {
     json one{{"message", d.message}};
     if (positions && d.line > 0) {
       one["line"] = d.line;
       one["column"] = d.column;
+      if (!body.contains("line")) {
+        body["line"] = d.line;
+        body["column"] = d.column;
+      }
     }
     body["errors"].push_back(one);
   }
+  body["error"] = message;
   return json_response(400, body);
 }
 

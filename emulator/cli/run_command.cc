@@ -639,13 +639,24 @@ int run_main(const std::vector<std::string>& args) {
       }
     }
   });
-  api::LoopControl control(control_queue, runtime.profile(), std::chrono::seconds(30));
+  // Views (GET /metrics, /v1/stats) are served again for 100 ms: scrapers, however many,
+  // cost the loop at most ten snapshots a second.
+  api::LoopControl control(control_queue, runtime.profile(), std::chrono::seconds(30),
+                           std::chrono::milliseconds(100));
   std::unique_ptr<api::HttpServer> api_server;
   if (setup.api) {
     api::HttpServer::Options options;
     if (setup.api_default) {
       options.shared_link = std::string(api::kSharedSocketPath);
     }
+    // The API's threads inherit the loop's weight (nice -20, short slice): they give it back.
+    options.thread_start = []() {
+      try {
+        set_fair_scheduling(FairScheduling{0, std::nullopt});
+      } catch (const SystemError& e) {
+        spdlog::warn("control API thread: {}", e.what());
+      }
+    };
     const api::RouteOptions routes{setup.api_token, BADLINK_VERSION};
     api_server = std::make_unique<api::HttpServer>(
         *setup.api, [&control, routes](const api::Request& r) {

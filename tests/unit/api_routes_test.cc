@@ -248,5 +248,24 @@ TEST_F(RoutesTest, LinksStatsAndMetrics) {
   EXPECT_NE(r.body.find("badlink_build_info{version=\"0.0-test\"} 1"), std::string::npos);
 }
 
+TEST(LoopControlViews, AreServedAgainButNeverFromBeforeAChange) {
+  const Profile start = parse_profile(kTwoLinks, "two.toml");
+  testing::FakeLoop loop(start);
+  LoopControl control(loop.queue, start, std::chrono::milliseconds(5000),
+                      std::chrono::hours(1));
+  EXPECT_EQ(control.view().generation, 0U);
+  loop.reload(start);  // the loop moves on, unseen: the view is served again
+  EXPECT_EQ(control.view().generation, 0U);
+  Request r;
+  r.method = "PATCH";
+  r.target = "/v1/links/video/outbound";
+  r.content_type = "application/json";
+  r.body = R"({"delay": "44ms"})";
+  ASSERT_EQ(route(r, control, {}).status, 200);
+  EXPECT_EQ(control.view().profile.link("video").outbound.delay.delay,
+            std::chrono::milliseconds(44));
+  EXPECT_EQ(control.view().generation, 2U);
+}
+
 }  // namespace
 }  // namespace badlink::api
