@@ -1,18 +1,18 @@
 // The control API's HTTP server over Boost.Beast; see http_server.hh.
 #include "api/http_server.hh"
 
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <utility>  // before Boost.Asio 1.74, whose awaitable.hpp needs std::exchange
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <filesystem>
 #include <optional>
-#include <spdlog/spdlog.h>
 #include <thread>
+#include <utility>  // before Boost.Asio 1.74, whose awaitable.hpp needs std::exchange
 #include <vector>
 
 #include "api/routes.hh"
@@ -69,10 +69,9 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
     parser_->body_limit(kMaxBody);
     parser_->header_limit(16 * 1024);
     stream_.expires_after(shared_.options.idle_timeout);
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = this->shared_from_this()](error_code ec, size_t) {
-                              self->on_header(ec);
-                            });
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](error_code ec, size_t) { self->on_header(ec); });
   }
 
   void on_header(error_code ec) {
@@ -92,7 +91,7 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
     }
     if (beast::iequals(req[http::field::expect], "100-continue")) {
       auto go_on = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
-                                                                        req.version());
+                                                                      req.version());
       http::async_write(stream_, *go_on,
                         [self = this->shared_from_this(), go_on](error_code e, size_t) {
                           if (e) {
@@ -108,10 +107,9 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
 
   void read_body() {
     stream_.expires_after(shared_.options.idle_timeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = this->shared_from_this()](error_code ec, size_t) {
-                       self->on_request(ec);
-                     });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](error_code ec, size_t) { self->on_request(ec); });
   }
 
   void on_request(error_code ec) {
@@ -135,8 +133,7 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
     const bool keep_alive = req.keep_alive();
     version_ = req.version();
     stream_.expires_never();  // the handler may wait for the loop; the write has its own
-    asio::post(*shared_.workers, [self = this->shared_from_this(), r = std::move(r),
-                                  keep_alive]() {
+    asio::post(*shared_.workers, [self = this->shared_from_this(), r = std::move(r), keep_alive]() {
       Response response = self->shared_.handler(r);
       asio::post(self->stream_.get_executor(),
                  [self, response = std::move(response), keep_alive]() mutable {
@@ -161,8 +158,7 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
                       [self = this->shared_from_this(), res, keep_alive](error_code ec, size_t) {
                         if (ec || !keep_alive) {
                           error_code ignored;
-                          self->stream_.socket().shutdown(Protocol::socket::shutdown_send,
-                                                          ignored);
+                          self->stream_.socket().shutdown(Protocol::socket::shutdown_send, ignored);
                           return;
                         }
                         self->read_header();
@@ -199,19 +195,19 @@ class Listener : public std::enable_shared_from_this<Listener<Protocol>> {
       : io_(io), acceptor_(std::move(acceptor)), shared_(shared) {}
 
   void accept() {
-    acceptor_.async_accept(asio::make_strand(io_), [self = this->shared_from_this()](
-                                                        error_code ec,
-                                                        typename Protocol::socket socket) {
-      if (ec == asio::error::operation_aborted) {
-        return;
-      }
-      if (!ec) {
-        std::make_shared<Session<Protocol>>(std::move(socket), self->shared_)->start();
-      } else {
-        spdlog::warn("control API: accept: {}", ec.message());
-      }
-      self->accept();
-    });
+    acceptor_.async_accept(
+        asio::make_strand(io_),
+        [self = this->shared_from_this()](error_code ec, typename Protocol::socket socket) {
+          if (ec == asio::error::operation_aborted) {
+            return;
+          }
+          if (!ec) {
+            std::make_shared<Session<Protocol>>(std::move(socket), self->shared_)->start();
+          } else {
+            spdlog::warn("control API: accept: {}", ec.message());
+          }
+          self->accept();
+        });
   }
 
   void close() {

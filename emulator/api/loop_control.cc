@@ -11,14 +11,13 @@ namespace {
 template <class T>
 T wait_for(std::future<T> future, std::chrono::milliseconds timeout) {
   if (future.wait_for(timeout) != std::future_status::ready) {
-    throw ApplyFailed("the packet loop did not answer within " +
-                      std::to_string(timeout.count()) + " ms");
+    throw ApplyFailed("the packet loop did not answer within " + std::to_string(timeout.count()) +
+                      " ms");
   }
   return future.get();
 }
 
-Profile effective(const Profile& loaded,
-                  const std::vector<DirectionKey>& keys) {
+Profile effective(const Profile& loaded, const std::vector<DirectionKey>& keys) {
   if (keys.empty()) {
     return loaded;
   }

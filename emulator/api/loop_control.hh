@@ -47,7 +47,7 @@ class LoopControl : public Control {
   std::optional<LoopView> view_;
   std::chrono::steady_clock::time_point view_at_;
   uint64_t view_epoch_ = 0;  // changes begun: a view asked for before one is not kept
-  std::mutex mutex_;  // one change at a time
+  std::mutex mutex_;         // one change at a time
   Profile start_;
   State state_;
   uint64_t generation_ = 0;

@@ -1,8 +1,9 @@
 // Prometheus text from a RuntimeSnapshot; see metrics.hh.
 #include "api/metrics.hh"
 
-#include <array>
 #include <fmt/format.h>
+
+#include <array>
 
 namespace badlink::api {
 
@@ -12,8 +13,7 @@ namespace {
 constexpr std::array kDelayBounds{0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05,
                                   0.1,    0.2,    0.5,   1.0,   2.0,   5.0,  10.0};
 
-void family(std::string& out, std::string_view name, std::string_view type,
-            std::string_view help) {
+void family(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
   out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
 }
 

@@ -50,9 +50,8 @@ std::vector<std::string> split_path(std::string_view target) {
 std::string media_type(std::string_view header) {
   std::string t(header.substr(0, header.find(';')));
   std::erase_if(t, [](char c) { return c == ' ' || c == '\t'; });
-  std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) {
-    return static_cast<char>(std::tolower(c));
-  });
+  std::transform(t.begin(), t.end(), t.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return t;
 }
 
@@ -160,8 +159,8 @@ json link_json(const LoopView& view, const std::string& name) {
     if (l.name == name) {
       json stats;
       for (const Direction d : {Direction::outbound, Direction::inbound}) {
-        stats[std::string(to_string(d))] = json::parse(
-            direction_stats_json(l.directions[index_of(d)]).dump());
+        stats[std::string(to_string(d))] =
+            json::parse(direction_stats_json(l.directions[index_of(d)]).dump());
       }
       out["stats"] = stats;
     }
@@ -170,8 +169,7 @@ json link_json(const LoopView& view, const std::string& name) {
 }
 
 bool has_link(const Profile& p, const std::string& name) {
-  return std::any_of(p.links.begin(), p.links.end(),
-                     [&](const Link& l) { return l.name == name; });
+  return std::any_of(p.links.begin(), p.links.end(), [&](const Link& l) { return l.name == name; });
 }
 
 Response no_link(const std::string& name) {
@@ -218,8 +216,7 @@ Response put_profile(const Request& r, Control& control) {
   return json_response(200, profile_document(control.view().profile));
 }
 
-Response patch_direction(const Request& r, Control& control, const std::string& link,
-                         Direction d) {
+Response patch_direction(const Request& r, Control& control, const std::string& link, Direction d) {
   if (!is_json(r.content_type)) {
     return error_response(415, "a PATCH body is application/json");
   }
@@ -230,8 +227,9 @@ Response patch_direction(const Request& r, Control& control, const std::string& 
     return bad_json(e, r.body);
   }
   if (!body.is_object()) {
-    return error_response(400, "a PATCH body is a JSON object of direction keys, e.g. "
-                               "{\"delay\": \"80ms\", \"loss\": \"5%\"}");
+    return error_response(400,
+                          "a PATCH body is a JSON object of direction keys, e.g. "
+                          "{\"delay\": \"80ms\", \"loss\": \"5%\"}");
   }
   std::vector<KeyChange> changes;
   for (const auto& [key, value] : body.items()) {
@@ -271,8 +269,7 @@ Response links_route(const Request& r, Control& control, const std::vector<std::
       return method_not_allowed("GET");
     }
     const LoopView view = control.view();
-    return has_link(view.profile, link) ? json_response(200, link_json(view, link))
-                                        : no_link(link);
+    return has_link(view.profile, link) ? json_response(200, link_json(view, link)) : no_link(link);
   }
   if (path.size() == 4 && (path[3] == "outbound" || path[3] == "inbound")) {
     const Direction d = path[3] == "outbound" ? Direction::outbound : Direction::inbound;
@@ -316,13 +313,13 @@ Response dispatch(const Request& r, Control& control, const RouteOptions& option
       return method_not_allowed("GET");
     }
     const LoopView view = control.view();
-    return json_response(200, {{"status", "ok"},
-                               {"profile", view.profile.name},
-                               {"generation", view.generation}});
+    return json_response(
+        200, {{"status", "ok"}, {"profile", view.profile.name}, {"generation", view.generation}});
   }
   if (!authorized(r, options)) {
-    Response out = error_response(401, "this endpoint needs \"Authorization: Bearer TOKEN\" "
-                                       "(the token of --api-token-file)");
+    Response out = error_response(401,
+                                  "this endpoint needs \"Authorization: Bearer TOKEN\" "
+                                  "(the token of --api-token-file)");
     out.headers.emplace_back("WWW-Authenticate", "Bearer");
     return out;
   }

@@ -1,12 +1,12 @@
 // badlink ctl's HTTP client; see api_client.hh.
 #include "cli/api_client.hh"
 
-#include <utility>  // before Boost.Asio 1.74, whose awaitable.hpp needs std::exchange
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <filesystem>
+#include <utility>  // before Boost.Asio 1.74, whose awaitable.hpp needs std::exchange
 #include <vector>
 
 #include "cli/command.hh"
@@ -63,8 +63,8 @@ ApiReply call_api(const api::Endpoint& endpoint, const ApiRequest& request,
     }
     beast::tcp_stream stream(io);
     stream.expires_after(kTimeout);
-    stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address(endpoint.address),
-                                           endpoint.port));
+    stream.connect(
+        asio::ip::tcp::endpoint(asio::ip::make_address(endpoint.address), endpoint.port));
     return exchange(stream, request, token);
   } catch (const boost::system::system_error& e) {
     throw std::runtime_error("badlink's API at " + endpoint.to_string() + ": " + e.what());

@@ -83,8 +83,8 @@ int finish(const ApiReply& r, bool print_body = true) {
     return kExitOk;
   }
   std::cerr << "badlink ctl: " << r.status << ": " << error_text(r) << "\n";
-  const bool bad_input = r.status == 400 || r.status == 401 || r.status == 404 ||
-                         r.status == 405 || r.status == 413 || r.status == 415;
+  const bool bad_input = r.status == 400 || r.status == 401 || r.status == 404 || r.status == 405 ||
+                         r.status == 413 || r.status == 415;
   return bad_input ? kExitUsage : kExitFailure;
 }
 
@@ -167,12 +167,11 @@ void print_watch(const json& now, const json* before, double seconds) {
       const uint64_t received = count("received") - was("received");
       const uint64_t lost = count("dropped_loss") + count("dropped_queue") - was("dropped_loss") -
                             was("dropped_queue");
-      const double loss = received > 0 ? 100.0 * static_cast<double>(lost) /
-                                             static_cast<double>(received)
-                                       : 0.0;
+      const double loss =
+          received > 0 ? 100.0 * static_cast<double>(lost) / static_cast<double>(received) : 0.0;
       const uint64_t in = count("received") + count("duplicated");
-      const uint64_t out = count("sent") + count("dropped_loss") + count("dropped_queue") +
-                           count("dropped_memory");
+      const uint64_t out =
+          count("sent") + count("dropped_loss") + count("dropped_queue") + count("dropped_memory");
       std::cout << fmt::format(
           "{:<12} {:<8} {:>9.0f} pkt/s {:>8.2f} Mbit/s  loss {:>5.1f}%  delay p50 {:>8.2f} ms "
           "p99 {:>8.2f} ms  queue {}\n",
@@ -244,8 +243,8 @@ int ctl_main(const std::vector<std::string>& args) {
   }
   Ctl ctl;
   try {
-    ctl.endpoint = vm.count("api") != 0 ? api::parse_endpoint(vm["api"].as<std::string>())
-                                        : find_local_api();
+    ctl.endpoint =
+        vm.count("api") != 0 ? api::parse_endpoint(vm["api"].as<std::string>()) : find_local_api();
   } catch (const std::invalid_argument& e) {
     throw UsageError(std::string("--api ") + e.what());
   }
@@ -256,8 +255,9 @@ int ctl_main(const std::vector<std::string>& args) {
     }
   }
   const std::string command = vm["command"].as<std::string>();
-  const std::vector<std::string> rest =
-      vm.count("args") != 0 ? vm["args"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  const std::vector<std::string> rest = vm.count("args") != 0
+                                            ? vm["args"].as<std::vector<std::string>>()
+                                            : std::vector<std::string>{};
   const std::string link = vm.count("link") != 0 ? vm["link"].as<std::string>() : "";
   const auto no_arguments = [&]() {
     if (!rest.empty()) {
@@ -291,8 +291,7 @@ int ctl_main(const std::vector<std::string>& args) {
     no_arguments();
     return ctl_watch(ctl);
   }
-  throw UsageError("unknown ctl command '" + command +
-                   "': show, set, load, reset, stats or watch");
+  throw UsageError("unknown ctl command '" + command + "': show, set, load, reset, stats or watch");
 }
 
 }  // namespace badlink::cli

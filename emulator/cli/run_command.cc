@@ -659,9 +659,8 @@ int run_main(const std::vector<std::string>& args) {
     };
     const api::RouteOptions routes{setup.api_token, BADLINK_VERSION};
     api_server = std::make_unique<api::HttpServer>(
-        *setup.api, [&control, routes](const api::Request& r) {
-          return api::route(r, control, routes);
-        },
+        *setup.api,
+        [&control, routes](const api::Request& r) { return api::route(r, control, routes); },
         options);
     api_server->start();
     spdlog::info("control API on {}{}", api_server->where(),
@@ -718,7 +717,8 @@ int run_main(const std::vector<std::string>& args) {
         break;
       case LiveEvent::Kind::reload:
         if (runtime.preparing()) {
-          reload_again = true;  // (an API change's preparation, too)  // the file may have changed since this one was read
+          // the file may have changed since this one was read (or an API change is prepared)
+          reload_again = true;
         } else {
           start_reload(runtime, setup);
         }

@@ -47,9 +47,8 @@ void Controller::resume() {
     ApplyCommand c = std::move(waiting_.front());
     waiting_.pop_front();
     if (c.expected_generation && *c.expected_generation != generation_) {
-      c.reply.set_exception(std::make_exception_ptr(
-          GenerationConflict("the profile was changed meanwhile (generation " +
-                             std::to_string(generation_) + ")")));
+      c.reply.set_exception(std::make_exception_ptr(GenerationConflict(
+          "the profile was changed meanwhile (generation " + std::to_string(generation_) + ")")));
       continue;
     }
     try {

@@ -1,8 +1,9 @@
 // A profile's direction keys changed through toml++ on its rendered text; see profile_edit.hh.
 #include "profile/profile_edit.hh"
 
-#include <sstream>
 #include <toml++/toml.h>
+
+#include <sstream>
 
 namespace badlink {
 

@@ -1,8 +1,6 @@
 // The control API's server over a Unix socket and TCP loopback: requests answered through
 // the handler, keep-alive, 413 from the header alone, a client that stalls half-way closed
 // after the idle timeout while others are served, and the socket file's lifetime.
-#include "api/http_server.hh"
-
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -17,6 +15,7 @@
 #include <string>
 #include <thread>
 
+#include "api/http_server.hh"
 #include "cli/api_client.hh"
 
 namespace badlink::api {
@@ -27,8 +26,8 @@ using std::chrono::milliseconds;
 class HttpServerTest : public ::testing::Test {
  protected:
   HttpServerTest() {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("badlink-api-test-" + std::to_string(::getpid()));
+    dir_ =
+        std::filesystem::temp_directory_path() / ("badlink-api-test-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir_);
   }
   ~HttpServerTest() override { std::filesystem::remove_all(dir_); }

@@ -1,14 +1,13 @@
 // Prometheus text from a snapshot: families with HELP and TYPE, counters per link, direction
 // and outcome, a cumulative delay histogram, escaped labels; and --api's endpoints and the
 // JSON-to-TOML writing the API's bodies go through.
-#include "api/metrics.hh"
-
 #include <gtest/gtest.h>
 
 #include <sstream>
 
 #include "api/endpoint.hh"
 #include "api/json_toml.hh"
+#include "api/metrics.hh"
 
 namespace badlink::api {
 namespace {
@@ -80,9 +79,7 @@ TEST(Metrics, DelayHistogramIsCumulative) {
   EXPECT_TRUE(has_line(t, "badlink_delay_seconds_sum{" + l + "} 1.012"));
 }
 
-TEST(Metrics, LabelValuesAreEscaped) {
-  EXPECT_EQ(label_value("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
-}
+TEST(Metrics, LabelValuesAreEscaped) { EXPECT_EQ(label_value("a\"b\\c\nd"), "a\\\"b\\\\c\\nd"); }
 
 TEST(Endpoint, ParsesWhatApiTakes) {
   Endpoint e = parse_endpoint("unix:/run/badlink/1.sock");

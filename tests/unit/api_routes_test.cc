@@ -1,13 +1,12 @@
 // The control API's routes over LoopControl and a fake loop: every status the issue names,
 // error bodies with positions and "did you mean", PATCH/null/reset semantics, and the running
 // profile unchanged after each bad request.
-#include "api/routes.hh"
-
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
 #include "api/loop_control.hh"
+#include "api/routes.hh"
 #include "fake_loop.hh"
 
 namespace badlink::api {
@@ -117,9 +116,9 @@ TEST_F(RoutesTest, ResetGoesBackToTheStartProfile) {
 }
 
 TEST_F(RoutesTest, PutTakesTomlAndJson) {
-  Response r = call("PUT", "/v1/profile",
-                    "[profile]\nname = \"other\"\n[outbound]\ndelay = \"3ms\"\n",
-                    "application/toml");
+  Response r =
+      call("PUT", "/v1/profile", "[profile]\nname = \"other\"\n[outbound]\ndelay = \"3ms\"\n",
+           "application/toml");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(loop_.profile().name, "other");
   r = call("PUT", "/v1/profile",
@@ -142,9 +141,8 @@ TEST_F(RoutesTest, MalformedJsonIs400WithItsPosition) {
 
 TEST_F(RoutesTest, MalformedTomlIs400WithItsPosition) {
   const std::string before = running();
-  const Response r =
-      call("PUT", "/v1/profile", "[profile]\nname = \"x\"\n[outbound]\ndelay = = 3\n",
-           "application/toml");
+  const Response r = call("PUT", "/v1/profile",
+                          "[profile]\nname = \"x\"\n[outbound]\ndelay = = 3\n", "application/toml");
   EXPECT_EQ(r.status, 400) << r.body;
   const json j = json::parse(r.body);
   EXPECT_EQ(j["line"], 4);
@@ -164,8 +162,8 @@ TEST_F(RoutesTest, UnknownKeyGetsDidYouMean) {
 
 TEST_F(RoutesTest, OutOfRangeValueIs400) {
   const std::string before = running();
-  for (const char* body : {R"({"loss": "150%"})", R"({"delay": "-3ms"})", R"({"delay": "2h"})",
-                           R"({"delay": 5})"}) {
+  for (const char* body :
+       {R"({"loss": "150%"})", R"({"delay": "-3ms"})", R"({"delay": "2h"})", R"({"delay": 5})"}) {
     const Response r = call("PATCH", "/v1/links/video/outbound", body);
     EXPECT_EQ(r.status, 400) << body << " -> " << r.body;
     EXPECT_FALSE(json::parse(r.body)["error"].get<std::string>().empty());
@@ -251,8 +249,7 @@ TEST_F(RoutesTest, LinksStatsAndMetrics) {
 TEST(LoopControlViews, AreServedAgainButNeverFromBeforeAChange) {
   const Profile start = parse_profile(kTwoLinks, "two.toml");
   testing::FakeLoop loop(start);
-  LoopControl control(loop.queue, start, std::chrono::milliseconds(5000),
-                      std::chrono::hours(1));
+  LoopControl control(loop.queue, start, std::chrono::milliseconds(5000), std::chrono::hours(1));
   EXPECT_EQ(control.view().generation, 0U);
   loop.reload(start);  // the loop moves on, unseen: the view is served again
   EXPECT_EQ(control.view().generation, 0U);

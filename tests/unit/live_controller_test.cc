@@ -2,8 +2,6 @@
 // applied in turn through the runtime's background preparation and answered once committed,
 // a stale generation refused, a failed preparation leaving the running profile, and close()
 // answering whatever still waits.
-#include "live/controller.hh"
-
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -11,6 +9,7 @@
 #include <stdexcept>
 
 #include "fake_backend.hh"
+#include "live/controller.hh"
 
 namespace badlink {
 namespace {
@@ -39,9 +38,9 @@ class FakeDiversion final : public Diversion {
 };
 
 Profile delay_profile(const std::string& name, int ms) {
-  return parse_profile("[profile]\nname = \"" + name + "\"\n[outbound]\ndelay = \"" +
-                           std::to_string(ms) + "ms\"\n",
-                       name + ".toml");
+  return parse_profile(
+      "[profile]\nname = \"" + name + "\"\n[outbound]\ndelay = \"" + std::to_string(ms) + "ms\"\n",
+      name + ".toml");
 }
 
 class LiveController : public ::testing::Test {
