@@ -6,13 +6,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+// Boost.Asio 1.74's awaitable.hpp uses std::exchange without including <utility>.
+// clang-format off
+#include <utility>
 #include <boost/asio.hpp>
+// clang-format on
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <filesystem>
 #include <optional>
 #include <thread>
-#include <utility>  // before Boost.Asio 1.74, whose awaitable.hpp needs std::exchange
 #include <vector>
 
 #include "api/routes.hh"

@@ -1,12 +1,15 @@
 // badlink ctl's HTTP client; see api_client.hh.
 #include "cli/api_client.hh"
 
+// Boost.Asio 1.74's awaitable.hpp uses std::exchange without including <utility>.
+// clang-format off
+#include <utility>
 #include <boost/asio.hpp>
+// clang-format on
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <filesystem>
-#include <utility>  // before Boost.Asio 1.74, whose awaitable.hpp needs std::exchange
 #include <vector>
 
 #include "cli/command.hh"
