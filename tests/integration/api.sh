@@ -85,7 +85,7 @@ expect() {
   [ "$(status_of "$r")" = "$want" ] || fail "$* -> $(status_of "$r") (wanted $want): $(body_of "$r")"
   grep -qF -- "$needle" <<<"$(body_of "$r")" || fail "$* -> no '$needle' in $(body_of "$r")"
   [ "$(running)" = "$before" ] || fail "$* changed the running profile"
-  say "ok: $want for $2 ${*:3:2}"
+  say "ok: $want for $1 $2 ($needle)"
 }
 J=(-H 'Content-Type: application/json')
 T=(-H 'Content-Type: application/toml')
@@ -109,7 +109,7 @@ s.sendall(b"PUT /v1/profile HTTP/1.1\r\nContent-Length: 100\r\n\r\nabc")
 start = time.monotonic()
 s.settimeout(30)
 data = s.recv(100)
-print(f"closed_after={time.monotonic() - start:.1f} bytes={len(data)}")
+print(f"closed_after={time.monotonic() - start:.1f}\nbytes={len(data)}")
 PY
 stalled=$!
 for _ in $(seq 20); do
