@@ -22,6 +22,7 @@ namespace badlink::cli {
 namespace {
 
 using nlohmann::json;
+using ordered = nlohmann::ordered_json;  // printed in the order the API wrote it
 
 po::options_description ctl_options() {
   po::options_description options("Ctl options");
@@ -88,16 +89,16 @@ int finish(const ApiReply& r, bool print_body = true) {
   return bad_input ? kExitUsage : kExitFailure;
 }
 
-json get_json(const Ctl& ctl, const std::string& target) {
+ordered get_json(const Ctl& ctl, const std::string& target) {
   const ApiReply r = ctl.call({"GET", target, "", "", ""});
   if (r.status != 200) {
     throw std::runtime_error(target + ": " + std::to_string(r.status) + ": " + error_text(r));
   }
-  return json::parse(r.body);
+  return ordered::parse(r.body);
 }
 
 std::string only_link(const Ctl& ctl) {
-  const json links = get_json(ctl, "/v1/links");
+  const ordered links = get_json(ctl, "/v1/links");
   if (links.size() != 1) {
     throw UsageError("the profile has " + std::to_string(links.size()) +
                      " links; say which with --link NAME");
@@ -156,13 +157,17 @@ double per_second(uint64_t now, uint64_t before, double seconds) {
 }
 
 // One line per link and direction: rate, loss, delay p50/p99, packets in badlink.
-void print_watch(const json& now, const json* before, double seconds) {
+void print_watch(const ordered& now, const ordered* before, double seconds) {
   for (const auto& [link, directions] : now["links"].items()) {
     for (const auto& [direction, s] : directions.items()) {
-      const json* b = before != nullptr ? &(*before)["links"][link][direction] : nullptr;
+      const ordered* b = nullptr;
+      if (before != nullptr && before->contains("links") && (*before)["links"].contains(link) &&
+          (*before)["links"][link].contains(direction)) {
+        b = &(*before)["links"][link][direction];
+      }
       const auto count = [&](const char* key) { return s.value(key, uint64_t{0}); };
       const auto was = [&](const char* key) {
-        return b != nullptr && b->is_object() ? b->value(key, uint64_t{0}) : count(key);
+        return b != nullptr ? b->value(key, uint64_t{0}) : count(key);
       };
       const uint64_t received = count("received") - was("received");
       const uint64_t lost = count("dropped_loss") + count("dropped_queue") - was("dropped_loss") -
@@ -186,7 +191,7 @@ void print_watch(const json& now, const json* before, double seconds) {
 
 int ctl_watch(const Ctl& ctl) {
   Interrupt interrupt;
-  json before = get_json(ctl, "/v1/stats");
+  ordered before = get_json(ctl, "/v1/stats");
   auto then = std::chrono::steady_clock::now();
   for (;;) {
     try {
@@ -194,7 +199,7 @@ int ctl_watch(const Ctl& ctl) {
     } catch (const Interrupted&) {
       return kExitOk;
     }
-    json now = get_json(ctl, "/v1/stats");
+    ordered now = get_json(ctl, "/v1/stats");
     const auto at = std::chrono::steady_clock::now();
     print_watch(now, &before, std::chrono::duration<double>(at - then).count());
     before = std::move(now);
@@ -207,7 +212,7 @@ int ctl_stats(const Ctl& ctl, bool as_json) {
   if (as_json || r.status != 200) {
     return finish(r);
   }
-  print_watch(json::parse(r.body), nullptr, 0);
+  print_watch(ordered::parse(r.body), nullptr, 0);
   return kExitOk;
 }
 

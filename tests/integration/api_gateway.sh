@@ -44,13 +44,14 @@ switch_at() {
   wait "$receiver" || fail "$name: receiver failed"
   awk -v t0="$t0" -v t1="$t1" -v name="$name" '
     { d = ($3 - $2) / 1e6; sent = $2 }
-    sent < t0 { before++; if (d > 50) early++; if (sent > last20) last20 = sent }
-    sent > t1 + 1e6 { after++; if (d < 50) late++ }
+    sent < t0 { before++; if (d > 50) { early++; odd = odd sprintf(" #%d %.1fms@%.0fms", $1, d, (sent - t0) / 1e6) } }
+    sent > t1 + 1e6 { after++; if (d < 50) { late++; odd = odd sprintf(" #%d %.1fms@+%.0fms", $1, d, (sent - t1) / 1e6) } }
     sent >= t0 && sent <= t1 + 1e6 { between++; if (d > 50) between80++ }
     d > 50 && (first80 == 0 || sent < first80) { first80 = sent }
     END {
       printf "%s: request %.2f ms; probes before it %d (80 ms: %d), after response+1ms %d (20 ms: %d), in between %d (of which 80 ms %d); first 80 ms probe sent %.2f ms after the request started\n",
         name, (t1 - t0) / 1e6, before, early, after, late, between, between80, (first80 - t0) / 1e6
+      if (odd != "") printf "%s: misplaced (seq, delay@sent relative to the request):%s\n", name, substr(odd, 1, 600)
       printf "early=%d\nlate=%d\nbefore=%d\nafter=%d\n", early, late, before, after > "/dev/stderr"
     }' "$WORK/$name.arrivals" 2>"$WORK/$name.judged"
   check "$name: no probe sent before the request got 80 ms" "$(value "$WORK/$name.judged" early) == 0"
