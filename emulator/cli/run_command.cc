@@ -381,6 +381,13 @@ std::string run_help() {
          "SIGUSR1 writes --stats-json now. SIGINT/SIGTERM stop: the rules go first, then every\n"
          "packet still held is sent at once.\n"
          "\n"
+         "Control API (README, \"Control from your tests\"): HTTP/JSON on --api (default\n"
+         "unix:/run/badlink/<pid>.sock, also linked as /run/badlink/badlink.sock while it is\n"
+         "the only instance): GET/PUT /v1/profile, GET /v1/links, PATCH\n"
+         "/v1/links/NAME/outbound|inbound, POST /v1/reset, GET /v1/stats, GET /metrics\n"
+         "(Prometheus), GET /healthz. A change is applied as a reload is, whole or not at all,\n"
+         "and logged with who made it. badlink ctl is its command-line client.\n"
+         "\n"
          "The seed is --seed, else the profile's, else a random one; the seed used is logged.\n"
          "Needs CAP_NET_ADMIN and CAP_NET_RAW (root has them); every other capability is\n"
          "dropped once the queues and rules are set up. CAP_SYS_NICE, if held, is used first:\n"
@@ -658,13 +665,24 @@ int run_main(const std::vector<std::string>& args) {
       }
     };
     const api::RouteOptions routes{setup.api_token, BADLINK_VERSION};
-    api_server = std::make_unique<api::HttpServer>(
-        *setup.api,
-        [&control, routes](const api::Request& r) { return api::route(r, control, routes); },
-        options);
-    api_server->start();
-    spdlog::info("control API on {}{}", api_server->where(),
-                 setup.api_token.empty() ? "" : " (bearer token required)");
+    try {
+      api_server = std::make_unique<api::HttpServer>(
+          *setup.api,
+          [&control, routes](const api::Request& r) { return api::route(r, control, routes); },
+          options);
+    } catch (const std::runtime_error& e) {
+      if (!setup.api_default) {
+        throw;  // asked for: a failure to start (exit 1)
+      }
+      // Not asked for (e.g. no write access to /run): badlink runs as it did without one.
+      spdlog::warn("{}; running without the control API (--api ENDPOINT to choose one)",
+                   e.what());
+    }
+    if (api_server) {
+      api_server->start();
+      spdlog::info("control API on {}{}", api_server->where(),
+                   setup.api_token.empty() ? "" : " (bearer token required)");
+    }
   }
   // However the loop ends: what waits for it is answered first, then the server stops.
   struct ApiStop {
