@@ -178,7 +178,7 @@ Response no_link(const std::string& name) {
 
 Response get_profile(const Request& r, Control& control) {
   const LoopView view = control.view();
-  if (is_toml(r.accept)) {
+  if (media_type(r.accept).find("toml") != std::string::npos) {  // "application/toml", ...
     Response out;
     out.content_type = "application/toml";
     out.body = render_profile(view.profile);
