@@ -226,20 +226,45 @@ class Listener : public std::enable_shared_from_this<Listener<Protocol>> {
   const Shared& shared_;
 };
 
+// Whether a process accepts connections on the Unix socket at `path` (through a link too).
+bool listened_on(const std::string& path) {
+  asio::io_context io;
+  local::socket probe(io);
+  error_code ec;
+  probe.connect(local::endpoint(path), ec);
+  return !ec;
+}
+
 // A Unix socket's file: a stale one (no instance answers) is replaced, a live one refused.
 void clear_socket_path(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::exists(std::filesystem::symlink_status(path, ec))) {
     return;
   }
-  asio::io_context io;
-  local::socket probe(io);
-  error_code connect_error;
-  probe.connect(local::endpoint(path), connect_error);
-  if (!connect_error) {
+  if (listened_on(path)) {
     throw std::runtime_error("--api unix:" + path + ": another badlink listens there");
   }
   std::filesystem::remove(path, ec);
+}
+
+// The shared name, unless a live instance holds it: a link left by one that is gone (killed:
+// its socket file may still be there, unanswered) is taken over, with that file.
+bool take_shared_link(const std::filesystem::path& link, const std::filesystem::path& target) {
+  std::error_code ec;
+  if (std::filesystem::is_symlink(std::filesystem::symlink_status(link, ec))) {
+    if (listened_on(link.string())) {
+      return false;
+    }
+    const std::filesystem::path stale = std::filesystem::read_symlink(link, ec);
+    if (!ec && stale.parent_path().empty() && stale.extension() == ".sock" &&
+        std::filesystem::is_socket(
+            std::filesystem::symlink_status(link.parent_path() / stale, ec))) {
+      std::filesystem::remove(link.parent_path() / stale, ec);
+    }
+    std::filesystem::remove(link, ec);
+  }
+  std::filesystem::create_symlink(target.filename(), link, ec);
+  return !ec;
 }
 
 }  // namespace
@@ -286,14 +311,7 @@ HttpServer::HttpServer(const Endpoint& endpoint, Handler handler, Options option
           std::make_shared<Listener<local>>(impl_->io, std::move(acceptor), impl_->shared);
       const std::string& link = impl_->shared.options.shared_link;
       if (!link.empty()) {
-        std::error_code ec;
-        const auto status = std::filesystem::symlink_status(link, ec);
-        // A link left by an instance that is gone points nowhere: it is ours to take.
-        if (std::filesystem::is_symlink(status) && !std::filesystem::exists(link, ec)) {
-          std::filesystem::remove(link, ec);
-        }
-        std::filesystem::create_symlink(path.filename(), link, ec);
-        impl_->linked = !ec;
+        impl_->linked = take_shared_link(link, path);
       }
     } else {
       const tcp::endpoint at(asio::ip::make_address(endpoint.address), endpoint.port);

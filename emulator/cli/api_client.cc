@@ -52,6 +52,15 @@ ApiReply exchange(Stream& stream, const ApiRequest& request, const std::string& 
                   res.body()};
 }
 
+// Whether an instance answers on the Unix socket at `path` (a killed one leaves its file).
+bool answers(const std::string& path) {
+  asio::io_context io;
+  asio::local::stream_protocol::socket s(io);
+  boost::system::error_code ec;
+  s.connect(asio::local::stream_protocol::endpoint(path), ec);
+  return !ec;
+}
+
 }  // namespace
 
 ApiReply call_api(const api::Endpoint& endpoint, const ApiRequest& request,
@@ -77,12 +86,13 @@ ApiReply call_api(const api::Endpoint& endpoint, const ApiRequest& request,
 api::Endpoint find_local_api() {
   namespace fs = std::filesystem;
   std::error_code ec;
-  if (fs::exists(api::kSharedSocketPath, ec)) {
+  if (fs::exists(api::kSharedSocketPath, ec) && answers(std::string(api::kSharedSocketPath))) {
     return api::parse_endpoint("unix:" + std::string(api::kSharedSocketPath));
   }
   std::vector<fs::path> sockets;
   for (const fs::directory_entry& e : fs::directory_iterator(api::kSocketDirectory, ec)) {
-    if (e.path().extension() == ".sock" && fs::is_socket(e.symlink_status(ec))) {
+    if (e.path().extension() == ".sock" && fs::is_socket(e.symlink_status(ec)) &&
+        answers(e.path().string())) {
       sockets.push_back(e.path());
     }
   }

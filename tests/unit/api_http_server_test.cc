@@ -65,6 +65,16 @@ int connect_unix(const std::string& path) {
   return fd;
 }
 
+// A Unix socket file no one listens on, as a killed instance leaves it.
+void stale_socket(const std::string& path) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  path.copy(a.sun_path, sizeof a.sun_path - 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ::close(fd);
+}
+
 TEST_F(HttpServerTest, AnswersOverAUnixSocketWithModeAndSharedLink) {
   HttpServer server(unix_endpoint(), echo, options());
   server.start();
@@ -90,15 +100,27 @@ TEST_F(HttpServerTest, ASecondInstanceOnTheSamePathIsRefused) {
   EXPECT_THROW(HttpServer(unix_endpoint(), echo, options()), std::runtime_error);
   // A stale file (no one listens) is taken over.
   server.stop();
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un a{};
-  a.sun_family = AF_UNIX;
-  unix_endpoint().path.copy(a.sun_path, sizeof a.sun_path - 1);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ::close(fd);
+  stale_socket(unix_endpoint().path);
   HttpServer again(unix_endpoint(), echo, options());
   again.start();
   EXPECT_EQ(cli::call_api(unix_endpoint(), {"GET", "/", "", "", ""}, "").status, 200);
+}
+
+TEST_F(HttpServerTest, TheSharedLinkOfAKilledInstanceIsTakenOverALiveOnesIsNot) {
+  stale_socket((dir_ / "9.sock").string());
+  std::filesystem::create_symlink("9.sock", dir_ / "shared.sock");
+  {
+    HttpServer server(unix_endpoint(), echo, options());
+    EXPECT_EQ(std::filesystem::read_symlink(dir_ / "shared.sock"), "1.sock");
+    EXPECT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(dir_ / "9.sock")));
+    server.start();
+    // A second instance while the first lives: the shared name stays the first's.
+    HttpServer second(parse_endpoint("unix:" + (dir_ / "2.sock").string()), echo, options());
+    EXPECT_EQ(std::filesystem::read_symlink(dir_ / "shared.sock"), "1.sock");
+    second.stop();
+    EXPECT_EQ(std::filesystem::read_symlink(dir_ / "shared.sock"), "1.sock");
+  }
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(dir_ / "shared.sock")));
 }
 
 TEST_F(HttpServerTest, TcpLoopbackWithAnEphemeralPort) {
