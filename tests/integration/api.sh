@@ -121,6 +121,23 @@ closed=$(value "$WORK/stalled.out" closed_after)
 check "the stalled client is closed after the 10 s idle timeout" "$closed >= 9 && $closed <= 15"
 [ "$(running)" = "$before" ] || fail "the stalled request changed the running profile"
 
+say "a SIGHUP between two changes: the next PATCH applies on top of the reloaded file"
+sed -i 's/"20ms"/"40ms"/' "$p"
+kill -HUP "$BADLINK_PID"
+for _ in $(seq 50); do grep -q "reloaded profile" "$WORK/badlink.log" && break; sleep 0.1; done
+grep -q "reloaded profile" "$WORK/badlink.log" || fail "no reload: $(cat "$WORK/badlink.log")"
+r=$(api PATCH /v1/links/default/outbound -H 'Content-Type: application/json' -d '{"jitter": "0ms"}')
+check "PATCH after SIGHUP 200" "$(status_of "$r") == 200"
+"$BADLINK" ctl --api "unix:$SOCK" show | python3 -c '
+import json, sys
+assert json.load(sys.stdin)["outbound"]["delay"] == "40ms"' || fail "the PATCH undid the SIGHUP"
+d=$(median_added reloaded)
+check "the reloaded file's 40 ms (-1%/+3%)" "$d >= 0.99 * 40 && $d <= 1.03 * 40"
+"$BADLINK" ctl --api "unix:$SOCK" show --toml | grep -v '^#' >"$WORK/ctl.toml"
+"$BADLINK" show "$p" | grep -v '^#' >"$WORK/show.toml"
+diff "$WORK/ctl.toml" "$WORK/show.toml" >/dev/null ||
+  fail "ctl show --toml differs from badlink show: $(diff "$WORK/ctl.toml" "$WORK/show.toml")"
+
 say "TCP beyond loopback needs a token"
 status=0
 in_ns b "$BADLINK" run --api 192.0.2.2:8080 >/dev/null 2>"$WORK/notoken.log" || status=$?
