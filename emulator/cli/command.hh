@@ -61,6 +61,8 @@ std::string verify_help();
 int verify_main(const std::vector<std::string>& args);
 std::string probe_help();
 int probe_main(const std::vector<std::string>& args);
+std::string ctl_help();
+int ctl_main(const std::vector<std::string>& args);
 
 // The whole program: what main() runs (cli/entry.cc), so that another build of the executable
 // (tests/bench: badlink_counting) runs the same code.

@@ -36,6 +36,8 @@ constexpr std::array kCommands{
             verify_main},
     Command{"probe", "send or receive numbered UDP probes (verify's measuring stick)", probe_help,
             probe_main},
+    Command{"ctl", "control a running badlink through its API (show, set, load, stats, ...)",
+            ctl_help, ctl_main},
 };
 
 const Command* find_command(std::string_view name) {

@@ -26,12 +26,18 @@
 #include <string>
 #include <type_traits>
 
+#include "api/endpoint.hh"
+#include "api/http_server.hh"
+#include "api/loop_control.hh"
+#include "api/routes.hh"
 #include "cli/command.hh"
 #include "core/allocation_count.hh"
 #include "core/clock.hh"
 #include "divert/linux/linux_diversion.hh"
 #include "divert/live_driver.hh"
 #include "io/replacement_file.hh"
+#include "live/control_queue.hh"
+#include "live/controller.hh"
 #include "live/runtime.hh"
 #include "live/runtime_snapshot.hh"
 #include "profile/default_profile.hh"
@@ -95,6 +101,13 @@ po::options_description run_options() {
        "SO_MARK of the packets badlink sends itself; rules skip it (default 0x6261646c)")
       ("max-pps", po::value<std::string>()->value_name("N"),
        "highest packet rate to hold for: sizes the kernel queues (default 100000)")
+      ("api", po::value<std::string>()->value_name("ENDPOINT"),
+       "the control API's address: unix:PATH (default unix:/run/badlink/<pid>.sock, mode "
+       "0660), 127.0.0.1:PORT or [::1]:PORT; any other address needs --api-token-file")
+      ("api-token-file", po::value<std::string>()->value_name("FILE"),
+       "the API asks every request for \"Authorization: Bearer TOKEN\", TOKEN being FILE's "
+       "content")
+      ("no-api", "no control API")
       ("no-seccomp", "load no seccomp filter (by default, once set-up is done, every thread may "
        "make only the system calls badlink needs)");
   // clang-format on
@@ -150,7 +163,55 @@ struct RunSetup {
   uint64_t max_pps = kDefaultMaxPps;
   uint64_t flood_pps = kDefaultFloodPps;
   bool seccomp = true;
+  std::optional<api::Endpoint> api;  // none: --no-api
+  bool api_default = false;          // the default socket, also linked as badlink.sock
+  std::string api_token;
 };
+
+std::string read_token(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    throw UsageError("--api-token-file " + file + ": cannot read");
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  std::string token = text.str();
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) {
+    token.pop_back();
+  }
+  if (token.empty()) {
+    throw UsageError("--api-token-file " + file + " is empty");
+  }
+  return token;
+}
+
+// --api, --api-token-file, --no-api.
+void parse_api_setup(const po::variables_map& vm, RunSetup& s) {
+  if (vm.count("no-api") != 0) {
+    if (vm.count("api") != 0 || vm.count("api-token-file") != 0) {
+      throw UsageError("--no-api excludes --api and --api-token-file");
+    }
+    return;
+  }
+  if (vm.count("api-token-file") != 0) {
+    s.api_token = read_token(vm["api-token-file"].as<std::string>());
+  }
+  if (vm.count("api") == 0) {
+    s.api = api::parse_endpoint("unix:" + api::default_socket_path(::getpid()));
+    s.api_default = true;
+    return;
+  }
+  try {
+    s.api = api::parse_endpoint(vm["api"].as<std::string>());
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string("--api ") + e.what());
+  }
+  if (!s.api->local() && s.api_token.empty()) {
+    throw UsageError("--api " + s.api->to_string() +
+                     " can be reached from other hosts: give --api-token-file FILE (a bearer "
+                     "token every request must carry), or listen on 127.0.0.1, [::1] or unix:");
+  }
+}
 
 RunSetup parse_setup(const std::vector<std::string>& args) {
   const po::options_description options = run_options();
@@ -212,6 +273,7 @@ RunSetup parse_setup(const std::vector<std::string>& args) {
       throw UsageError("--max-pps must be at least 1");
     }
   }
+  parse_api_setup(vm, s);
   return s;
 }
 
@@ -318,6 +380,13 @@ std::string run_help() {
          "restart (its queues are bound at start); one taken away keeps its queues unused.\n"
          "SIGUSR1 writes --stats-json now. SIGINT/SIGTERM stop: the rules go first, then every\n"
          "packet still held is sent at once.\n"
+         "\n"
+         "Control API (README, \"Control from your tests\"): HTTP/JSON on --api (default\n"
+         "unix:/run/badlink/<pid>.sock, also linked as /run/badlink/badlink.sock while it is\n"
+         "the only instance): GET/PUT /v1/profile, GET /v1/links, PATCH\n"
+         "/v1/links/NAME/outbound|inbound, POST /v1/reset, GET /v1/stats, GET /metrics\n"
+         "(Prometheus), GET /healthz. A change is applied as a reload is, whole or not at all,\n"
+         "and logged with who made it. badlink ctl is its command-line client.\n"
          "\n"
          "The seed is --seed, else the profile's, else a random one; the seed used is logged.\n"
          "Needs CAP_NET_ADMIN and CAP_NET_RAW (root has them); every other capability is\n"
@@ -494,13 +563,15 @@ void start_reload(Runtime& runtime, const RunSetup& setup) {
   }
 }
 
-void finish_reload(Runtime& runtime) {
+bool finish_reload(Runtime& runtime) {
   try {
     runtime.commit(runtime.take_prepared());
     spdlog::info("reloaded profile '{}' ({})", runtime.profile().name, runtime.profile().source);
+    return true;
   } catch (const std::exception& e) {
     spdlog::error("reload rejected: {}; still running profile '{}'", e.what(),
                   runtime.profile().name);
+    return false;
   }
 }
 
@@ -564,6 +635,67 @@ int run_main(const std::vector<std::string>& args) {
       },
       clock, signals, live);
 
+  // The control API: its threads reach the loop only through the queue, which the loop reads
+  // as one of its event sources (live/Controller); they start before the seccomp filter.
+  ControlQueue control_queue;
+  Controller controller(runtime, control_queue, [&setup](const Profile& next) {
+    check_links(next, setup);
+    for (const Link& link : next.links) {
+      if (!link.match.interface.empty()) {
+        require_interface(link.match.interface, "link '" + link.name + "': [match] interface");
+      }
+    }
+  });
+  // Views (GET /metrics, /v1/stats) are served again for 100 ms: scrapers, however many,
+  // cost the loop at most ten snapshots a second.
+  api::LoopControl control(control_queue, runtime.profile(), std::chrono::seconds(30),
+                           std::chrono::milliseconds(100));
+  std::unique_ptr<api::HttpServer> api_server;
+  if (setup.api) {
+    api::HttpServer::Options options;
+    if (setup.api_default) {
+      options.shared_link = std::string(api::kSharedSocketPath);
+    }
+    // The API's threads inherit the loop's weight (nice -20, short slice): they give it back.
+    options.thread_start = []() {
+      try {
+        set_fair_scheduling(FairScheduling{0, std::nullopt});
+      } catch (const SystemError& e) {
+        spdlog::warn("control API thread: {}", e.what());
+      }
+    };
+    const api::RouteOptions routes{setup.api_token, BADLINK_VERSION};
+    try {
+      api_server = std::make_unique<api::HttpServer>(
+          *setup.api,
+          [&control, routes](const api::Request& r) { return api::route(r, control, routes); },
+          options);
+    } catch (const std::runtime_error& e) {
+      if (!setup.api_default) {
+        throw;  // asked for: a failure to start (exit 1)
+      }
+      // Not asked for (e.g. no write access to /run): badlink runs as it did without one.
+      spdlog::warn("{}; running without the control API (--api ENDPOINT to choose one)",
+                   e.what());
+    }
+    if (api_server) {
+      api_server->start();
+      spdlog::info("control API on {}{}", api_server->where(),
+                   setup.api_token.empty() ? "" : " (bearer token required)");
+    }
+  }
+  // However the loop ends: what waits for it is answered first, then the server stops.
+  struct ApiStop {
+    Controller& controller;
+    std::unique_ptr<api::HttpServer>& server;
+    ~ApiStop() {
+      controller.close();
+      if (server) {
+        server->stop();
+      }
+    }
+  } api_stop{controller, api_server};
+
 
   const auto write_stats = [&]() {
     if (!setup.stats_json) {
@@ -605,19 +737,25 @@ int run_main(const std::vector<std::string>& args) {
         break;
       case LiveEvent::Kind::reload:
         if (runtime.preparing()) {
-          reload_again = true;  // the file may have changed since this one was read
+          // the file may have changed since this one was read (or an API change is prepared)
+          reload_again = true;
         } else {
           start_reload(runtime, setup);
         }
         break;
       case LiveEvent::Kind::source:
-        if (event.source == runtime.prepared_source() && runtime.preparing()) {
-          finish_reload(runtime);
-          if (reload_again) {
-            reload_again = false;
-            start_reload(runtime, setup);
+        if (controller.handle(event)) {
+          // the API's command or change; a SIGHUP that waited for it goes next
+        } else if (event.source == runtime.prepared_source() && runtime.preparing()) {
+          if (finish_reload(runtime)) {
+            controller.reloaded();
           }
         }
+        if (reload_again && !runtime.preparing()) {
+          reload_again = false;
+          start_reload(runtime, setup);
+        }
+        controller.resume();
         break;
       case LiveEvent::Kind::stop:
         break;

@@ -41,6 +41,18 @@ void LatencyHistogram::record(Duration d, uint64_t times) {
   sum_ += static_cast<double>(ns) * static_cast<double>(times);
 }
 
+uint64_t LatencyHistogram::count_at_most(Duration d) const {
+  if (d.count() < 0) {
+    return 0;
+  }
+  const auto limit = static_cast<uint64_t>(d.count());
+  uint64_t n = 0;
+  for (unsigned b = 0; b < kBuckets && upper_edge(b) <= limit; ++b) {
+    n += counts_[b];
+  }
+  return n;
+}
+
 Duration LatencyHistogram::percentile(double q) const {
   if (count_ == 0) {
     return Duration{0};

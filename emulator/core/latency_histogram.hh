@@ -23,6 +23,10 @@ class LatencyHistogram {
   Duration min() const { return Duration{count_ == 0 ? 0 : min_}; }
   double mean_ns() const { return count_ == 0 ? 0.0 : sum_ / static_cast<double>(count_); }
   uint64_t count() const { return count_; }
+  // How many samples are at most `d` (whole buckets: those whose upper edge is <= d), for a
+  // cumulative histogram with fixed bounds such as Prometheus'.
+  uint64_t count_at_most(Duration d) const;
+  double sum_ns() const { return sum_; }
   void merge(const LatencyHistogram& other);
 
  private:

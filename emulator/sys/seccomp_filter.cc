@@ -50,7 +50,9 @@ constexpr std::string_view kAllowed[] = {
     "dup", "dup2", "dup3", "pipe2", "rename", "renameat", "renameat2", "unlink", "unlinkat",
     "fsync", "fdatasync", "ftruncate",
     // iptables for reloads and the rules' removal at exit
-    "execve", "wait4", "waitid", "setpgid"};
+    "execve", "wait4", "waitid", "setpgid",
+    // the control API's server: connections on its socket, the peer's credentials
+    "accept4", "accept", "listen", "getpeername"};
 
 // What no path of badlink's makes and an intruder would: the process is killed at once
 // (SIGSYS; a child iptables likewise).

@@ -1,0 +1,39 @@
+// What the control API's routes may ask of a running badlink: a view of the loop and changes
+// to its profile. LoopControl implements it over the loop's ControlQueue; tests may fake it.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/packet.hh"
+#include "live/control_queue.hh"
+#include "profile/profile.hh"
+
+namespace badlink::api {
+
+// One direction key of a PATCH: a TOML value to set, or nullopt to go back to the profile's.
+struct KeyChange {
+  std::string key;
+  std::optional<std::string> toml_value;
+};
+
+class Control {
+ public:
+  virtual ~Control() = default;
+
+  // The running profile, its counters and generation. Throws ControlClosed.
+  virtual LoopView view() = 0;
+  // The profile loaded from a file, a PUT or at start, before the PATCHes on top of it.
+  virtual Profile loaded() = 0;
+  // Each returns once the change is committed (it applies to packets arriving after), or
+  // throws: ProfileError (invalid), ProfileRefused, ApplyFailed, ControlClosed,
+  // std::out_of_range (no such link).
+  virtual void put(Profile next, const std::string& who) = 0;
+  virtual void patch(const std::string& link, Direction direction,
+                     const std::vector<KeyChange>& changes, const std::string& who) = 0;
+  // Back to the profile loaded at start.
+  virtual void reset(const std::string& who) = 0;
+};
+
+}  // namespace badlink::api

@@ -1,0 +1,398 @@
+// The control API's routes; see routes.hh.
+#include "api/routes.hh"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <string_view>
+#include <vector>
+
+#include "api/json_toml.hh"
+#include "api/metrics.hh"
+#include "io/stats_json.hh"
+#include "live/runtime_snapshot.hh"
+#include "profile/profile_edit.hh"
+
+namespace badlink::api {
+
+namespace {
+
+using nlohmann::json;
+
+Response json_response(int status, const json& body) {
+  Response r;
+  r.status = status;
+  r.body = body.dump(2) + "\n";
+  return r;
+}
+
+Response method_not_allowed(std::string_view allow) {
+  Response r = error_response(405, "method not allowed; this route takes " + std::string(allow));
+  r.headers.emplace_back("Allow", std::string(allow));
+  return r;
+}
+
+std::vector<std::string> split_path(std::string_view target) {
+  target = target.substr(0, target.find('?'));
+  std::vector<std::string> parts;
+  size_t at = 0;
+  while (at < target.size()) {
+    const size_t slash = target.find('/', at);
+    const size_t end = slash == std::string_view::npos ? target.size() : slash;
+    if (end > at) {
+      parts.emplace_back(target.substr(at, end - at));
+    }
+    at = end + 1;
+  }
+  return parts;
+}
+
+// The media type without parameters, lower case: "application/json; charset=utf-8" -> ...
+std::string media_type(std::string_view header) {
+  std::string t(header.substr(0, header.find(';')));
+  std::erase_if(t, [](char c) { return c == ' ' || c == '\t'; });
+  std::transform(t.begin(), t.end(), t.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return t;
+}
+
+bool is_json(std::string_view content_type) {
+  const std::string t = media_type(content_type);
+  return t == "application/json" || t == "application/merge-patch+json";
+}
+
+bool is_toml(std::string_view content_type) {
+  const std::string t = media_type(content_type);
+  return t == "application/toml" || t == "text/toml" || t == "text/x-toml";
+}
+
+json parse_json_body(const std::string& body) {
+  return json::parse(body);  // json::parse_error: see bad_json()
+}
+
+Response bad_json(const json::parse_error& e, const std::string& body) {
+  uint32_t line = 1;
+  uint32_t column = 1;
+  const size_t end = std::min<size_t>(e.byte > 0 ? e.byte - 1 : 0, body.size());
+  for (size_t i = 0; i < end; ++i) {
+    if (body[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  std::string message = e.what();
+  // "[json.exception.parse_error.101] parse error at line 1, column 5: syntax error ..."
+  if (const size_t colon = message.find(": "); colon != std::string::npos) {
+    message = "invalid JSON: " + message.substr(colon + 2);
+  }
+  return error_response(400, message, line, column);
+}
+
+// Every diagnostic in "errors", the first one's position (if `positions`) beside the joined
+// message.
+Response bad_profile(const ProfileError& e, bool positions) {
+  json body{{"error", ""}, {"errors", json::array()}};
+  std::string message;
+  for (const Diagnostic& d : e.diagnostics()) {
+    message += (message.empty() ? "" : "; ") + d.message;
+    json one{{"message", d.message}};
+    if (positions && d.line > 0) {
+      one["line"] = d.line;
+      one["column"] = d.column;
+      if (!body.contains("line")) {
+        body["line"] = d.line;
+        body["column"] = d.column;
+      }
+    }
+    body["errors"].push_back(one);
+  }
+  body["error"] = message;
+  return json_response(400, body);
+}
+
+// What a change that threw gets back.
+Response failed_change(std::exception_ptr error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const ProfileError& e) {
+    return bad_profile(e, false);
+  } catch (const ProfileRefused& e) {
+    return error_response(400, e.what());
+  } catch (const ControlClosed& e) {
+    return error_response(503, e.what());
+  } catch (const std::out_of_range& e) {
+    return error_response(404, e.what());
+  } catch (const ApplyFailed& e) {
+    return error_response(409, e.what());
+  } catch (const std::exception& e) {
+    return error_response(500, e.what());
+  }
+}
+
+json profile_document(const Profile& p) { return json::parse(profile_json(p)); }
+
+// A link's configuration as profile_json writes it: its match and directions (absent: null,
+// a direction that passes packets unimpaired).
+json link_config(const Profile& profile, const std::string& name) {
+  const json doc = profile_document(profile);
+  json link;
+  if (doc.contains("link")) {
+    for (const json& l : doc["link"]) {
+      if (l.value("name", "") == name) {
+        link = l;
+      }
+    }
+  } else {
+    link = doc;
+  }
+  json out{{"name", name}};
+  for (const char* key : {"match", "outbound", "inbound"}) {
+    out[key] = link.contains(key) ? link[key] : json(nullptr);
+  }
+  return out;
+}
+
+json link_json(const LoopView& view, const std::string& name) {
+  json out = link_config(view.profile, name);
+  for (const LinkSnapshot& l : view.snapshot.links) {
+    if (l.name == name) {
+      json stats;
+      for (const Direction d : {Direction::outbound, Direction::inbound}) {
+        stats[std::string(to_string(d))] =
+            json::parse(direction_stats_json(l.directions[index_of(d)]).dump());
+      }
+      out["stats"] = stats;
+    }
+  }
+  return out;
+}
+
+bool has_link(const Profile& p, const std::string& name) {
+  return std::any_of(p.links.begin(), p.links.end(), [&](const Link& l) { return l.name == name; });
+}
+
+Response no_link(const std::string& name) {
+  return error_response(404, "no link '" + name + "' in the running profile");
+}
+
+Response get_profile(const Request& r, Control& control) {
+  const LoopView view = control.view();
+  if (media_type(r.accept).find("toml") != std::string::npos) {  // "application/toml", ...
+    Response out;
+    out.content_type = "application/toml";
+    out.body = render_profile(view.profile);
+    return out;
+  }
+  return json_response(200, profile_document(view.profile));
+}
+
+Response put_profile(const Request& r, Control& control) {
+  const bool toml = is_toml(r.content_type);
+  if (!toml && !is_json(r.content_type)) {
+    return error_response(415, "a profile is application/toml or application/json");
+  }
+  std::string text = r.body;
+  if (!toml) {
+    try {
+      text = toml_document(parse_json_body(r.body));
+    } catch (const json::parse_error& e) {
+      return bad_json(e, r.body);
+    } catch (const std::invalid_argument& e) {
+      return error_response(400, e.what());
+    }
+  }
+  Profile next;
+  try {
+    next = parse_profile(text, "PUT /v1/profile");
+  } catch (const ProfileError& e) {
+    return bad_profile(e, toml);  // a JSON body's positions would point into generated TOML
+  }
+  try {
+    control.put(std::move(next), r.peer);
+  } catch (...) {
+    return failed_change(std::current_exception());
+  }
+  return json_response(200, profile_document(control.view().profile));
+}
+
+Response patch_direction(const Request& r, Control& control, const std::string& link, Direction d) {
+  if (!is_json(r.content_type)) {
+    return error_response(415, "a PATCH body is application/json");
+  }
+  json body;
+  try {
+    body = parse_json_body(r.body);
+  } catch (const json::parse_error& e) {
+    return bad_json(e, r.body);
+  }
+  if (!body.is_object()) {
+    return error_response(400,
+                          "a PATCH body is a JSON object of direction keys, e.g. "
+                          "{\"delay\": \"80ms\", \"loss\": \"5%\"}");
+  }
+  std::vector<KeyChange> changes;
+  for (const auto& [key, value] : body.items()) {
+    if (value.is_null()) {
+      changes.push_back(KeyChange{key, std::nullopt});
+      continue;
+    }
+    try {
+      changes.push_back(KeyChange{key, toml_value(value)});
+    } catch (const std::invalid_argument& e) {
+      return error_response(400, key + ": " + e.what());
+    }
+  }
+  try {
+    control.patch(link, d, changes, r.peer);
+  } catch (...) {
+    return failed_change(std::current_exception());
+  }
+  return json_response(200, link_config(control.view().profile, link)[std::string(to_string(d))]);
+}
+
+Response links_route(const Request& r, Control& control, const std::vector<std::string>& path) {
+  if (path.size() == 2) {
+    if (r.method != "GET") {
+      return method_not_allowed("GET");
+    }
+    const LoopView view = control.view();
+    json out = json::array();
+    for (const Link& l : view.profile.links) {
+      out.push_back(link_json(view, l.name));
+    }
+    return json_response(200, out);
+  }
+  const std::string& link = path[2];
+  if (path.size() == 3) {
+    if (r.method != "GET") {
+      return method_not_allowed("GET");
+    }
+    const LoopView view = control.view();
+    return has_link(view.profile, link) ? json_response(200, link_json(view, link)) : no_link(link);
+  }
+  if (path.size() == 4 && (path[3] == "outbound" || path[3] == "inbound")) {
+    const Direction d = path[3] == "outbound" ? Direction::outbound : Direction::inbound;
+    if (r.method == "GET") {
+      const LoopView view = control.view();
+      return has_link(view.profile, link)
+                 ? json_response(200, link_config(view.profile, link)[path[3]])
+                 : no_link(link);
+    }
+    if (r.method != "PATCH") {
+      return method_not_allowed("GET, PATCH");
+    }
+    return patch_direction(r, control, link, d);
+  }
+  if (path.size() == 4 && path[3] == "outage") {
+    return error_response(501, "outages come with the timeline (not in this build)");
+  }
+  return error_response(404, "no route " + r.target);
+}
+
+bool authorized(const Request& r, const RouteOptions& options) {
+  if (options.token.empty()) {
+    return true;
+  }
+  const std::string expected = "Bearer " + options.token;
+  // Compared in full whatever the first difference, so the time says nothing of the token.
+  if (r.authorization.size() != expected.size()) {
+    return false;
+  }
+  unsigned char diff = 0;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    diff |= static_cast<unsigned char>(r.authorization[i] ^ expected[i]);
+  }
+  return diff == 0;
+}
+
+Response dispatch(const Request& r, Control& control, const RouteOptions& options) {
+  const std::vector<std::string> path = split_path(r.target);
+  if (path.size() == 1 && path[0] == "healthz") {
+    if (r.method != "GET") {
+      return method_not_allowed("GET");
+    }
+    const LoopView view = control.view();
+    return json_response(
+        200, {{"status", "ok"}, {"profile", view.profile.name}, {"generation", view.generation}});
+  }
+  if (!authorized(r, options)) {
+    Response out = error_response(401,
+                                  "this endpoint needs \"Authorization: Bearer TOKEN\" "
+                                  "(the token of --api-token-file)");
+    out.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return out;
+  }
+  if (path.size() == 1 && path[0] == "metrics") {
+    if (r.method != "GET") {
+      return method_not_allowed("GET");
+    }
+    Response out;
+    out.content_type = std::string(kMetricsContentType);
+    out.body = prometheus_text(control.view().snapshot, options.version);
+    return out;
+  }
+  if (path.empty() || path[0] != "v1" || path.size() < 2) {
+    return error_response(404, "no route " + r.target);
+  }
+  const std::string& what = path[1];
+  if (what == "profile" && path.size() == 2) {
+    if (r.method == "GET") {
+      return get_profile(r, control);
+    }
+    if (r.method == "PUT") {
+      return put_profile(r, control);
+    }
+    return method_not_allowed("GET, PUT");
+  }
+  if (what == "links") {
+    return links_route(r, control, path);
+  }
+  if (what == "reset" && path.size() == 2) {
+    if (r.method != "POST") {
+      return method_not_allowed("POST");
+    }
+    try {
+      control.reset(r.peer);
+    } catch (...) {
+      return failed_change(std::current_exception());
+    }
+    return json_response(200, profile_document(control.view().profile));
+  }
+  if (what == "stats" && path.size() == 2) {
+    if (r.method != "GET") {
+      return method_not_allowed("GET");
+    }
+    Response out;
+    out.body = snapshot_json(control.view().snapshot, std::nullopt, 0);
+    return out;
+  }
+  if (what == "timeline") {
+    return error_response(501, "the timeline is not in this build");
+  }
+  return error_response(404, "no route " + r.target);
+}
+
+}  // namespace
+
+Response error_response(int status, const std::string& message, uint32_t line, uint32_t column) {
+  json body{{"error", message}};
+  if (line > 0) {
+    body["line"] = line;
+    body["column"] = column;
+  }
+  return json_response(status, body);
+}
+
+Response route(const Request& request, Control& control, const RouteOptions& options) {
+  if (request.body.size() > kMaxBody) {
+    return error_response(413, "a body may have at most 1 MiB");
+  }
+  try {
+    return dispatch(request, control, options);
+  } catch (...) {
+    return failed_change(std::current_exception());
+  }
+}
+
+}  // namespace badlink::api

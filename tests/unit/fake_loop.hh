@@ -1,0 +1,79 @@
+// A stand-in for the packet loop on the far side of a ControlQueue: a thread that answers
+// views with the profile it holds and applies profiles as Controller would (generation
+// checked, then moved on), for the control API's tests without a Runtime.
+#pragma once
+
+#include <poll.h>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include "live/control_queue.hh"
+
+namespace badlink::testing {
+
+class FakeLoop {
+ public:
+  explicit FakeLoop(Profile profile) : profile_(std::move(profile)) {
+    thread_ = std::thread([this]() { serve(); });
+  }
+  ~FakeLoop() {
+    stop_ = true;
+    thread_.join();
+    queue.close();
+  }
+
+  // A SIGHUP reload: another profile, the generation moves on.
+  void reload(Profile p) {
+    const std::lock_guard lock(mutex_);
+    profile_ = std::move(p);
+    ++generation_;
+  }
+  Profile profile() {
+    const std::lock_guard lock(mutex_);
+    return profile_;
+  }
+  uint64_t applied() const { return applied_; }
+
+  ControlQueue queue;
+
+ private:
+  void serve() {
+    while (!stop_) {
+      pollfd p{queue.fd(), POLLIN, 0};
+      if (::poll(&p, 1, 10) <= 0) {
+        continue;
+      }
+      for (ControlCommand& c : queue.take()) {
+        const std::lock_guard lock(mutex_);
+        if (auto* v = std::get_if<ViewCommand>(&c)) {
+          RuntimeSnapshot s;
+          s.profile = profile_.name;
+          for (const Link& l : profile_.links) {
+            s.links.push_back(LinkSnapshot{l.name, 0, {}});
+          }
+          v->reply.set_value(LoopView{profile_, s, generation_});
+          continue;
+        }
+        auto& a = std::get<ApplyCommand>(c);
+        if (a.expected_generation && *a.expected_generation != generation_) {
+          a.reply.set_exception(std::make_exception_ptr(GenerationConflict("moved")));
+          continue;
+        }
+        profile_ = std::move(a.profile);
+        ++applied_;
+        a.reply.set_value(++generation_);
+      }
+    }
+  }
+
+  std::mutex mutex_;
+  Profile profile_;
+  uint64_t generation_ = 0;
+  std::atomic<uint64_t> applied_{0};
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace badlink::testing
