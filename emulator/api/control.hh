@@ -34,6 +34,10 @@ class Control {
                      const std::vector<KeyChange>& changes, const std::string& who) = 0;
   // Back to the profile loaded at start.
   virtual void reset(const std::string& who) = 0;
+  // An outage of `link` from now for its duration; returns once it has begun. Throws
+  // std::out_of_range (no such link), ControlClosed.
+  virtual void outage(const std::string& link, const OutageStep& outage,
+                      const std::string& who) = 0;
 };
 
 }  // namespace badlink::api

@@ -95,6 +95,12 @@ void LoopControl::put(Profile next, const std::string& who) {
   change([&](const State&) { return State{next, {}}; }, who);
 }
 
+void LoopControl::outage(const std::string& link, const OutageStep& outage,
+                         const std::string& who) {
+  forget_view();
+  wait_for(queue_.outage(link, outage, who), timeout_);
+}
+
 void LoopControl::reset(const std::string& who) {
   change([&](const State&) { return State{start_, {}}; }, who);
 }

@@ -28,6 +28,7 @@ class LoopControl : public Control {
   void patch(const std::string& link, Direction direction, const std::vector<KeyChange>& changes,
              const std::string& who) override;
   void reset(const std::string& who) override;
+  void outage(const std::string& link, const OutageStep& outage, const std::string& who) override;
 
  private:
   struct State {

@@ -102,6 +102,14 @@ std::string prometheus_text(const RuntimeSnapshot& s, std::string_view version) 
                          in_badlink(link.directions[index_of(d)]));
     }
   }
+  family(out, "badlink_queue_bytes", "gauge",
+         "IP bytes waiting in the bottleneck queue now (rate, or an outage that holds).");
+  for (const LinkSnapshot& link : s.links) {
+    for (const Direction d : directions) {
+      out += fmt::format("badlink_queue_bytes{{{}}} {}\n", labels(link, d),
+                         link.queued_bytes[index_of(d)]);
+    }
+  }
   family(out, "badlink_kernel_queue_dropped_total", "counter",
          "Packets the kernel dropped because a queue was full (all of badlink's queues).");
   out += fmt::format("badlink_kernel_queue_dropped_total {}\n", s.diversion.kernel_queue_dropped);

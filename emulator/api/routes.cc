@@ -10,6 +10,7 @@
 #include "api/metrics.hh"
 #include "io/stats_json.hh"
 #include "live/runtime_snapshot.hh"
+#include "profile/units.hh"
 #include "profile/profile_edit.hh"
 
 namespace badlink::api {
@@ -251,6 +252,65 @@ Response patch_direction(const Request& r, Control& control, const std::string& 
   return json_response(200, link_config(control.view().profile, link)[std::string(to_string(d))]);
 }
 
+// {"duration": "2s", "mode": "drop"|"hold", "direction": "both"|"outbound"|"inbound"}: as a
+// schedule step's outage.
+Response post_outage(const Request& r, Control& control, const std::string& link) {
+  if (!is_json(r.content_type)) {
+    return error_response(415, "an outage is application/json");
+  }
+  json body;
+  try {
+    body = parse_json_body(r.body);
+  } catch (const json::parse_error& e) {
+    return bad_json(e, r.body);
+  }
+  if (!body.is_object()) {
+    return error_response(400, "an outage is a JSON object, e.g. {\"duration\": \"2s\", "
+                               "\"mode\": \"hold\"}");
+  }
+  OutageStep outage;
+  for (const auto& [key, value] : body.items()) {
+    if (key != "duration" && key != "mode" && key != "direction") {
+      return error_response(400, "unknown key '" + key +
+                                     "'; an outage takes duration, mode and direction");
+    }
+    if (!value.is_string()) {
+      return error_response(400, key + ": expected a string");
+    }
+  }
+  if (!body.contains("duration")) {
+    return error_response(400, "duration is missing, e.g. {\"duration\": \"2s\"}");
+  }
+  try {
+    outage.duration = parse_duration(body["duration"].get<std::string>());
+  } catch (const std::exception& e) {
+    return error_response(400, std::string("duration: ") + e.what());
+  }
+  if (outage.duration.count() <= 0 || outage.duration > std::chrono::hours(24)) {
+    return error_response(400, "duration: must be longer than 0 and at most a day");
+  }
+  const std::string mode = body.value("mode", std::string("drop"));
+  if (mode != "drop" && mode != "hold") {
+    return error_response(400, "mode: \"" + mode + "\" is not one of \"drop\", \"hold\"");
+  }
+  outage.mode = mode == "hold" ? Outage::hold : Outage::drop;
+  const std::string direction = body.value("direction", std::string("both"));
+  if (direction != "both" && direction != "outbound" && direction != "inbound") {
+    return error_response(400, "direction: \"" + direction +
+                                   "\" is not one of \"both\", \"outbound\", \"inbound\"");
+  }
+  outage.directions = {direction != "inbound", direction != "outbound"};
+  try {
+    control.outage(link, outage, r.peer);
+  } catch (...) {
+    return failed_change(std::current_exception());
+  }
+  return json_response(200, json{{"link", link},
+                                 {"outage", {{"duration", body["duration"]},
+                                             {"mode", mode},
+                                             {"direction", direction}}}});
+}
+
 Response links_route(const Request& r, Control& control, const std::vector<std::string>& path) {
   if (path.size() == 2) {
     if (r.method != "GET") {
@@ -285,7 +345,10 @@ Response links_route(const Request& r, Control& control, const std::vector<std::
     return patch_direction(r, control, link, d);
   }
   if (path.size() == 4 && path[3] == "outage") {
-    return error_response(501, "outages come with the timeline (not in this build)");
+    if (r.method != "POST") {
+      return method_not_allowed("POST");
+    }
+    return post_outage(r, control, link);
   }
   return error_response(404, "no route " + r.target);
 }

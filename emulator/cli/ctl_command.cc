@@ -37,7 +37,9 @@ po::options_description ctl_options() {
        "set, outage: the link to change (default: the profile's only link)")
       ("json", "stats: the JSON as GET /v1/stats gives it")
       ("toml", "show: the profile as TOML, as badlink show prints it")
-      ("mode", po::value<std::string>()->value_name("MODE"), "outage: drop or hold")
+      ("mode", po::value<std::string>()->value_name("MODE"), "outage: drop (default) or hold")
+      ("direction", po::value<std::string>()->value_name("D"),
+       "outage: outbound, inbound or both (default)")
       ("command", po::value<std::string>(), "")
       ("args", po::value<std::vector<std::string>>()->multitoken(), "");
   // clang-format on
@@ -229,6 +231,9 @@ std::string ctl_help() {
          "                                     DIR.KEY= goes back to the profile's value\n"
          "  load FILE                          apply a whole profile (as SIGHUP: all or nothing)\n"
          "  reset                              back to the profile loaded at start\n"
+         "  outage DURATION [--mode hold] [--direction D] [--link NAME]\n"
+         "                                     the link goes down now for DURATION: packets\n"
+         "                                     dropped, or held and released in order\n"
          "  stats [--json]                     counters, per link and direction\n"
          "  watch                              one line a second per link and direction\n"
          "\n"
@@ -244,7 +249,7 @@ int ctl_main(const std::vector<std::string>& args) {
   positional.add("command", 1).add("args", -1);
   const po::variables_map vm = parse_command_line(args, ctl_options(), positional);
   if (vm.count("command") == 0) {
-    throw UsageError("ctl needs a command: show, set, load, reset, stats or watch");
+    throw UsageError("ctl needs a command: show, set, load, reset, outage, stats or watch");
   }
   Ctl ctl;
   try {
@@ -288,6 +293,22 @@ int ctl_main(const std::vector<std::string>& args) {
     no_arguments();
     return finish(ctl.call({"POST", "/v1/reset", "", "", ""}), false);
   }
+  if (command == "outage") {
+    if (rest.size() != 1) {
+      throw UsageError("ctl outage needs one DURATION, e.g. ctl outage 2s --mode hold");
+    }
+    json body{{"duration", rest.front()}};
+    if (vm.count("mode") != 0) {
+      body["mode"] = vm["mode"].as<std::string>();
+    }
+    if (vm.count("direction") != 0) {
+      body["direction"] = vm["direction"].as<std::string>();
+    }
+    const std::string target = link.empty() ? only_link(ctl) : link;
+    return finish(
+        ctl.call({"POST", "/v1/links/" + target + "/outage", body.dump(), "application/json", ""}),
+        false);
+  }
   if (command == "stats") {
     no_arguments();
     return ctl_stats(ctl, vm.count("json") != 0);
@@ -296,7 +317,8 @@ int ctl_main(const std::vector<std::string>& args) {
     no_arguments();
     return ctl_watch(ctl);
   }
-  throw UsageError("unknown ctl command '" + command + "': show, set, load, reset, stats or watch");
+  throw UsageError("unknown ctl command '" + command +
+                   "': show, set, load, reset, outage, stats or watch");
 }
 
 }  // namespace badlink::cli

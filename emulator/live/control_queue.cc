@@ -56,6 +56,13 @@ std::future<uint64_t> ControlQueue::apply(Profile profile,
   return f;
 }
 
+std::future<void> ControlQueue::outage(std::string link, OutageStep outage, std::string who) {
+  OutageCommand c{std::move(link), outage, std::move(who), {}};
+  std::future<void> f = c.reply.get_future();
+  push(std::move(c));
+  return f;
+}
+
 std::deque<ControlCommand> ControlQueue::take() {
   uint64_t count = 0;
   [[maybe_unused]] const ssize_t n = ::read(event_.fd(), &count, sizeof count);

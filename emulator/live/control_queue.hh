@@ -64,7 +64,16 @@ struct ApplyCommand {
   std::promise<uint64_t> reply;
 };
 
-using ControlCommand = std::variant<ViewCommand, ApplyCommand>;
+// An outage of one link from now on, for its duration (ends by itself). The reply is given once
+// it has begun; std::out_of_range when there is no such link.
+struct OutageCommand {
+  std::string link;
+  OutageStep outage;
+  std::string who;
+  std::promise<void> reply;
+};
+
+using ControlCommand = std::variant<ViewCommand, ApplyCommand, OutageCommand>;
 
 class ControlQueue {
  public:
@@ -80,6 +89,7 @@ class ControlQueue {
   std::future<LoopView> view();
   std::future<uint64_t> apply(Profile profile, std::optional<uint64_t> expected_generation,
                               std::string who);
+  std::future<void> outage(std::string link, OutageStep outage, std::string who);
 
   // The loop: everything queued so far (the eventfd is read).
   std::deque<ControlCommand> take();

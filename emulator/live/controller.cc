@@ -1,6 +1,8 @@
 // Controller: the loop's side of the control API's commands; see controller.hh.
 #include "live/controller.hh"
 
+#include "profile/units.hh"
+
 #include <spdlog/spdlog.h>
 
 namespace badlink {
@@ -32,6 +34,16 @@ void Controller::take_commands() {
     if (auto* view = std::get_if<ViewCommand>(&command)) {
       try {
         view->reply.set_value(LoopView{runtime_.profile(), runtime_.snapshot(), generation_});
+      } catch (...) {
+        fail(command, std::current_exception());
+      }
+    } else if (auto* outage = std::get_if<OutageCommand>(&command)) {
+      try {
+        runtime_.start_outage(outage->link, outage->outage);
+        spdlog::info("API ({}): link '{}': an outage of {} ({})", outage->who, outage->link,
+                     format_duration(outage->outage.duration),
+                     outage->outage.mode == Outage::hold ? "hold" : "drop");
+        outage->reply.set_value();
       } catch (...) {
         fail(command, std::current_exception());
       }

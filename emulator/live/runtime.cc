@@ -117,6 +117,7 @@ Runtime::Runtime(Profile profile, uint64_t seed, const DiversionFactory& make_di
   }
   prepared_source_ = driver_->add_source(prepared_.fd());
   timeline_source_ = driver_->add_source(timeline_timer_.fd());
+  outage_source_ = driver_->add_source(outage_timer_.fd());
   started_ = clock_.now();
   start_timeline(false);
 }
@@ -127,6 +128,11 @@ LiveEvent Runtime::run() {
     if (e.kind == LiveEvent::Kind::source && e.source == timeline_source_) {
       timeline_timer_.acknowledge();
       advance_timeline();
+      continue;
+    }
+    if (e.kind == LiveEvent::Kind::source && e.source == outage_source_) {
+      outage_timer_.acknowledge();
+      end_outages();
       continue;
     }
     return e;
@@ -403,6 +409,50 @@ void Runtime::configure_loop() noexcept {
     }
   }
   driver_->set_timing_needed(timing);
+}
+
+void Runtime::start_outage(const std::string& link, const OutageStep& outage) {
+  std::vector<std::string> slots = slots_;
+  const DiversionPlan plan = plan_for(profile_, slots);
+  const auto it = std::find_if(plan.links.begin(), plan.links.end(),
+                               [&](const DivertedLink& l) { return l.name == link; });
+  if (it == plan.links.end()) {
+    throw std::out_of_range("no link '" + link + "'");
+  }
+  const TimePoint now = clock_.now();
+  for (const Direction d : {Direction::outbound, Direction::inbound}) {
+    if (outage.directions[index_of(d)]) {
+      engine_->set_outage(it->slot, d, outage.mode, now);
+    }
+  }
+  outage_ends_.push_back(OutageEnd{now + outage.duration, it->slot, outage.directions});
+  driver_->set_timing_needed(true);  // a hold's end is a departure to time
+  end_outages();                     // arms the timer for the soonest end
+}
+
+void Runtime::end_outages() noexcept {
+  const TimePoint now = clock_.now();
+  std::optional<TimePoint> next;
+  for (auto it = outage_ends_.begin(); it != outage_ends_.end();) {
+    if (it->at <= now) {
+      for (const Direction d : {Direction::outbound, Direction::inbound}) {
+        if (it->directions[index_of(d)] && it->slot < engine_->link_count()) {
+          engine_->set_outage(it->slot, d, Outage::none, it->at);
+        }
+      }
+      spdlog::info("an outage ends");
+      it = outage_ends_.erase(it);
+    } else {
+      next = next ? std::min(*next, it->at) : it->at;
+      ++it;
+    }
+  }
+  if (next) {
+    outage_timer_.arm_at(*next);
+  } else {
+    outage_timer_.disarm();
+    configure_loop();  // whether the loop still has departures to time
+  }
 }
 
 void Runtime::finish() {

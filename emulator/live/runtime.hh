@@ -87,6 +87,10 @@ class Runtime {
   // The counters now, taken on the loop's thread; what another thread may be handed.
   RuntimeSnapshot snapshot() const;
 
+  // An outage of link `link` from now on for its duration (the control API's); it ends by
+  // itself. Throws std::out_of_range when the profile has no such link.
+  void start_outage(const std::string& link, const OutageStep& outage);
+
   const Profile& profile() const { return profile_; }
   uint64_t seed() const { return seed_; }
   const LiveStats& loop_stats() const { return driver_->stats(); }
@@ -129,6 +133,15 @@ class Runtime {
   std::vector<LinkPhase> phases_;       // by profile link: as of timeline_applied_
   TimerFd timeline_timer_;
   size_t timeline_source_ = 0;
+  struct OutageEnd {
+    TimePoint at;
+    uint16_t slot = 0;
+    std::array<bool, kDirections> directions{};
+  };
+  std::vector<OutageEnd> outage_ends_;  // start_outage()'s, until they end
+  TimerFd outage_timer_;
+  size_t outage_source_ = 0;
+  void end_outages() noexcept;
   FileDescriptor prepared_;  // an eventfd the background prepare writes when it is done
   size_t prepared_source_ = 0;
   std::future<std::unique_ptr<DiversionChange>> pending_;

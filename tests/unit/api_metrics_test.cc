@@ -32,6 +32,7 @@ RuntimeSnapshot sample() {
   for (int i = 0; i < 40; ++i) {
     out.delay.record(microseconds(300));
   }
+  l.queued_bytes[index_of(Direction::outbound)] = 3000;
   s.links.push_back(l);
   s.diversion.kernel_queue_dropped = 3;
   return s;
@@ -60,6 +61,7 @@ TEST(Metrics, CountersPerLinkDirectionAndOutcome) {
       t, R"(badlink_packets_total{link="video",direction="inbound",outcome="received"} 0)"));
   EXPECT_TRUE(has_line(t, R"(badlink_bytes_total{link="video",direction="outbound"} 12345)"));
   EXPECT_TRUE(has_line(t, R"(badlink_queue_packets{link="video",direction="outbound"} 2)"));
+  EXPECT_TRUE(has_line(t, R"(badlink_queue_bytes{link="video",direction="outbound"} 3000)"));
   EXPECT_TRUE(has_line(t, "badlink_kernel_queue_dropped_total 3"));
   EXPECT_TRUE(has_line(t, R"(badlink_build_info{version="1.2.3"} 1)"));
   EXPECT_TRUE(has_line(t, R"(badlink_profile_info{name="lte \"x\""} 1)"));

@@ -264,5 +264,26 @@ TEST(LoopControlViews, AreServedAgainButNeverFromBeforeAChange) {
   EXPECT_EQ(control.view().generation, 2U);
 }
 
+// An outage: started for a link, refused with its reason for bad input or no such link, and
+// nothing else changed.
+TEST_F(RoutesTest, AnOutageStartsOrIsRefused) {
+  const std::string before = running();
+  Response r = call("POST", "/v1/links/video/outage", R"({"duration": "2s", "mode": "hold"})");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(loop_.outages(), (std::vector<std::string>{"video"}));
+  EXPECT_EQ(call("POST", "/v1/links/nope/outage", R"({"duration": "2s"})").status, 404);
+  r = call("POST", "/v1/links/video/outage", R"({"duration": "-2s"})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("duration"), std::string::npos) << r.body;
+  EXPECT_EQ(call("POST", "/v1/links/video/outage", R"({"mode": "hold"})").status, 400);
+  EXPECT_EQ(call("POST", "/v1/links/video/outage", R"({"duration": "1s", "mode": "flap"})").status,
+            400);
+  EXPECT_EQ(call("POST", "/v1/links/video/outage", R"({"duration": "1s", "durration": "1s"})").status,
+            400);
+  EXPECT_EQ(call("GET", "/v1/links/video/outage").status, 405);
+  EXPECT_EQ(loop_.outages().size(), 1u);
+  EXPECT_EQ(running(), before);
+}
+
 }  // namespace
 }  // namespace badlink::api

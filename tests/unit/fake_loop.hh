@@ -35,6 +35,10 @@ class FakeLoop {
     return profile_;
   }
   uint64_t applied() const { return applied_; }
+  std::vector<std::string> outages() {
+    const std::lock_guard lock(mutex_);
+    return outages_;
+  }
 
   ControlQueue queue;
 
@@ -51,9 +55,22 @@ class FakeLoop {
           RuntimeSnapshot s;
           s.profile = profile_.name;
           for (const Link& l : profile_.links) {
-            s.links.push_back(LinkSnapshot{l.name, 0, {}});
+            LinkSnapshot ls;
+            ls.name = l.name;
+            s.links.push_back(ls);
           }
           v->reply.set_value(LoopView{profile_, s, generation_});
+          continue;
+        }
+        if (auto* o = std::get_if<OutageCommand>(&c)) {
+          if (!profile_.links.empty() &&
+              std::none_of(profile_.links.begin(), profile_.links.end(),
+                           [&](const Link& l) { return l.name == o->link; })) {
+            o->reply.set_exception(std::make_exception_ptr(std::out_of_range(o->link)));
+            continue;
+          }
+          outages_.push_back(o->link);
+          o->reply.set_value();
           continue;
         }
         auto& a = std::get<ApplyCommand>(c);
@@ -69,6 +86,7 @@ class FakeLoop {
   }
 
   std::mutex mutex_;
+  std::vector<std::string> outages_;  // the links outages were asked for, in order
   Profile profile_;
   uint64_t generation_ = 0;
   std::atomic<uint64_t> applied_{0};

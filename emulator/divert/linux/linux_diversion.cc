@@ -187,8 +187,8 @@ std::unique_ptr<NfqueueBackend> LinuxDiversion::open_backend(size_t links, uint3
     try {
       auto backend = std::make_unique<NfqueueBackend>(o);
       base_ = static_cast<uint16_t>(base);
-      spdlog::info("NFQUEUE {} to {} ({} per link{})", base, last, 2,
-                   options_.rules ? ": outbound, inbound" : "");
+      spdlog::info("NFQUEUE {} to {} ({} per link{}), up to {} packets held each", base, last, 2,
+                   options_.rules ? ": outbound, inbound" : "", length);
       return backend;
     } catch (const SystemError& e) {
       // Another socket's queue answers EPERM (EBUSY on some kernels); tell that apart from a
