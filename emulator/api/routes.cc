@@ -311,6 +311,35 @@ Response post_outage(const Request& r, Control& control, const std::string& link
                                              {"direction", direction}}}});
 }
 
+// The schedules' timeline: its start (null: no link has a schedule) and each link's step in
+// force (null: its own directions), the schedule's cycle and its steps' times.
+json timeline_json(const LoopView& view) {
+  json out;
+  out["started_unix_ns"] = view.snapshot.timeline_started_unix_ns
+                               ? json(*view.snapshot.timeline_started_unix_ns)
+                               : json(nullptr);
+  out["links"] = json::object();
+  for (const Link& link : view.profile.links) {
+    json l;
+    l["step"] = nullptr;
+    l["cycle"] = 0;
+    for (const LinkSnapshot& s : view.snapshot.links) {
+      if (s.name == link.name) {
+        l["step"] = s.step ? json(*s.step) : json(nullptr);
+        l["cycle"] = s.cycle;
+      }
+    }
+    l["steps_at"] = json::array();
+    for (const ScheduleStep& step : link.schedule.steps) {
+      l["steps_at"].push_back(format_duration(step.at));
+    }
+    l["repeat"] = link.schedule.repeat ? json(format_duration(*link.schedule.repeat))
+                                       : json(nullptr);
+    out["links"][link.name] = l;
+  }
+  return out;
+}
+
 Response links_route(const Request& r, Control& control, const std::vector<std::string>& path) {
   if (path.size() == 2) {
     if (r.method != "GET") {
@@ -430,8 +459,14 @@ Response dispatch(const Request& r, Control& control, const RouteOptions& option
     out.body = snapshot_json(control.view().snapshot, std::nullopt, 0);
     return out;
   }
+  if (what == "timeline" && path.size() == 2) {
+    if (r.method != "GET") {
+      return method_not_allowed("GET");
+    }
+    return json_response(200, timeline_json(control.view()));
+  }
   if (what == "timeline") {
-    return error_response(501, "the timeline is not in this build");
+    return error_response(501, "restarting, pausing and resuming the timeline are not in this build");
   }
   return error_response(404, "no route " + r.target);
 }

@@ -285,5 +285,17 @@ TEST_F(RoutesTest, AnOutageStartsOrIsRefused) {
   EXPECT_EQ(running(), before);
 }
 
+// The timeline: its start (none here: no schedule) and each link's place in it.
+TEST_F(RoutesTest, TheTimelineIsShown) {
+  const Response r = call("GET", "/v1/timeline");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto j = nlohmann::json::parse(r.body);
+  EXPECT_TRUE(j.at("started_unix_ns").is_null());
+  EXPECT_TRUE(j.at("links").at("video").at("step").is_null());
+  EXPECT_TRUE(j.at("links").at("rest").at("steps_at").empty());
+  EXPECT_EQ(call("POST", "/v1/timeline").status, 405);
+  EXPECT_EQ(call("POST", "/v1/timeline/restart").status, 501);
+}
+
 }  // namespace
 }  // namespace badlink::api
