@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "api/json_toml.hh"
@@ -217,9 +218,12 @@ Response put_profile(const Request& r, Control& control) {
   return json_response(200, profile_document(control.view().profile));
 }
 
-Response patch_direction(const Request& r, Control& control, const std::string& link, Direction d) {
+// A request's JSON object body, or the response refusing it: 415 for another content type, 400
+// with the position for bad JSON or with "WHAT is a JSON object SHAPE" for another value.
+std::variant<json, Response> json_object_body(const Request& r, const std::string& what,
+                                              const std::string& shape) {
   if (!is_json(r.content_type)) {
-    return error_response(415, "a PATCH body is application/json");
+    return error_response(415, what + " is application/json");
   }
   json body;
   try {
@@ -228,10 +232,18 @@ Response patch_direction(const Request& r, Control& control, const std::string& 
     return bad_json(e, r.body);
   }
   if (!body.is_object()) {
-    return error_response(400,
-                          "a PATCH body is a JSON object of direction keys, e.g. "
-                          "{\"delay\": \"80ms\", \"loss\": \"5%\"}");
+    return error_response(400, what + " is a JSON object" + shape);
   }
+  return body;
+}
+
+Response patch_direction(const Request& r, Control& control, const std::string& link, Direction d) {
+  auto parsed = json_object_body(r, "a PATCH body",
+                                 " of direction keys, e.g. {\"delay\": \"80ms\", \"loss\": \"5%\"}");
+  if (auto* refused = std::get_if<Response>(&parsed)) {
+    return std::move(*refused);
+  }
+  const json& body = std::get<json>(parsed);
   std::vector<KeyChange> changes;
   for (const auto& [key, value] : body.items()) {
     if (value.is_null()) {
@@ -255,19 +267,12 @@ Response patch_direction(const Request& r, Control& control, const std::string& 
 // {"duration": "2s", "mode": "drop"|"hold", "direction": "both"|"outbound"|"inbound"}: as a
 // schedule step's outage.
 Response post_outage(const Request& r, Control& control, const std::string& link) {
-  if (!is_json(r.content_type)) {
-    return error_response(415, "an outage is application/json");
+  auto parsed =
+      json_object_body(r, "an outage", ", e.g. {\"duration\": \"2s\", \"mode\": \"hold\"}");
+  if (auto* refused = std::get_if<Response>(&parsed)) {
+    return std::move(*refused);
   }
-  json body;
-  try {
-    body = parse_json_body(r.body);
-  } catch (const json::parse_error& e) {
-    return bad_json(e, r.body);
-  }
-  if (!body.is_object()) {
-    return error_response(400, "an outage is a JSON object, e.g. {\"duration\": \"2s\", "
-                               "\"mode\": \"hold\"}");
-  }
+  json& body = std::get<json>(parsed);
   OutageStep outage;
   for (const auto& [key, value] : body.items()) {
     if (key != "duration" && key != "mode" && key != "direction") {

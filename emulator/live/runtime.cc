@@ -73,6 +73,11 @@ DirectionConfigs envelope(const Link& link) {
 
 RuntimePlan::~RuntimePlan() = default;
 
+DiversionPlan Runtime::running_plan() const {
+  std::vector<std::string> slots = slots_;  // the running profile's links are all placed
+  return plan_for(profile_, slots);
+}
+
 DiversionPlan Runtime::plan_for(const Profile& profile, std::vector<std::string>& slots) {
   DiversionPlan plan;
   std::vector<std::string> placed = slots;
@@ -198,10 +203,7 @@ void Runtime::start_timeline(bool keep) noexcept {
   phases_.clear();
   std::vector<DirectionConfigs> configs(slots_.size());
   std::vector<std::array<std::optional<Outage>, kDirections>> outages(slots_.size());
-  const DiversionPlan plan = [&] {
-    std::vector<std::string> slots = slots_;
-    return plan_for(profile_, slots);
-  }();
+  const DiversionPlan plan = running_plan();
   for (size_t i = 0; i < profile_.links.size(); ++i) {
     phases_.push_back(timeline_->phase(i, timeline_applied_));
     const uint16_t slot = plan.links[i].slot;
@@ -243,10 +245,7 @@ void Runtime::advance_timeline() noexcept {
   if (!next) {
     return;
   }
-  const DiversionPlan plan = [&] {
-    std::vector<std::string> slots = slots_;
-    return plan_for(profile_, slots);
-  }();
+  const DiversionPlan plan = running_plan();
   std::vector<DirectionConfigs> configs(slots_.size());
   std::vector<std::array<std::optional<Outage>, kDirections>> outages(slots_.size());
   for (size_t s = 0; s < slots_.size(); ++s) {
@@ -412,8 +411,7 @@ void Runtime::configure_loop() noexcept {
 }
 
 void Runtime::start_outage(const std::string& link, const OutageStep& outage) {
-  std::vector<std::string> slots = slots_;
-  const DiversionPlan plan = plan_for(profile_, slots);
+  const DiversionPlan plan = running_plan();
   const auto it = std::find_if(plan.links.begin(), plan.links.end(),
                                [&](const DivertedLink& l) { return l.name == link; });
   if (it == plan.links.end()) {
@@ -475,10 +473,7 @@ RuntimeSnapshot Runtime::snapshot() const {
   s.source = profile_.source;
   s.seed = seed_;
   s.uptime_s = static_cast<double>((clock_.now() - started_).count()) / 1e9;
-  for (const DivertedLink& l : [&] {
-         std::vector<std::string> slots = slots_;
-         return plan_for(profile_, slots).links;
-       }()) {
+  for (const DivertedLink& l : running_plan().links) {
     LinkSnapshot& ls = s.links.emplace_back();
     ls.name = l.name;
     ls.slot = l.slot;

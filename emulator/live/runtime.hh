@@ -101,6 +101,8 @@ class Runtime {
 
  private:
   void configure_loop() noexcept;
+  // The running profile's links in their slots.
+  DiversionPlan running_plan() const;
   // The timeline (the profile's schedules): started now, or kept when a reload leaves the
   // schedules as they were; each step is applied by the engine at its exact time
   // (Engine::commit_at), prepared a little ahead on this thread.
