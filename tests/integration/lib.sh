@@ -41,7 +41,11 @@ cleanup() {
   if [ "$status" -ne 0 ] && [ "$status" -ne 77 ]; then
     tail_logs "$WORK" 30
   fi
-  rm -rf "$WORK"
+  if [ -n "${KEEP_WORK:-}" ]; then
+    echo "kept $WORK (KEEP_WORK)" >&2
+  else
+    rm -rf "$WORK"
+  fi
   exit "$status"
 }
 trap cleanup EXIT

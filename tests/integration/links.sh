@@ -94,8 +94,17 @@ wait "$voice" || fail "voice probe failed"
 check "voice lost nothing across the reload" "$(value "$WORK/voice_across.recv" lost) == 0"
 d=$(added voice_across)
 check "voice kept ${VOICE_MS} ms across the reload (p50)" "$d >= 0.99 * $VOICE_MS && $d <= 1.03 * $VOICE_MS"
+# Against the same probe's p99 without a reload (a loaded machine is late for both): a reload
+# that holds the loop shows as a tail of its own.
 p99=$(awk -v a="$(value "$WORK/voice_across.recv" delay_p99_ms)" -v b="$base" 'BEGIN { print a - b }')
-check "voice kept ${VOICE_MS} ms across the reload (p99 within 1 ms)" "$p99 <= $VOICE_MS + 1"
+p99_before=$(awk -v a="$(value "$WORK/voice.recv" delay_p99_ms)" -v b="$base" \
+  -v m="$VOICE_MS" 'BEGIN { d = a - b; print (d > m ? d : m) }')
+check "voice kept ${VOICE_MS} ms across the reload (p99 within 1 ms of its p99 without one)" \
+  "$p99 <= $p99_before + 1"
+# The stamps select all three links' traffic before and after: they stay (taking them out and
+# in again holds the loop while nf_tables commits).
+check "the arrival stamps stayed across the reload" \
+  "$(grep -c 'outbound arrival stamps' "$WORK/badlink.log") == 1"
 low=$(awk -v a="$(value "$WORK/voice_across.recv" delay_min_ms)" -v b="$(value "$WORK/base.recv" delay_min_ms)" 'BEGIN { print a - b }')
 check "no voice packet went faster across the reload (min)" "$low >= 0.99 * $VOICE_MS"
 check "the rules were rebuilt as the next generation" \

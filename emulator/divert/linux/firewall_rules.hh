@@ -53,17 +53,22 @@ std::string chain_name(int owner_pid, Direction d, int generation = 0);
 struct HostTerm {
   std::optional<Cidr> host;  // empty: any host
   bool source = true;        // the host is the packet's source (-s), else its destination (-d)
+
+  friend bool operator==(const HostTerm&, const HostTerm&) = default;
 };
 struct ProtocolTerm {
   Protocol protocol = Protocol::all;  // tcp, udp, icmp (ICMPv6 for IPv6) or all
   std::vector<PortRange> ports;       // either endpoint's; empty: any. At most 15 ports, a
                                       // range counting as two (one multiport match)
+
+  friend bool operator==(const ProtocolTerm&, const ProtocolTerm&) = default;
 };
 struct MatchTerms {
   std::vector<HostTerm> hosts;  // empty: nothing of this family is diverted
   std::vector<ProtocolTerm> protocols;
 
   bool empty() const { return hosts.empty(); }
+  friend bool operator==(const MatchTerms&, const MatchTerms&) = default;
 };
 MatchTerms match_terms(const Match& match, IpFamily family);
 

@@ -276,30 +276,46 @@ void LinuxDiversion::install(Rules& r) const {
   }
 }
 
-void LinuxDiversion::want_stamps(const DiversionPlan& plan) noexcept {
-  if (!options_.rules || options_.mode != DiversionMode::host || stamps_ ||
-      !rules_.diverted[index_of(Direction::outbound)]) {
-    return;
+std::optional<StampLayout> LinuxDiversion::stamp_layout_for(
+    const DiversionPlan& plan, const std::array<bool, kDirections>& diverted,
+    const Rules& rules) const {
+  if (!options_.rules || options_.mode != DiversionMode::host ||
+      !diverted[index_of(Direction::outbound)]) {
+    return std::nullopt;
   }
   const std::optional<Match> match = stamp_match(plan);
   if (!match) {
-    spdlog::info(
-        "outbound packets are timed when read: no one [match] selects exactly what the links "
-        "queue at OUTPUT for the kernel to stamp");
-    return;
+    return std::nullopt;
   }
   StampLayout stamp;
   stamp.table = "badlink-" + std::to_string(owner_pid_);
   stamp.interface = match->interface;
   stamp.skip_mark = options_.mark;
-  if (rules_.v4) {
+  if (rules.v4) {
     stamp.ipv4 = match_terms(*match, IpFamily::ipv4);
   }
-  if (rules_.v6) {
+  if (rules.v6) {
     stamp.ipv6 = match_terms(*match, IpFamily::ipv6);
   }
+  return stamp;
+}
+
+void LinuxDiversion::want_stamps(const DiversionPlan& plan) noexcept {
+  if (stamps_) {
+    return;
+  }
+  const std::optional<StampLayout> stamp = stamp_layout_for(plan, rules_.diverted, rules_);
+  if (!stamp) {
+    if (options_.rules && options_.mode == DiversionMode::host &&
+        rules_.diverted[index_of(Direction::outbound)]) {
+      spdlog::info(
+          "outbound packets are timed when read: no one [match] selects exactly what the links "
+          "queue at OUTPUT for the kernel to stamp");
+    }
+    return;
+  }
   try {
-    stamps_.emplace(stamp);
+    stamps_.emplace(*stamp);
     spdlog::info(
         "outbound arrival stamps: nf_tables table inet {} ({} rules) writes the kernel's time "
         "into the mark of each packet the rules queue at OUTPUT",
@@ -409,7 +425,10 @@ void LinuxDiversion::commit(std::unique_ptr<DiversionChange> prepared) noexcept 
     return;
   }
   if (options_.rules) {
-    if (!change->diverted[index_of(Direction::outbound)] || change->rules) {
+    // Stamps that select what the next rules queue stay: taking them out and in again holds
+    // the loop while nf_tables commits twice, and packets due meanwhile leave late.
+    if (stamps_ && stamps_->layout() != stamp_layout_for(change->plan, change->diverted,
+                                                      change->rules ? *change->rules : rules_)) {
       drop_stamps();  // before the rules they follow: a packet stamped must be one they queue
     }
     if (change->rules) {

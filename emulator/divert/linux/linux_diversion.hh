@@ -60,6 +60,11 @@ class LinuxDiversion final : public Diversion {
 
   Rules plan_rules_for(const DiversionPlan& plan, int generation) const;
   void install(Rules& rules) const;  // throws; what it made goes with `rules`
+  // The stamps for what `plan` queues at OUTPUT with `diverted` through `rules`' families;
+  // none where they cannot select exactly that.
+  std::optional<StampLayout> stamp_layout_for(const DiversionPlan& plan,
+                                              const std::array<bool, kDirections>& diverted,
+                                              const Rules& rules) const;
   void want_stamps(const DiversionPlan& plan) noexcept;
   void drop_stamps() noexcept;
   void configure_links(const DiversionPlan& plan) noexcept;

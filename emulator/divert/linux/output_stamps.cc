@@ -350,7 +350,7 @@ BatchCount count_batch(std::span<const std::byte> batch) {
   return count;
 }
 
-OutputStamps::OutputStamps(const StampLayout& layout) : table_(layout.table) {
+OutputStamps::OutputStamps(const StampLayout& layout) : layout_(layout) {
   socket_ = FileDescriptor(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER));
   if (!socket_) {
     throw SystemError("socket(AF_NETLINK, NETLINK_NETFILTER)", errno);
@@ -370,7 +370,7 @@ OutputStamps::OutputStamps(const StampLayout& layout) : table_(layout.table) {
   kernel.nl_family = AF_NETLINK;
   if (::sendto(socket_.fd(), bytes.data(), bytes.size(), 0,
                reinterpret_cast<const sockaddr*>(&kernel), sizeof kernel) < 0) {
-    throw SystemError("sending the nf_tables batch of table inet " + table_, errno);
+    throw SystemError("sending the nf_tables batch of table inet " + layout_.table, errno);
   }
   // One acknowledgement per message; a refused batch is undone whole by the kernel, which
   // then reports the message that failed.
@@ -380,12 +380,12 @@ OutputStamps::OutputStamps(const StampLayout& layout) : table_(layout.table) {
     pollfd p{socket_.fd(), POLLIN, 0};
     const int ready = ::poll(&p, 1, 2000);
     if (ready <= 0) {
-      throw SystemError("waiting for nf_tables to answer for table inet " + table_,
+      throw SystemError("waiting for nf_tables to answer for table inet " + layout_.table,
                         ready == 0 ? ETIMEDOUT : errno);
     }
     const ssize_t n = ::recv(socket_.fd(), buffer.data(), buffer.size(), 0);
     if (n < 0) {
-      throw SystemError("receiving nf_tables' answer for table inet " + table_, errno);
+      throw SystemError("receiving nf_tables' answer for table inet " + layout_.table, errno);
     }
     const auto* nlh = reinterpret_cast<const nlmsghdr*>(buffer.data());
     int left = static_cast<int>(n);

@@ -40,6 +40,8 @@ struct StampLayout {
   MatchTerms ipv4;         // empty: no IPv4 packet is stamped
   MatchTerms ipv6;
   int priority = -151;  // just before mangle (NF_IP_PRI_MANGLE = -150)
+
+  friend bool operator==(const StampLayout&, const StampLayout&) = default;
 };
 
 // The nf_tables batch that creates the table, its chains and rules: netlink messages between
@@ -83,12 +85,13 @@ class OutputStamps {
   OutputStamps(OutputStamps&&) noexcept = default;
   OutputStamps& operator=(OutputStamps&&) noexcept = default;
 
-  const std::string& table() const { return table_; }
+  const std::string& table() const { return layout_.table; }
+  const StampLayout& layout() const { return layout_; }
   size_t rules() const { return rules_; }
 
  private:
   FileDescriptor socket_;  // owns the table: closing it deletes the table
-  std::string table_;
+  StampLayout layout_;
   size_t rules_ = 0;
 };
 
