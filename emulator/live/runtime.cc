@@ -359,6 +359,7 @@ RuntimePlan Runtime::take_prepared() {
 }
 
 void Runtime::commit(RuntimePlan plan) noexcept {
+  const TimePoint began = clock_.now();
   const bool keep = same_schedules(profile_.links, plan.profile_.links);
   engine_->commit(std::move(*plan.engine_));
   diversion_->commit(std::move(plan.diversion_));
@@ -366,6 +367,13 @@ void Runtime::commit(RuntimePlan plan) noexcept {
   profile_ = std::move(plan.profile_);
   configure_loop();
   start_timeline(keep);
+  // A commit is meant to cost the loop microseconds; one that did not says so, since packets
+  // due meanwhile left late.
+  const Duration held = clock_.now() - began;
+  if (held > std::chrono::milliseconds(2)) {
+    spdlog::warn("the change held the packet loop {:.1f} ms: packets due meanwhile left late",
+                 millis(held));
+  }
 }
 
 void Runtime::configure_loop() noexcept {
