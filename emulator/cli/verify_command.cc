@@ -164,6 +164,13 @@ int verify_main(const std::vector<std::string>& args) {
   require_one_link(request.expected, "verify");
   require_one_link(request.run, "verify");
   for (const Profile* p : {&request.expected, &request.run}) {
+    const Link& link = p->single_link();
+    if (link.traces[0] || link.traces[1] || link.outbound.rate.trace || link.inbound.rate.trace) {
+      throw ProfileError({Diagnostic{
+          p->source, link.position.line, link.position.column,
+          "badlink verify measures a link that keeps its figures; this one follows a trace. "
+          "Replay a capture through it instead"}});
+    }
     if (!p->single_link().schedule.empty()) {
       // Never a verdict on a mixture of steps.
       throw ProfileError({Diagnostic{

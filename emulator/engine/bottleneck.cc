@@ -16,6 +16,10 @@ uint64_t Bottleneck::size_of(const Packet& p) {
 
 void Bottleneck::configure(const RateConfig& rate, const QueueLimit& limit) {
   serialiser_.set_rate(rate.bits_per_second);
+  if (!(rate.trace == trace_ || (rate.trace && trace_ && *rate.trace == *trace_))) {
+    schedule_ = DeliverySchedule{};  // another trace: from its own opportunities
+  }
+  trace_ = rate.trace;
   limit_ = limit;
   update_engaged();
 }
@@ -31,18 +35,28 @@ bool Bottleneck::enqueue(Packet* p, TimingWheel& wheel) {
   engaged_ = true;
   waiting_.push_back(p);
   if (!serving_ && !held_) {
-    start(p->arrival, wheel);
+    start(p->arrival, wheel, false);
   }
   return true;
 }
 
-void Bottleneck::start(TimePoint now, TimingWheel& wheel) {
-  Packet* head = waiting_.pop_front();
+void Bottleneck::start(TimePoint now, TimingWheel& wheel, bool queued) {
+  Packet* head = waiting_.front();
   if (head == nullptr) {
     return;
   }
   const TimePoint begin = std::max(now, busy_until_);
-  busy_until_ = begin + serialiser_.time_for(size_of(*head));
+  if (trace_) {
+    const std::optional<TimePoint> done =
+        schedule_.serve(*trace_, epoch_, size_of(*head), begin, queued);
+    if (!done) {
+      return;  // a trace that has ended delivers nothing more: the queue fills
+    }
+    busy_until_ = *done;
+  } else {
+    busy_until_ = begin + serialiser_.time_for(size_of(*head));
+  }
+  waiting_.pop_front();
   head->departure = busy_until_;
   head->flags |= Packet::kInService;
   serving_ = true;
@@ -57,7 +71,7 @@ void Bottleneck::served(Packet* p, TimingWheel& wheel) {
   bytes_ -= std::min(bytes_, size_of(*p));
   update_engaged();
   if (!held_) {
-    start(p->departure, wheel);
+    start(p->departure, wheel, true);
   }
 }
 
@@ -65,7 +79,7 @@ void Bottleneck::set_held(bool held, TimePoint now, TimingWheel& wheel) {
   held_ = held;
   update_engaged();
   if (!held_ && !serving_) {
-    start(now, wheel);
+    start(now, wheel, false);
   }
 }
 
@@ -75,6 +89,9 @@ void Bottleneck::take_over(Bottleneck& previous) {
   serving_ = std::exchange(previous.serving_, false);
   held_ = previous.held_;
   busy_until_ = previous.busy_until_;
+  if (trace_ == previous.trace_ || (trace_ && previous.trace_ && *trace_ == *previous.trace_)) {
+    schedule_ = previous.schedule_;  // the same trace goes on where it was
+  }
   packets_ = std::exchange(previous.packets_, 0);
   bytes_ = std::exchange(previous.bytes_, 0);
   update_engaged();

@@ -3,10 +3,13 @@
 // rate that changes applies to what is already queued; an outage that holds stops the service
 // (the queue fills, up to its limit) and releases it in order when it ends. The packet being
 // served waits in the timing wheel, flagged Packet::kInService, until its transmission ends:
-// the engine hands it back to served() (a dequeue event), then the delay stages follow.
+// the engine hands it back to served() (a dequeue event), then the delay stages follow. A link
+// served by a packet-delivery trace takes its capacity from the trace's opportunities instead
+// (impairments/delivery_trace.hh), counted from the engine's trace epoch.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "core/packet.hh"
 #include "core/packet_list.hh"
@@ -19,7 +22,9 @@ namespace badlink {
 class Bottleneck {
  public:
   // `in_service` counts the engine's service events in the wheel (the engine's slow path).
-  explicit Bottleneck(uint64_t& in_service) : in_service_(in_service) {}
+  // `epoch`: time 0 of a delivery trace (the timeline's start), the engine's.
+  Bottleneck(uint64_t& in_service, const TimePoint& epoch)
+      : in_service_(in_service), epoch_(epoch) {}
   ~Bottleneck();
   Bottleneck(const Bottleneck&) = delete;
   Bottleneck& operator=(const Bottleneck&) = delete;
@@ -53,12 +58,18 @@ class Bottleneck {
   uint64_t bytes() const { return bytes_; }
 
  private:
-  void start(TimePoint now, TimingWheel& wheel);
-  void update_engaged() { engaged_ = serialiser_.rate() > 0 || held_ || packets_ > 0; }
+  // `queued`: the head waited behind the packet just served.
+  void start(TimePoint now, TimingWheel& wheel, bool queued);
+  void update_engaged() {
+    engaged_ = serialiser_.rate() > 0 || trace_ != nullptr || held_ || packets_ > 0;
+  }
   static uint64_t size_of(const Packet& p);
 
   uint64_t& in_service_;
+  const TimePoint& epoch_;
   Serialiser serialiser_;
+  std::shared_ptr<const DeliveryTrace> trace_;
+  DeliverySchedule schedule_;
   QueueLimit limit_;
   PacketList waiting_;
   bool serving_ = false;  // a packet of this queue is in the wheel, being served

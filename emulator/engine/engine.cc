@@ -39,7 +39,7 @@ std::unique_ptr<EngineLink> Engine::make_slot(size_t link, const DirectionConfig
   for (size_t d = 0; d < kDirections; ++d) {
     slot->rngs[d].reseed(direction_seed(seed, static_cast<unsigned>(d)));
     slot->pipelines[d] = std::make_unique<Pipeline>(configs[d], slot->rngs[d], pool_,
-                                                    slot->stats[d], observer_, in_service_);
+                                                    slot->stats[d], observer_, in_service_, trace_epoch_);
   }
   return slot;
 }
@@ -81,6 +81,9 @@ void Engine::submit(Packet* packet) {
   if (!started_) {
     wheel_.start(packet->arrival);
     started_ = true;
+    if (!trace_epoch_set_) {
+      trace_epoch_ = packet->arrival;
+    }
   }
   arrival_pipeline_of(*packet).process(packet, next_seq_, wheel_);
 }
@@ -199,7 +202,7 @@ EngineChange Engine::prepare(std::span<const DirectionConfigs> links) {
     EngineLink& slot = *links_[i];
     for (size_t d = 0; d < kDirections; ++d) {
       change.pipelines_[i][d] = std::make_unique<Pipeline>(links[i][d], slot.rngs[d], pool_,
-                                                           slot.stats[d], observer_, in_service_);
+                                                           slot.stats[d], observer_, in_service_, trace_epoch_);
     }
   }
   for (size_t i = links_.size(); i < links.size(); ++i) {

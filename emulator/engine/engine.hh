@@ -110,6 +110,13 @@ class Engine {
     reconfigure(std::span<const DirectionConfigs>(&configs, 1));
   }
 
+  // Time 0 of every delivery trace (a rate = { trace = ... }): the timeline's start, so that
+  // traces and schedules keep in step. Unset, the first packet's arrival.
+  void set_trace_epoch(TimePoint epoch) {
+    trace_epoch_ = epoch;
+    trace_epoch_set_ = true;
+  }
+
   // An outage of one link's direction from `now` on (Outage::none ends it). Packets already
   // past the bottleneck keep their departure.
   void set_outage(size_t link, Direction d, Outage outage, TimePoint now) {
@@ -167,6 +174,8 @@ class Engine {
   TimePoint latest_{};        // the latest arrival or expiry seen: the engine's "now"
   TimePoint changed_at_{};    // when the last change was committed (EngineLink::previous)
   uint64_t in_service_ = 0;  // bottleneck service events in the wheel (Bottleneck)
+  TimePoint trace_epoch_{};  // delivery traces' time 0 (set_trace_epoch, else the first packet)
+  bool trace_epoch_set_ = false;
   TimingWheel wheel_;
   std::vector<std::unique_ptr<EngineLink>> links_;
   // The per-packet path's view of links_: by link * kDirections + direction (refresh_flat()).

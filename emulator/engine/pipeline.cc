@@ -7,14 +7,14 @@
 namespace badlink {
 
 Pipeline::Pipeline(const DirectionConfig& config, Rng& rng, PacketPool& pool, DirectionStats& stats,
-                   EngineObserver*& observer, uint64_t& in_service)
+                   EngineObserver*& observer, uint64_t& in_service, const TimePoint& epoch)
     : config_(config),
       rng_(rng),
       pool_(pool),
       stats_(stats),
       observer_(observer),
       loss_(config.loss),
-      bottleneck_(in_service),
+      bottleneck_(in_service, epoch),
       delay_(config.delay) {
   bottleneck_.configure(config.rate, config.queue);
   fate_.reserve(1024);  // a 64 KiB super-packet of 88-byte segments: no allocation per packet

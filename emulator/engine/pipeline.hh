@@ -63,9 +63,10 @@ class EngineObserver {
 
 class Pipeline {
  public:
-  // `in_service`: the engine's count of bottleneck service events in the wheel.
+  // `in_service`: the engine's count of bottleneck service events in the wheel; `epoch`: its
+  // delivery traces' time 0.
   Pipeline(const DirectionConfig& config, Rng& rng, PacketPool& pool, DirectionStats& stats,
-           EngineObserver*& observer, uint64_t& in_service);
+           EngineObserver*& observer, uint64_t& in_service, const TimePoint& epoch);
 
   // Consumes the packet: zero, one or more copies end up in `wheel` with departure and seq set.
   void process(Packet* packet, uint64_t& next_seq, TimingWheel& wheel);

@@ -4,10 +4,12 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <variant>
 
 #include "core/packet.hh"
 #include "core/time.hh"
+#include "impairments/delivery_trace.hh"
 
 namespace badlink {
 
@@ -58,8 +60,16 @@ using LossConfig = std::variant<std::monostate, BernoulliLoss, GilbertElliottLos
 
 struct RateConfig {
   uint64_t bits_per_second = 0;  // 0: no rate limit
+  // Or a packet-delivery trace serves the link (bits_per_second is then 0). Shared: a trace
+  // may be long, and every schedule step's config holds it.
+  std::shared_ptr<const DeliveryTrace> trace;
 
-  friend bool operator==(const RateConfig&, const RateConfig&) = default;
+  bool limited() const { return bits_per_second > 0 || trace != nullptr; }
+
+  friend bool operator==(const RateConfig& a, const RateConfig& b) {
+    return a.bits_per_second == b.bits_per_second &&
+           (a.trace == b.trace || (a.trace && b.trace && *a.trace == *b.trace));
+  }
 };
 
 // The bottleneck queue in front of the rate limiter (tail drop). 0 means "no limit of that kind".
@@ -85,13 +95,13 @@ struct DirectionConfig {
   // looked at, and no GSO super-packet needs cutting.
   bool delays_only() const {
     return delay.jitter.count() == 0 && std::holds_alternative<std::monostate>(loss) &&
-           duplicate == 0.0 && reorder == 0.0 && corrupt == 0.0 && rate.bits_per_second == 0;
+           duplicate == 0.0 && reorder == 0.0 && corrupt == 0.0 && !rate.limited();
   }
 
   bool is_passthrough() const {
     return delay.delay.count() == 0 && delay.jitter.count() == 0 &&
            std::holds_alternative<std::monostate>(loss) && duplicate == 0.0 && reorder == 0.0 &&
-           corrupt == 0.0 && rate.bits_per_second == 0;
+           corrupt == 0.0 && !rate.limited();
   }
 
   friend bool operator==(const DirectionConfig&, const DirectionConfig&) = default;

@@ -29,15 +29,6 @@ std::vector<DirectionConfigs> slot_configs(const DiversionPlan& plan, size_t slo
   return configs;
 }
 
-// Every configuration a link's directions take over its schedule: its own, then each step's.
-std::vector<DirectionConfigs> phases_of(const Link& link) {
-  std::vector<DirectionConfigs> all{link.configs()};
-  for (const ScheduleStep& step : link.schedule.steps) {
-    all.push_back(step.configs);
-  }
-  return all;
-}
-
 // What the diversion must be ready for over a link's schedule: each direction impaired if any
 // phase impairs it (an outage too), more than delays if any phase does more, the longest delay
 // and largest queue of any -- so that a step changes only the engine, at its exact time.
@@ -56,6 +47,9 @@ DirectionConfigs envelope(const Link& link) {
       e.reorder = std::max(e.reorder, c.reorder);
       e.corrupt = std::max(e.corrupt, c.corrupt);
       e.rate.bits_per_second = std::max(e.rate.bits_per_second, c.rate.bits_per_second);
+      if (!e.rate.trace) {
+        e.rate.trace = c.rate.trace;
+      }
       e.queue.packets = std::max(e.queue.packets, c.queue.packets);
     }
   }
@@ -99,7 +93,7 @@ DiversionPlan Runtime::plan_for(const Profile& profile, std::vector<std::string>
     d.name = link.name;
     d.slot = static_cast<uint16_t>(at - placed.begin());
     d.match = link.match;
-    d.configs = link.schedule.empty() ? link.configs() : envelope(link);
+    d.configs = Timeline({link}).empty() ? link.configs() : envelope(link);
     plan.links.push_back(std::move(d));
   }
   slots = std::move(placed);
@@ -158,6 +152,13 @@ bool same_schedules(const std::vector<Link>& a, const std::vector<Link>& b) {
         !(a[i].configs() == b[i].configs())) {
       return false;
     }
+    for (size_t d = 0; d < kDirections; ++d) {
+      const auto& s = a[i].traces[d];
+      const auto& t = b[i].traces[d];
+      if (!(s == t || (s && t && *s == *t))) {
+        return false;
+      }
+    }
     for (size_t j = 0; j < x.steps.size(); ++j) {
       const ScheduleStep& s = x.steps[j];
       const ScheduleStep& t = y.steps[j];
@@ -186,6 +187,10 @@ int64_t unix_now_ns() {
 }  // namespace
 
 void Runtime::start_timeline(bool keep) noexcept {
+  if (!trace_epoch_set_) {
+    engine_->set_trace_epoch(clock_.now());  // delivery traces without a timeline: from here
+    trace_epoch_set_ = true;
+  }
   Timeline next(profile_.links);
   if (next.empty()) {
     timeline_.reset();
@@ -195,6 +200,7 @@ void Runtime::start_timeline(bool keep) noexcept {
   if (!keep || !timeline_) {
     timeline_start_ = clock_.now();
     timeline_start_unix_ns_ = unix_now_ns();
+    engine_->set_trace_epoch(timeline_start_);  // traces and schedules on one clock
     timeline_applied_ = Duration{0};
   }
   timeline_.emplace(std::move(next));

@@ -14,6 +14,7 @@
 #include <initializer_list>
 #include <limits>
 #include <span>
+#include <tuple>
 #include <sstream>
 #include <utility>
 #include <variant>
@@ -26,6 +27,9 @@ namespace badlink {
 std::string Diagnostic::to_string() const {
   if (line == 0) {
     return file + ": " + message;
+  }
+  if (column == 0) {
+    return file + ":" + std::to_string(line) + ": " + message;  // a line of a trace
   }
   return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
 }
@@ -69,7 +73,11 @@ constexpr std::array kProfileKeys{"name"sv, "description"sv, "seed"sv};
 constexpr std::array kMatchKeys{"protocol"sv, "ports"sv, "hosts"sv, "interface"sv};
 constexpr std::array kDirectionKeys{
     "delay"sv,     "jitter"sv,  "distribution"sv, "correlation"sv, "keep_order"sv, "loss"sv,
-    "duplicate"sv, "reorder"sv, "reorder_gap"sv,  "corrupt"sv,     "rate"sv,       "queue_limit"sv};
+    "duplicate"sv, "reorder"sv, "reorder_gap"sv,  "corrupt"sv,     "rate"sv,       "queue_limit"sv,
+    "trace"sv};
+constexpr std::array kRateTraceKeys{"trace"sv, "loop"sv};
+// A trace file is read whole: more than this is not a trace.
+constexpr uintmax_t kMaxTraceFileBytes = uintmax_t{256} << 20;
 constexpr std::array kProtocols{"all"sv, "tcp"sv, "udp"sv, "icmp"sv};
 constexpr std::array kDistributions{"uniform"sv, "normal"sv, "pareto"sv, "paretonormal"sv};
 constexpr std::array kLossModels{"bernoulli"sv, "gilbert-elliott"sv, "gilbert"sv, "markov"sv};
@@ -335,17 +343,17 @@ class Parser {
       link.match = parse_match(*t, "match.");
     }
     if (const auto* t = root.get_as<toml::table>("outbound")) {
-      link.outbound = parse_direction(*t, "outbound.");
+      link.outbound = parse_direction(*t, "outbound.", nullptr, &link.traces[0]);
       link.has_outbound = true;
     }
     if (const auto* t = root.get_as<toml::table>("inbound")) {
-      link.inbound = parse_direction(*t, "inbound.");
+      link.inbound = parse_direction(*t, "inbound.", nullptr, &link.traces[1]);
       link.has_inbound = true;
     }
     link.schedule = parse_schedule(root.get("schedule"), root.get("schedule_options"), "schedule",
                                    {root.get_as<toml::table>("outbound"),
                                     root.get_as<toml::table>("inbound")},
-                                   link.configs());
+                                   link.configs(), traces_end(link));
     return link;
   }
 
@@ -439,7 +447,7 @@ class Parser {
       if (const Field f = field(t, "link.", key)) {
         if (const auto* c = f.node->as_table()) {
           (d == Direction::outbound ? link.outbound : link.inbound) =
-              parse_direction(*c, "link." + key + ".");
+              parse_direction(*c, "link." + key + ".", nullptr, &link.traces[index_of(d)]);
           (d == Direction::outbound ? link.has_outbound : link.has_inbound) = true;
         } else {
           wrong_type(f, "a table like { delay = \"20ms\" }");
@@ -449,15 +457,28 @@ class Parser {
     link.schedule = parse_schedule(t.get("schedule"), t.get("schedule_options"), "link.schedule",
                                    {t.get_as<toml::table>("outbound"),
                                     t.get_as<toml::table>("inbound")},
-                                   link.configs());
+                                   link.configs(), traces_end(link));
     return link;
   }
 
   // [[schedule]] (or [[link.schedule]]) steps and [schedule_options] over a link whose own
   // direction tables are `base` (nullptr: none) and whose configs they give `base_configs`.
+  // The end of a link's CSV traces' last rows (nullopt: it has none).
+  static std::optional<Duration> traces_end(const Link& link) {
+    std::optional<Duration> end;
+    for (const auto& t : link.traces) {
+      if (t) {
+        end = std::max(end.value_or(Duration{0}), t->duration());
+      }
+    }
+    return end;
+  }
+
+  // `trace_end`: the link's CSV traces run to there on the same clock (nullopt: it has none).
   Schedule parse_schedule(const toml::node* steps, const toml::node* options,
                           const std::string& prefix, std::array<const toml::table*, 2> base,
-                          const DirectionConfigs& base_configs) {
+                          const DirectionConfigs& base_configs,
+                          std::optional<Duration> trace_end) {
     Schedule schedule;
     if (steps != nullptr) {
       const auto* array = steps->as_array();
@@ -486,8 +507,13 @@ class Parser {
             }
             if (repeat->count() <= 0) {
               error(f, "must be longer than 0");
+            } else if (schedule.steps.empty() && !trace_end) {
+              error(f, "repeats nothing: the link has no [[" + prefix + "]] steps and no trace");
+            } else if (trace_end && *repeat <= *trace_end) {
+              error(f, "must be longer than the link's trace (its last row at " +
+                           format_duration(*trace_end) + "): the trace starts again after it");
             } else if (schedule.steps.empty()) {
-              error(f, "repeats nothing: the link has no [[" + prefix + "]] steps");
+              schedule.repeat = repeat;
             } else if (*repeat <= schedule.steps.back().at || *repeat < end) {
               error(f, "must be longer than the last step (at " +
                            format_duration(schedule.steps.back().at) + ") and its outage (to " +
@@ -661,9 +687,11 @@ class Parser {
   }
 
   [[noreturn]] void fail() {
+    // The profile's own first, then each trace file's, each in line order.
     std::stable_sort(diagnostics_.begin(), diagnostics_.end(),
-                     [](const Diagnostic& a, const Diagnostic& b) {
-                       return std::pair(a.line, a.column) < std::pair(b.line, b.column);
+                     [this](const Diagnostic& a, const Diagnostic& b) {
+                       return std::tuple(a.file != file_, a.file, a.line, a.column) <
+                              std::tuple(b.file != file_, b.file, b.line, b.column);
                      });
     throw ProfileError(std::move(diagnostics_));
   }
@@ -1184,10 +1212,93 @@ class Parser {
     return m;
   }
 
+  // A trace file's text, or nullopt with the reason at `f`. Relative names are the profile's
+  // directory's.
+  std::optional<std::string> read_trace(const Field& f, const std::string& name) {
+    if (name.empty()) {
+      error(f, "names no file");
+      return std::nullopt;
+    }
+    const std::filesystem::path path = trace_path(name);
+    std::error_code ec;
+    const auto status = std::filesystem::status(path, ec);
+    if (ec || !std::filesystem::is_regular_file(status)) {
+      error(f, "cannot read trace " + in_quotes(path.string()) + ": " +
+                   (ec ? ec.message() : std::string("not a regular file")));
+      return std::nullopt;
+    }
+    if (std::filesystem::file_size(path, ec) > kMaxTraceFileBytes || ec) {
+      error(f, "cannot read trace " + in_quotes(path.string()) + ": larger than 256 MiB");
+      return std::nullopt;
+    }
+    errno = 0;
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (!in || in.bad()) {
+      error(f, "cannot read trace " + in_quotes(path.string()) + ": " +
+                   std::strerror(errno != 0 ? errno : EIO));
+      return std::nullopt;
+    }
+    return text.str();
+  }
+
+  std::filesystem::path trace_path(const std::string& name) const {
+    const std::filesystem::path p(name);
+    if (p.is_absolute() || file_.empty() || file_.front() == '<' || file_ == "-") {
+      return p;
+    }
+    return std::filesystem::path(file_).parent_path() / p;
+  }
+
+  // Each problem at its line of the trace, and the key that named it where it is written.
+  void trace_errors(const Field& f, const std::string& name, const TraceError& e) {
+    const std::string file = trace_path(name).string();
+    for (const TraceProblem& p : e.problems()) {
+      diagnostics_.push_back({file, p.line, 0, p.message});
+    }
+    error(f, "the trace " + in_quotes(name) + " is not valid (" +
+                 std::to_string(e.problems().size()) + " problem" +
+                 (e.problems().size() == 1 ? "" : "s") + ", below)");
+  }
+
+  // rate = { trace = "FILE", loop = true }
+  std::shared_ptr<const DeliveryTrace> get_delivery_trace(const toml::table& t, const Field& whole) {
+    const std::string prefix = whole.path + ".";
+    check_keys(t, prefix, kRateTraceKeys, "a rate trace");
+    bool loop = true;
+    if (const Field f = field(t, prefix, "loop")) {
+      loop = get_bool(f).value_or(true);
+    }
+    const Field f = field(t, prefix, "trace");
+    if (!f) {
+      error(whole, "a rate table names a packet-delivery trace: { trace = \"FILE\" } (Mahimahi's "
+                   "format), or give a rate like \"10mbit\"");
+      return nullptr;
+    }
+    const auto* s = f.node->as_string();
+    if (s == nullptr) {
+      wrong_type(f, "a file name like \"cellular.down\"");
+      return nullptr;
+    }
+    const std::optional<std::string> text = read_trace(f, s->get());
+    if (!text) {
+      return nullptr;
+    }
+    try {
+      return std::make_shared<const DeliveryTrace>(parse_delivery_trace(*text, s->get(), loop));
+    } catch (const TraceError& e) {
+      trace_errors(f, s->get(), e);
+      return nullptr;
+    }
+  }
+
   // `under`: keys that apply where `t` does not name them (a schedule step's link); reported
   // where they are written.
+  // `trace`: where a CSV trace goes (nullptr: none may be named here, a schedule's step).
   DirectionConfig parse_direction(const toml::table& t, const std::string& prefix,
-                                  const toml::table* under = nullptr) {
+                                  const toml::table* under = nullptr,
+                                  std::shared_ptr<const ConfigTrace>* trace = nullptr) {
     const auto lookup = [&](std::string_view name) {
       Field f = field(t, prefix, name);
       if (!f && under != nullptr) {
@@ -1274,7 +1385,27 @@ class Parser {
       c.corrupt = get_probability(f).value_or(0.0);
     }
     if (const Field f = lookup("rate")) {
-      c.rate.bits_per_second = get_rate(f).value_or(0);
+      if (const auto* r = f.node->as_table()) {
+        c.rate.trace = get_delivery_trace(*r, f);
+      } else {
+        c.rate.bits_per_second = get_rate(f).value_or(0);
+      }
+    }
+    if (const Field f = field(t, prefix, "trace")) {
+      if (trace == nullptr) {
+        error(f, "a CSV trace runs beside the schedule on its clock: name it in the link's own "
+                 "[outbound] or [inbound], not in a step");
+      } else if (const auto* s = f.node->as_string()) {
+        if (const std::optional<std::string> text = read_trace(f, s->get())) {
+          try {
+            *trace = std::make_shared<const ConfigTrace>(parse_config_trace(*text, s->get()));
+          } catch (const TraceError& e) {
+            trace_errors(f, s->get(), e);
+          }
+        }
+      } else {
+        wrong_type(f, "a file name like \"train.csv\"");
+      }
     }
     if (const Field f = lookup("queue_limit")) {
       c.queue = get_queue_limit(f).value_or(QueueLimit{});
@@ -1363,7 +1494,12 @@ void render_direction(std::ostringstream& out, std::string_view name, const Dire
     out << "# reorder_gap not set: any packet may be reordered\n";
   }
   out << "corrupt = " << toml_string(format_percentage(c.corrupt)) << "\n";
-  if (c.rate.bits_per_second > 0) {
+  if (c.rate.trace) {
+    out << "rate = { trace = " << toml_string(c.rate.trace->source)
+        << (c.rate.trace->loop ? "" : ", loop = false") << " }  # "
+        << format_rate(static_cast<uint64_t>(c.rate.trace->mean_bits_per_second()))
+        << " on average, over " << format_duration(c.rate.trace->period()) << "\n";
+  } else if (c.rate.bits_per_second > 0) {
     out << "rate = " << toml_string(format_rate(c.rate.bits_per_second)) << "\n";
   } else {
     out << "# rate not set: no rate limit\n";
@@ -1456,6 +1592,10 @@ void render_directions(std::ostringstream& out, std::string_view prefix, const L
     const bool present = d == Direction::outbound ? link.has_outbound : link.has_inbound;
     if (present || !link.direction(d).is_passthrough()) {
       render_direction(out, name, link.direction(d));
+      if (const auto& t = link.traces[index_of(d)]) {
+        out << "trace = " << toml_string(t->source) << "  # " << t->rows.size() << " rows over "
+            << format_duration(t->duration()) << "\n";
+      }
     } else {
       out << "\n# no [" << name << "] section: packets pass unimpaired\n";
     }

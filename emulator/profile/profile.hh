@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -13,6 +14,7 @@
 
 #include "core/packet.hh"  // Direction
 #include "impairments/config.hh"
+#include "profile/trace.hh"
 
 namespace badlink {
 
@@ -90,6 +92,9 @@ struct Link {
   bool has_inbound = false;
   SourcePosition position;  // its [[link]] header, or the first classic section
   Schedule schedule;        // how its directions change over time (none: they do not)
+  // A CSV trace per direction (`trace = "FILE.csv"`): its rows over the schedule, on the same
+  // clock (profile/timeline.hh). Shared: steps and reloads copy links.
+  std::array<std::shared_ptr<const ConfigTrace>, kDirections> traces{};
 
   const DirectionConfig& direction(Direction d) const {
     return d == Direction::outbound ? outbound : inbound;

@@ -5,9 +5,27 @@
 
 namespace badlink {
 
+namespace {
+
+bool has_trace(const Link& l) {
+  return std::any_of(l.traces.begin(), l.traces.end(), [](const auto& t) { return t != nullptr; });
+}
+
+// The last row at or before `t` (nullopt: none yet).
+std::optional<size_t> row_at(const ConfigTrace& trace, Duration t) {
+  const auto it = std::upper_bound(trace.rows.begin(), trace.rows.end(), t,
+                                   [](Duration v, const TraceRow& r) { return v < r.at; });
+  if (it == trace.rows.begin()) {
+    return std::nullopt;
+  }
+  return static_cast<size_t>(it - trace.rows.begin()) - 1;
+}
+
+}  // namespace
+
 Timeline::Timeline(const std::vector<Link>& links) : links_(links) {
   empty_ = std::all_of(links_.begin(), links_.end(),
-                       [](const Link& l) { return l.schedule.empty(); });
+                       [](const Link& l) { return l.schedule.empty() && !has_trace(l); });
 }
 
 LinkPhase Timeline::phase(size_t link, Duration t) const {
@@ -15,7 +33,7 @@ LinkPhase Timeline::phase(size_t link, Duration t) const {
   LinkPhase p;
   p.configs = l.configs();
   const Schedule& s = l.schedule;
-  if (s.empty() || t.count() < 0) {
+  if ((s.empty() && !has_trace(l)) || t.count() < 0) {
     return p;
   }
   Duration in_cycle = t;
@@ -49,6 +67,15 @@ LinkPhase Timeline::phase(size_t link, Duration t) const {
       }
     }
   }
+  // The traces' rows over the step.
+  for (size_t d = 0; d < kDirections; ++d) {
+    if (const auto& trace = l.traces[d]) {
+      p.row[d] = row_at(*trace, in_cycle);
+      if (p.row[d]) {
+        p.configs[d] = apply_row(p.configs[d], trace->rows[*p.row[d]]);
+      }
+    }
+  }
   return p;
 }
 
@@ -61,7 +88,7 @@ std::optional<Duration> Timeline::next_change(Duration t) const {
   };
   for (const Link& l : links_) {
     const Schedule& s = l.schedule;
-    if (s.empty()) {
+    if (s.empty() && !has_trace(l)) {
       continue;
     }
     const Duration cycle_start =
@@ -72,11 +99,39 @@ std::optional<Duration> Timeline::next_change(Duration t) const {
         consider(cycle_start + step.at + step.outage->duration);
       }
     }
+    for (const auto& trace : l.traces) {
+      if (trace) {
+        const Duration in_cycle = t - cycle_start;
+        const auto it = std::upper_bound(
+            trace->rows.begin(), trace->rows.end(), in_cycle,
+            [](Duration v, const TraceRow& r) { return v < r.at; });
+        if (it != trace->rows.end()) {
+          consider(cycle_start + it->at);
+        }
+      }
+    }
     if (s.repeat) {
       consider(cycle_start + *s.repeat);
     }
   }
   return soonest;
+}
+
+std::vector<DirectionConfigs> phases_of(const Link& link) {
+  std::vector<DirectionConfigs> all{link.configs()};
+  for (const ScheduleStep& step : link.schedule.steps) {
+    all.push_back(step.configs);
+  }
+  for (size_t d = 0; d < kDirections; ++d) {
+    if (const auto& trace = link.traces[d]) {
+      for (const TraceRow& row : trace->rows) {
+        DirectionConfigs c = link.configs();
+        c[d] = apply_row(c[d], row);
+        all.push_back(c);
+      }
+    }
+  }
+  return all;
 }
 
 }  // namespace badlink

@@ -20,6 +20,8 @@ struct LinkPhase {
   std::array<Outage, kDirections> outage{Outage::none, Outage::none};
   std::optional<size_t> step;  // the step in force (nullopt: the link's own directions)
   uint64_t cycle = 0;          // how many times the steps have started again (repeat)
+  // Each direction's CSV trace row in force over the step (nullopt: none yet, or no trace).
+  std::array<std::optional<size_t>, kDirections> row{};
 
   friend bool operator==(const LinkPhase&, const LinkPhase&) = default;
 };
@@ -28,7 +30,7 @@ class Timeline {
  public:
   explicit Timeline(const std::vector<Link>& links);
 
-  // No link has a schedule: nothing ever changes.
+  // No link has a schedule or a trace: nothing ever changes.
   bool empty() const { return empty_; }
 
   // Link `link`'s phase `t` after the start.
@@ -41,5 +43,9 @@ class Timeline {
   std::vector<Link> links_;
   bool empty_ = true;
 };
+
+// Every set of directions a link may have over its timeline: its own, each step's, and each
+// trace row's over its own (what the diversion must be ready for).
+std::vector<DirectionConfigs> phases_of(const Link& link);
 
 }  // namespace badlink

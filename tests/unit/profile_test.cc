@@ -329,8 +329,8 @@ TEST(ProfileErrors, UnknownKeyWithoutSuggestionListsTheKeys) {
   EXPECT_EQ(d.line, 4u);
   EXPECT_EQ(d.message,
             "unknown key 'outbound.wobble'; [outbound] takes delay, jitter, distribution, "
-            "correlation, keep_order, loss, duplicate, reorder, reorder_gap, corrupt, rate or "
-            "queue_limit");
+            "correlation, keep_order, loss, duplicate, reorder, reorder_gap, corrupt, rate, "
+            "queue_limit or trace");
 }
 
 TEST(ProfileErrors, KeyInTheWrongSectionNamesItsHome) {
