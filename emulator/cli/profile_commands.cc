@@ -31,6 +31,46 @@ std::string check_help() {
          "Exit status: 0 when every profile is valid, 2 when any is not (or on bad usage).\n";
 }
 
+namespace {
+
+// Each trace a profile names, one line each under check's "ok": how long it runs and what it
+// carries.
+void report_traces(const Profile& profile) {
+  for (const Link& link : profile.links) {
+    const std::string who = profile.links.size() > 1 ? "link " + link.name + " " : "";
+    for (const Direction d : {Direction::outbound, Direction::inbound}) {
+      std::vector<const DeliveryTrace*> seen;
+      std::vector<const DirectionConfig*> configs{&link.direction(d)};
+      for (const ScheduleStep& step : link.schedule.steps) {
+        configs.push_back(&step.configs[index_of(d)]);
+      }
+      for (const DirectionConfig* c : configs) {
+        const DeliveryTrace* t = c->rate.trace.get();
+        if (t == nullptr || std::find(seen.begin(), seen.end(), t) != seen.end()) {
+          continue;
+        }
+        seen.push_back(t);
+        std::cout << "  " << who << to_string(d) << " rate trace " << t->source << ": "
+                  << t->ms.size() << " delivery opportunities over "
+                  << format_duration(t->period()) << ", "
+                  << format_rate(static_cast<uint64_t>(t->mean_bits_per_second()))
+                  << " on average" << (t->loop ? ", looping" : ", once") << '\n';
+      }
+      if (const auto& t = link.traces[index_of(d)]) {
+        std::string columns;
+        for (const std::string& c : t->columns) {
+          columns += (columns.empty() ? "" : ",") + c;
+        }
+        std::cout << "  " << who << to_string(d) << " trace " << t->source << ": "
+                  << t->rows.size() << " row" << (t->rows.size() == 1 ? "" : "s") << " over "
+                  << format_duration(t->duration()) << " (" << columns << ")" << '\n';
+      }
+    }
+  }
+}
+
+}  // namespace
+
 int check_main(const std::vector<std::string>& args) {
   po::positional_options_description positional;
   positional.add("profiles", -1);
@@ -56,6 +96,7 @@ int check_main(const std::vector<std::string>& args) {
         }
       }
       std::cout << '\n';
+      report_traces(profile);
     } catch (const ProfileError& e) {
       all_ok = false;
       for (const Diagnostic& d : e.diagnostics()) {

@@ -103,6 +103,7 @@ ReplayReport replay(const ReplaySetup& setup) {
     latest = arrival;
     if (!started) {
       started = arrival;
+      engine.set_trace_epoch(arrival);  // delivery traces on the timeline's clock
       for (std::size_t i = 0; i < setup.links.size(); ++i) {
         const LinkPhase first = timeline.phase(i, Duration{0});
         for (const Direction d : {Direction::outbound, Direction::inbound}) {

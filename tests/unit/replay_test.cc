@@ -299,6 +299,54 @@ outbound = { rate = "1mbit" }
   EXPECT_LT(out.frames[19].nanos - out.frames[18].nanos, 1'000'001);
 }
 
+// A saturating capture through a packet-delivery trace (the shipped LTE-like one): in every
+// 100 ms window while the queue is backlogged, the bytes that leave are the trace's
+// opportunities in that window times 1,500 -- exactly.
+TEST(Replay, ADeliveryTraceServesExactlyItsOpportunities) {
+  TempDir dir;
+  const fs::path trace = fs::path(BADLINK_SOURCE_DIR) / "profiles/traces/lte-like.down";
+  std::ofstream(dir / "p.toml") << "[profile]\nname = \"trace\"\n[outbound]\nrate = { trace = \""
+                                << trace.string() << "\" }\nqueue_limit = 100000\n";
+  std::vector<Frame> frames;
+  constexpr size_t kPackets = 40'000;  // 8,000 a second for 5 s: 96 Mbit/s, past any capacity
+  for (size_t i = 0; i < kPackets; ++i) {
+    const auto ip = testing::make_ip_packet(4, 17, 1500 - 28, static_cast<uint16_t>(i), 5000);
+    frames.push_back({kEpoch + static_cast<int64_t>(i) * 125'000, with_ethernet(ip, 0x0800), 0});
+  }
+  write_capture(dir / "in.pcap", DLT_EN10MB, frames);
+  const Profile profile = load_profile(dir / "p.toml");
+  ReplaySetup setup;
+  setup.input = dir / "in.pcap";
+  setup.output = dir / "out.pcap";
+  setup.links = profile.links;
+  const ReplayReport r = replay(setup);
+  EXPECT_EQ(r.links.at(0).directions[0].dropped_queue, 0u);
+  const Capture out = read_capture(dir / "out.pcap");
+  ASSERT_EQ(out.frames.size(), kPackets);
+  const DeliveryTrace& t = *profile.single_link().outbound.rate.trace;
+  constexpr int64_t kWindow = 100'000'000;
+  constexpr size_t kWindows = 45;  // backlogged throughout: input ends at 5 s
+  std::vector<uint64_t> sent(kWindows), offered(kWindows);
+  for (const Frame& f : out.frames) {
+    const auto k = static_cast<size_t>((f.nanos - kEpoch) / kWindow);
+    if (k < kWindows) {
+      sent[k] += f.bytes.size() - 14;
+    }
+  }
+  for (const uint64_t ms : t.ms) {
+    const auto k = static_cast<size_t>(ms / 100);
+    if (k < kWindows) {
+      offered[k] += kDeliveryBytes;
+    }
+  }
+  for (size_t k = 0; k < kWindows; ++k) {
+    EXPECT_EQ(sent[k], offered[k]) << "window " << k;
+  }
+  // And it is not a constant: the trace's capacity varies.
+  EXPECT_GT(*std::max_element(offered.begin(), offered.end()),
+            2 * *std::min_element(offered.begin(), offered.end()));
+}
+
 // An outage of 2 s: dropped, a gap with nothing in it; held, nothing lost and the held
 // packets leave in order right after.
 TEST(Replay, OutagesDropOrHold) {
