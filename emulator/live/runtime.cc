@@ -187,10 +187,6 @@ int64_t unix_now_ns() {
 }  // namespace
 
 void Runtime::start_timeline(bool keep) noexcept {
-  if (!trace_epoch_set_) {
-    engine_->set_trace_epoch(clock_.now());  // delivery traces without a timeline: from here
-    trace_epoch_set_ = true;
-  }
   Timeline next(profile_.links);
   if (next.empty()) {
     timeline_.reset();

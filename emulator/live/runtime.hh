@@ -130,7 +130,6 @@ class Runtime {
   TimePoint started_{};
   std::optional<Timeline> timeline_;
   TimePoint timeline_start_{};
-  bool trace_epoch_set_ = false;  // the engine's delivery traces have their time 0
   int64_t timeline_start_unix_ns_ = 0;
   Duration timeline_applied_{0};        // changes up to this time are in the engine's hands
   std::vector<LinkPhase> phases_;       // by profile link: as of timeline_applied_

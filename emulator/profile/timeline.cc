@@ -7,8 +7,10 @@ namespace badlink {
 
 namespace {
 
+// A CSV trace, or a delivery trace of its own: either runs on the timeline's clock.
 bool has_trace(const Link& l) {
-  return std::any_of(l.traces.begin(), l.traces.end(), [](const auto& t) { return t != nullptr; });
+  return std::any_of(l.traces.begin(), l.traces.end(), [](const auto& t) { return t != nullptr; }) ||
+         l.outbound.rate.trace || l.inbound.rate.trace;
 }
 
 // The last row at or before `t` (nullopt: none yet).

@@ -30,7 +30,7 @@ class Timeline {
  public:
   explicit Timeline(const std::vector<Link>& links);
 
-  // No link has a schedule or a trace: nothing ever changes.
+  // No link has a schedule or a trace: nothing ever changes, and nothing needs the clock.
   bool empty() const { return empty_; }
 
   // Link `link`'s phase `t` after the start.
