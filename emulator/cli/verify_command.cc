@@ -171,6 +171,12 @@ int verify_main(const std::vector<std::string>& args) {
           "badlink verify measures a link that keeps its figures; this one follows a trace. "
           "Replay a capture through it instead"}});
     }
+    if (link.outbound.slot.enabled() || link.inbound.slot.enabled()) {
+      throw ProfileError({Diagnostic{
+          p->source, link.position.line, link.position.column,
+          "badlink verify has no model of slots (its delay tolerances assume packets leave when "
+          "their delay ends); replay a capture through this profile instead"}});
+    }
     if (!p->single_link().schedule.empty()) {
       // Never a verdict on a mixture of steps.
       throw ProfileError({Diagnostic{

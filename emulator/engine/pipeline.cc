@@ -35,6 +35,9 @@ void Pipeline::inherit(Pipeline& previous) {
   loss_.inherit(previous.loss_);
   delay_.inherit(previous.delay_);
   outage_ = previous.outage_;  // the bottleneck's hold came with it
+  slot_next_ = previous.slot_next_;
+  slot_packets_left_ = previous.slot_packets_left_;
+  slot_bytes_left_ = previous.slot_bytes_left_;
 }
 
 void Pipeline::set_outage(Outage outage, TimePoint now, TimingWheel& wheel) {
@@ -125,7 +128,8 @@ void Pipeline::process_super(Packet* packet, const IpHeaders& headers, const Gso
   stats_.bytes_received +=
       uint64_t{layout.segments - 1} * (layout.header_bytes + packet->l3_offset);
   fate_.clear();
-  bool whole = !bottleneck_.engaged() && config_.reorder <= 0.0 && !delay_.has_jitter();
+  bool whole = !bottleneck_.engaged() && config_.reorder <= 0.0 && !delay_.has_jitter() &&
+               !config_.slot.enabled();
   if (packet->l3().size() < headers.ip_length) {
     // Only its headers were copied, which a backend does only where the profile just delays
     // (DirectionConfig::delays_only): nothing to draw, it goes on whole.
@@ -245,7 +249,7 @@ void Pipeline::after_bottleneck(Packet* p, TimePoint finished, TimingWheel& whee
       reorder_counter_ = 0;
       ++stats_.reordered;
       p->flags |= Packet::kReordered;
-      p->departure = finished;
+      p->departure = config_.slot.enabled() ? slotted(finished, p->wire_bytes()) : finished;
       wheel.insert(p);
       return;
     }
@@ -258,8 +262,36 @@ void Pipeline::after_bottleneck(Packet* p, TimePoint finished, TimingWheel& whee
     departure = std::max(departure, last_departure_);
   }
   last_departure_ = std::max(last_departure_, departure);
-  p->departure = departure;
+  p->departure = config_.slot.enabled() ? slotted(departure, p->wire_bytes()) : departure;
   wheel.insert(p);
+}
+
+TimePoint Pipeline::slotted(TimePoint ready, uint64_t bytes) {
+  const SlotConfig& s = config_.slot;
+  const auto open_next = [&](TimePoint now) {
+    const auto spread = static_cast<double>((s.max - s.min).count());
+    slot_next_ = now + s.min + Duration{static_cast<int64_t>(rng_.uniform() * spread)};
+    slot_packets_left_ = s.packets;
+    slot_bytes_left_ = s.bytes;
+  };
+  // A packet that finds the last slot gone waits for a new one, drawn from when it is ready.
+  if (slot_next_ < ready) {
+    open_next(ready);
+  }
+  const TimePoint departure = slot_next_;
+  bool full = false;
+  if (s.packets > 0) {
+    slot_packets_left_ -= std::min<uint64_t>(slot_packets_left_, 1);
+    full = slot_packets_left_ == 0;
+  }
+  if (s.bytes > 0) {
+    slot_bytes_left_ -= std::min(slot_bytes_left_, bytes);
+    full = full || slot_bytes_left_ == 0;
+  }
+  if (full) {
+    open_next(departure);
+  }
+  return departure;
 }
 
 }  // namespace badlink

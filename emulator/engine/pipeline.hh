@@ -101,6 +101,8 @@ class Pipeline {
   // The stages after the bottleneck: reorder, delay, keep_order.
   void after_bottleneck(Packet* packet, TimePoint finished, TimingWheel& wheel);
   void drop(Packet* packet);
+  // When a packet ready at `ready` leaves under the slot (netem's get_slot_next and dequeue).
+  TimePoint slotted(TimePoint ready, uint64_t bytes);
   void process_super(Packet* packet, const IpHeaders& headers, const GsoLayout& layout,
                      uint64_t& next_seq, TimingWheel& wheel);
   void split(Packet* packet, const IpHeaders& headers, const GsoLayout& layout,
@@ -125,6 +127,10 @@ class Pipeline {
   uint32_t reorder_counter_ = 0;
   Outage outage_ = Outage::none;
   TimePoint last_departure_{};
+  // The slot: when the next opens (or the open one opened) and what it may still carry.
+  TimePoint slot_next_{};
+  uint64_t slot_packets_left_ = 0;
+  uint64_t slot_bytes_left_ = 0;
 };
 
 }  // namespace badlink

@@ -80,6 +80,20 @@ struct QueueLimit {
   friend bool operator==(const QueueLimit&, const QueueLimit&) = default;
 };
 
+// netem's slot: packets leave only when a slot opens, min..max (uniform) after the first one
+// ready finds none open, at most `packets` and `bytes` of them per slot (0: no limit) -- the
+// bursts of Wi-Fi and LTE aggregation.
+struct SlotConfig {
+  Duration min{0};
+  Duration max{0};
+  uint64_t packets = 0;
+  uint64_t bytes = 0;
+
+  bool enabled() const { return max.count() > 0; }
+
+  friend bool operator==(const SlotConfig&, const SlotConfig&) = default;
+};
+
 struct DirectionConfig {
   DelayConfig delay;
   LossConfig loss;
@@ -89,19 +103,21 @@ struct DirectionConfig {
   double corrupt = 0.0;
   RateConfig rate;
   QueueLimit queue;
+  SlotConfig slot;
 
   // True when the direction changes nothing, so the datapath may pass packets straight on.
   // Every packet goes on whole and unchanged, only later: no byte beyond the headers is
   // looked at, and no GSO super-packet needs cutting.
   bool delays_only() const {
     return delay.jitter.count() == 0 && std::holds_alternative<std::monostate>(loss) &&
-           duplicate == 0.0 && reorder == 0.0 && corrupt == 0.0 && !rate.limited();
+           duplicate == 0.0 && reorder == 0.0 && corrupt == 0.0 && !rate.limited() &&
+           !slot.enabled();
   }
 
   bool is_passthrough() const {
     return delay.delay.count() == 0 && delay.jitter.count() == 0 &&
            std::holds_alternative<std::monostate>(loss) && duplicate == 0.0 && reorder == 0.0 &&
-           corrupt == 0.0 && !rate.limited();
+           corrupt == 0.0 && !rate.limited() && !slot.enabled();
   }
 
   friend bool operator==(const DirectionConfig&, const DirectionConfig&) = default;

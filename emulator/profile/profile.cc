@@ -74,8 +74,9 @@ constexpr std::array kMatchKeys{"protocol"sv, "ports"sv, "hosts"sv, "interface"s
 constexpr std::array kDirectionKeys{
     "delay"sv,     "jitter"sv,  "distribution"sv, "correlation"sv, "keep_order"sv, "loss"sv,
     "duplicate"sv, "reorder"sv, "reorder_gap"sv,  "corrupt"sv,     "rate"sv,       "queue_limit"sv,
-    "trace"sv};
+    "trace"sv,     "slot"sv};
 constexpr std::array kRateTraceKeys{"trace"sv, "loop"sv};
+constexpr std::array kSlotKeys{"min"sv, "max"sv, "packets"sv, "bytes"sv};
 // A trace file is read whole: more than this is not a trace.
 constexpr uintmax_t kMaxTraceFileBytes = uintmax_t{256} << 20;
 constexpr std::array kProtocols{"all"sv, "tcp"sv, "udp"sv, "icmp"sv};
@@ -1262,6 +1263,54 @@ class Parser {
                  (e.problems().size() == 1 ? "" : "s") + ", below)");
   }
 
+  // slot = { min = "1ms", max = "5ms", packets = 32, bytes = "64KB" } (netem's slot)
+  SlotConfig get_slot(const toml::table& t, const Field& whole) {
+    const std::string prefix = whole.path + ".";
+    check_keys(t, prefix, kSlotKeys, "a slot");
+    SlotConfig slot;
+    const Field min = field(t, prefix, "min");
+    if (!min) {
+      error(whole, "a slot needs min, the least time a slot opens after a packet is ready "
+                   "(e.g. { min = \"1ms\", max = \"5ms\" })");
+      return {};
+    }
+    const std::optional<Duration> low = get_duration(min);
+    if (!low) {
+      return {};
+    }
+    if (low->count() <= 0) {
+      error(min, "must be longer than 0");
+      return {};
+    }
+    slot.min = slot.max = *low;
+    if (const Field f = field(t, prefix, "max")) {
+      const std::optional<Duration> high = get_duration(f);
+      if (!high) {
+        return {};
+      }
+      if (*high < *low) {
+        error(f, format_duration(*high) + " is less than min (" + format_duration(*low) + ")");
+        return {};
+      }
+      slot.max = *high;
+    }
+    if (const Field f = field(t, prefix, "packets")) {
+      slot.packets = static_cast<uint64_t>(get_integer(f, 1, 1'000'000).value_or(0));
+    }
+    if (const Field f = field(t, prefix, "bytes")) {
+      if (const auto* b = f.node->as_string()) {
+        try {
+          slot.bytes = parse_size(b->get());
+        } catch (const UnitError& e) {
+          error(f, e.what());
+        }
+      } else {
+        wrong_type(f, "a size like \"64KB\"");
+      }
+    }
+    return slot;
+  }
+
   // rate = { trace = "FILE", loop = true }
   std::shared_ptr<const DeliveryTrace> get_delivery_trace(const toml::table& t, const Field& whole) {
     const std::string prefix = whole.path + ".";
@@ -1410,6 +1459,13 @@ class Parser {
     if (const Field f = lookup("queue_limit")) {
       c.queue = get_queue_limit(f).value_or(QueueLimit{});
     }
+    if (const Field f = lookup("slot")) {
+      if (const auto* slot = f.node->as_table()) {
+        c.slot = get_slot(*slot, f);
+      } else {
+        wrong_type(f, "a table like { min = \"1ms\", max = \"5ms\", packets = 32 }");
+      }
+    }
     return c;
   }
 
@@ -1513,6 +1569,19 @@ void render_direction(std::ostringstream& out, std::string_view name, const Dire
     out << "queue_limit = " << c.queue.packets << "\n";
   } else {
     out << "# queue_limit: none\n";
+  }
+  if (c.slot.enabled()) {
+    out << "slot = { min = " << toml_string(format_duration(c.slot.min))
+        << ", max = " << toml_string(format_duration(c.slot.max));
+    if (c.slot.packets > 0) {
+      out << ", packets = " << c.slot.packets;
+    }
+    if (c.slot.bytes > 0) {
+      out << ", bytes = " << toml_string(format_size(c.slot.bytes));
+    }
+    out << " }\n";
+  } else {
+    out << "# slot not set: packets leave when their delay ends\n";
   }
 }
 

@@ -211,5 +211,63 @@ TEST(Bottleneck, AChangeAtAMomentSplitsArrivalsExactly) {
   EXPECT_EQ(held.engine().pending(), 50u);
 }
 
+// netem's slot: a packet ready when no slot is open waits for one, min..max after it; every
+// packet ready by then leaves with it, up to the slot's packet budget.
+TEST(Slot, PacketsLeaveInBurstsAtSlotOpenings) {
+  DirectionConfig c;
+  c.slot.min = c.slot.max = milliseconds(10);
+  EngineHarness h(c);
+  for (int i = 0; i < 30; ++i) {
+    h.submit(t0 + milliseconds(i));  // one every ms
+  }
+  const auto out = h.finish();
+  ASSERT_EQ(out.size(), 30u);
+  // 0..10 ms leave at 10 ms (10 ms is not after the slot: it goes too); 11..21 at 21; 22.. at 32.
+  for (size_t i = 0; i < out.size(); ++i) {
+    const int slot = i <= 10 ? 10 : i <= 21 ? 21 : 32;
+    EXPECT_EQ(out[i].departure, t0 + milliseconds(slot)) << i;
+  }
+}
+
+TEST(Slot, ABudgetOpensTheNextSlotFromTheLast) {
+  DirectionConfig c;
+  c.slot.min = c.slot.max = milliseconds(10);
+  c.slot.packets = 4;
+  EngineHarness h(c);
+  for (int i = 0; i < 10; ++i) {
+    h.submit(t0);
+  }
+  const auto out = h.finish();
+  ASSERT_EQ(out.size(), 10u);
+  for (size_t i = 0; i < out.size(); ++i) {
+    EXPECT_EQ(out[i].departure, t0 + milliseconds(10 * (1 + static_cast<int>(i) / 4))) << i;
+  }
+}
+
+TEST(Slot, OpeningsAreDrawnBetweenMinAndMaxAfterTheDelay) {
+  DirectionConfig c;
+  c.delay.delay = milliseconds(20);
+  c.slot.min = milliseconds(1);
+  c.slot.max = milliseconds(5);
+  EngineHarness h(c);
+  for (int i = 0; i < 2000; ++i) {
+    h.submit(t0 + milliseconds(10 * i));  // far apart: each opens its own slot
+  }
+  const auto out = h.finish();
+  ASSERT_EQ(out.size(), 2000u);
+  Duration least = Duration::max();
+  Duration most{0};
+  double sum = 0;
+  for (size_t i = 0; i < out.size(); ++i) {
+    const Duration extra = out[i].departure - (t0 + milliseconds(10 * static_cast<int>(i) + 20));
+    least = std::min(least, extra);
+    most = std::max(most, extra);
+    sum += static_cast<double>(extra.count());
+  }
+  EXPECT_GE(least, milliseconds(1));
+  EXPECT_LE(most, milliseconds(5));
+  EXPECT_NEAR(sum / 2000 / 1e6, 3.0, 0.15);  // uniform: mean 3 ms, sd of the mean 0.026 ms
+}
+
 }  // namespace
 }  // namespace badlink

@@ -330,7 +330,7 @@ TEST(ProfileErrors, UnknownKeyWithoutSuggestionListsTheKeys) {
   EXPECT_EQ(d.message,
             "unknown key 'outbound.wobble'; [outbound] takes delay, jitter, distribution, "
             "correlation, keep_order, loss, duplicate, reorder, reorder_gap, corrupt, rate, "
-            "queue_limit or trace");
+            "queue_limit, trace or slot");
 }
 
 TEST(ProfileErrors, KeyInTheWrongSectionNamesItsHome) {
@@ -1044,5 +1044,34 @@ TEST(DefaultProfile, IsProfilesLteTomlAndValid) {
   EXPECT_TRUE(p.links.at(0).has_outbound);
   EXPECT_TRUE(p.links.at(0).has_inbound);
 }
+
+TEST(ProfileSlot, ParsesRendersAndRefusesWhatNetemWould) {
+  const Profile p = parse_profile(
+      "[profile]\nname = \"s\"\n[outbound]\nslot = { min = \"1ms\", max = \"5ms\", "
+      "packets = 32, bytes = \"64KB\" }\n",
+      "s.toml");
+  const SlotConfig& slot = p.single_link().outbound.slot;
+  EXPECT_EQ(slot.min, std::chrono::milliseconds(1));
+  EXPECT_EQ(slot.max, std::chrono::milliseconds(5));
+  EXPECT_EQ(slot.packets, 32u);
+  EXPECT_EQ(slot.bytes, 64000u);
+  EXPECT_FALSE(p.single_link().outbound.is_passthrough());
+  const std::string shown = render_profile(p);
+  EXPECT_THAT(shown, HasSubstr("slot = { min = \"1ms\", max = \"5ms\", packets = 32, bytes = "));
+  EXPECT_EQ(render_profile(parse_profile(shown, "again.toml")), shown);
+  // min alone: a fixed slot.
+  EXPECT_EQ(parse_profile("[profile]\nname = \"s\"\n[outbound]\nslot = { min = \"2ms\" }\n", "s")
+                .single_link()
+                .outbound.slot.max,
+            std::chrono::milliseconds(2));
+  Diagnostic d = only_error("[profile]\nname = \"s\"\n[outbound]\nslot = { max = \"2ms\" }\n");
+  EXPECT_EQ(d.line, 4u);
+  EXPECT_THAT(d.message, HasSubstr("a slot needs min"));
+  d = only_error("[profile]\nname = \"s\"\n[outbound]\nslot = { min = \"5ms\", max = \"1ms\" }\n");
+  EXPECT_THAT(d.message, HasSubstr("1ms is less than min (5ms)"));
+  d = only_error("[profile]\nname = \"s\"\n[outbound]\nslot = { min = \"1ms\", size = 3 }\n");
+  EXPECT_THAT(d.message, HasSubstr("outbound.slot.size"));
+}
+
 }  // namespace
 }  // namespace badlink
