@@ -17,6 +17,7 @@ Pipeline::Pipeline(const DirectionConfig& config, Rng& rng, PacketPool& pool, Di
       bottleneck_(in_service, epoch),
       delay_(config.delay) {
   bottleneck_.configure(config.rate, config.queue);
+  slotted_ = config.slot.enabled();
   fate_.reserve(1024);  // a 64 KiB super-packet of 88-byte segments: no allocation per packet
 }
 
@@ -129,7 +130,7 @@ void Pipeline::process_super(Packet* packet, const IpHeaders& headers, const Gso
       uint64_t{layout.segments - 1} * (layout.header_bytes + packet->l3_offset);
   fate_.clear();
   bool whole = !bottleneck_.engaged() && config_.reorder <= 0.0 && !delay_.has_jitter() &&
-               !config_.slot.enabled();
+               !slotted_;
   if (packet->l3().size() < headers.ip_length) {
     // Only its headers were copied, which a backend does only where the profile just delays
     // (DirectionConfig::delays_only): nothing to draw, it goes on whole.
@@ -249,7 +250,7 @@ void Pipeline::after_bottleneck(Packet* p, TimePoint finished, TimingWheel& whee
       reorder_counter_ = 0;
       ++stats_.reordered;
       p->flags |= Packet::kReordered;
-      p->departure = config_.slot.enabled() ? slotted(finished, p->wire_bytes()) : finished;
+      p->departure = slotted_ ? slotted(finished, p->wire_bytes()) : finished;
       wheel.insert(p);
       return;
     }
@@ -262,7 +263,7 @@ void Pipeline::after_bottleneck(Packet* p, TimePoint finished, TimingWheel& whee
     departure = std::max(departure, last_departure_);
   }
   last_departure_ = std::max(last_departure_, departure);
-  p->departure = config_.slot.enabled() ? slotted(departure, p->wire_bytes()) : departure;
+  p->departure = slotted_ ? slotted(departure, p->wire_bytes()) : departure;
   wheel.insert(p);
 }
 

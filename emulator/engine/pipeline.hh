@@ -126,6 +126,7 @@ class Pipeline {
   DelayModel delay_;
   uint32_t reorder_counter_ = 0;
   Outage outage_ = Outage::none;
+  bool slotted_ = false;  // config_.slot.enabled(), beside what every packet reads
   TimePoint last_departure_{};
   // The slot: when the next opens (or the open one opened) and what it may still carry.
   TimePoint slot_next_{};
