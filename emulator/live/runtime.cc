@@ -497,6 +497,15 @@ RuntimeSnapshot Runtime::snapshot() const {
     if (timeline_ && i < phases_.size()) {
       ls.step = phases_[i].step;
       ls.cycle = phases_[i].cycle;
+      ls.row = phases_[i].row;
+      for (const Direction d : {Direction::outbound, Direction::inbound}) {
+        const auto& trace = engine_->config(l.slot, d).rate.trace;
+        if (trace && trace->period().count() > 0) {
+          const Duration since = clock_.now() - timeline_start_;
+          ls.trace_position_ms[index_of(d)] =
+              static_cast<double>((since % trace->period()).count()) / 1e6;
+        }
+      }
     }
   }
   if (timeline_) {

@@ -93,10 +93,19 @@ std::string snapshot_json(const RuntimeSnapshot& s, std::optional<uint64_t> heap
     // directions; steps count from 0 in file order).
     nlohmann::ordered_json& j = o["timeline"];
     j["started_unix_ns"] = *s.timeline_started_unix_ns;
+    // Each direction's traces: the CSV row in force and the delivery trace's position.
+    const auto or_null = [](const auto& value) {
+      return value ? nlohmann::ordered_json(*value) : nlohmann::ordered_json(nullptr);
+    };
     for (const LinkSnapshot& l : s.links) {
-      j["links"][l.name] = {{"step", l.step ? nlohmann::ordered_json(uint64_t{*l.step})
-                                            : nlohmann::ordered_json(nullptr)},
-                            {"cycle", l.cycle}};
+      nlohmann::ordered_json& lj = j["links"][l.name];
+      lj = {{"step", l.step ? nlohmann::ordered_json(uint64_t{*l.step})
+                            : nlohmann::ordered_json(nullptr)},
+            {"cycle", l.cycle}};
+      for (const Direction d : {Direction::outbound, Direction::inbound}) {
+        lj[std::string(to_string(d))] = {{"row", or_null(l.row[index_of(d)])},
+                                         {"trace_position_ms", or_null(l.trace_position_ms[index_of(d)])}};
+      }
     }
   }
   {

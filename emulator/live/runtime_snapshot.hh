@@ -25,6 +25,10 @@ struct LinkSnapshot {
   std::array<Outage, kDirections> outage{Outage::none, Outage::none};
   std::array<size_t, kDirections> queued_packets{};  // in the bottleneck now
   std::array<uint64_t, kDirections> queued_bytes{};
+  // Where each direction's traces are: the CSV row in force, and the time within the
+  // delivery trace's period (nullopt: no such trace).
+  std::array<std::optional<size_t>, kDirections> row{};
+  std::array<std::optional<double>, kDirections> trace_position_ms{};
 };
 
 struct RuntimeSnapshot {

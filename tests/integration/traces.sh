@@ -34,6 +34,14 @@ kill -USR1 "$BADLINK_PID"
 for _ in $(seq 50); do grep -qs '"started_unix_ns"' "$WORK/stats.json" && break; sleep 0.1; done
 started=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["timeline"]["started_unix_ns"])' "$WORK/stats.json") ||
   fail "no timeline in the stats: $(cat "$WORK/stats.json")"
+python3 - "$WORK/stats.json" <<'PY' || fail "the stats do not say where the traces are: $(cat "$WORK/stats.json")"
+import json, sys
+link = json.load(open(sys.argv[1]))["timeline"]["links"]["default"]
+assert link["outbound"]["row"] is None, link  # the first row is at 3 s
+assert link["outbound"]["trace_position_ms"] is None, link
+assert 0 <= link["inbound"]["trace_position_ms"] < 12000, link
+PY
+say "ok: the stats JSON says where the traces are"
 
 say "CSV rows on the timeline's clock"
 udp_probe c s 203.0.113.2 6000 1000 probe --arrivals "$WORK/arrivals.txt"
