@@ -8,14 +8,14 @@ namespace badlink {
 
 Pipeline::Pipeline(const DirectionConfig& config, Rng& rng, PacketPool& pool, DirectionStats& stats,
                    EngineObserver*& observer, uint64_t& in_service, const TimePoint& epoch)
-    : config_(config),
-      rng_(rng),
+    : rng_(rng),
       pool_(pool),
       stats_(stats),
       observer_(observer),
       loss_(config.loss),
       bottleneck_(in_service, epoch),
-      delay_(config.delay) {
+      delay_(config.delay),
+      config_(config) {
   bottleneck_.configure(config.rate, config.queue);
   slotted_ = config.slot.enabled();
   fate_.reserve(1024);  // a 64 KiB super-packet of 88-byte segments: no allocation per packet

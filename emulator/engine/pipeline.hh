@@ -116,7 +116,6 @@ class Pipeline {
   static constexpr int kCopyShift = 2;
   std::vector<uint8_t> fate_;  // per segment; capacity kept between packets
 
-  DirectionConfig config_;
   Rng& rng_;
   PacketPool& pool_;
   DirectionStats& stats_;
@@ -132,6 +131,8 @@ class Pipeline {
   TimePoint slot_next_{};
   uint64_t slot_packets_left_ = 0;
   uint64_t slot_bytes_left_ = 0;
+  // Last: most of it is read when the pipeline is built, not per packet.
+  DirectionConfig config_;
 };
 
 }  // namespace badlink
