@@ -127,6 +127,8 @@ Response failed_change(std::exception_ptr error) {
     return error_response(404, e.what());
   } catch (const ApplyFailed& e) {
     return error_response(409, e.what());
+  } catch (const CommandRefused& e) {
+    return error_response(409, e.what());
   } catch (const std::exception& e) {
     return error_response(500, e.what());
   }
@@ -316,13 +318,16 @@ Response post_outage(const Request& r, Control& control, const std::string& link
                                              {"direction", direction}}}});
 }
 
-// The schedules' timeline: its start (null: no link has a schedule) and each link's step in
-// force (null: its own directions), the schedule's cycle and its steps' times.
+// The schedules' timeline: its start (null: no link has a schedule), whether it is paused, its
+// time (paused time left out; null without a schedule) and each link's step in force (null: its
+// own directions), the schedule's cycle and its steps' times.
 json timeline_json(const LoopView& view) {
+  const RuntimeSnapshot& now = view.snapshot;
   json out;
-  out["started_unix_ns"] = view.snapshot.timeline_started_unix_ns
-                               ? json(*view.snapshot.timeline_started_unix_ns)
-                               : json(nullptr);
+  out["started_unix_ns"] =
+      now.timeline_started_unix_ns ? json(*now.timeline_started_unix_ns) : json(nullptr);
+  out["paused"] = now.timeline_started_unix_ns && now.timeline_paused;
+  out["elapsed_ns"] = now.timeline_started_unix_ns ? json(now.timeline_elapsed_ns) : json(nullptr);
   out["links"] = json::object();
   for (const Link& link : view.profile.links) {
     json l;
@@ -343,6 +348,28 @@ json timeline_json(const LoopView& view) {
     out["links"][link.name] = l;
   }
   return out;
+}
+
+// POST /v1/timeline/restart|pause|resume: the timeline as GET /v1/timeline shows it after.
+Response move_timeline(const Request& r, Control& control, const std::string& what) {
+  TimelineAction action = TimelineAction::restart;
+  if (what == "pause") {
+    action = TimelineAction::pause;
+  } else if (what == "resume") {
+    action = TimelineAction::resume;
+  } else if (what != "restart") {
+    return error_response(404,
+                          "no route " + r.target + "; the timeline takes restart, pause, resume");
+  }
+  if (r.method != "POST") {
+    return method_not_allowed("POST");
+  }
+  try {
+    control.timeline(action, r.peer);
+  } catch (...) {
+    return failed_change(std::current_exception());
+  }
+  return json_response(200, timeline_json(control.view()));
 }
 
 Response links_route(const Request& r, Control& control, const std::vector<std::string>& path) {
@@ -470,8 +497,8 @@ Response dispatch(const Request& r, Control& control, const RouteOptions& option
     }
     return json_response(200, timeline_json(control.view()));
   }
-  if (what == "timeline") {
-    return error_response(501, "restarting, pausing and resuming the timeline are not in this build");
+  if (what == "timeline" && path.size() == 3) {
+    return move_timeline(r, control, path[2]);
   }
   return error_response(404, "no route " + r.target);
 }

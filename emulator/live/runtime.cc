@@ -177,6 +177,10 @@ bool same_schedules(const std::vector<Link>& a, const std::vector<Link>& b) {
 // How far ahead of a step the runtime prepares it (the engine applies it at its time).
 constexpr Duration kStepLead = std::chrono::milliseconds(5);
 
+constexpr const char* kNoSchedule =
+    "no link has a schedule: the timeline runs a profile's [[schedule]] or [[link.schedule]] "
+    "steps";
+
 int64_t unix_now_ns() {
   timespec t{};
   ::clock_gettime(CLOCK_REALTIME, &t);
@@ -189,15 +193,16 @@ void Runtime::start_timeline(bool keep) noexcept {
   Timeline next(profile_.links);
   if (next.empty()) {
     timeline_.reset();
+    timeline_paused_at_.reset();
     timeline_timer_.disarm();
     return;
   }
   if (!keep || !timeline_) {
-    timeline_start_ = clock_.now();
-    timeline_start_unix_ns_ = unix_now_ns();
-    timeline_applied_ = Duration{0};
+    set_timeline_zero(clock_.now());
   }
   timeline_.emplace(std::move(next));
+  // A kept timeline's step prepared ahead was replaced by the commit: it is prepared again.
+  timeline_applied_ = std::min(timeline_applied_, *timeline_elapsed());
   // The phase in force now, at once (a step at 0 s, an outage from the start, or where a kept
   // timeline is).
   phases_.clear();
@@ -215,13 +220,79 @@ void Runtime::start_timeline(bool keep) noexcept {
   } catch (const std::exception& e) {
     spdlog::error("the schedule could not start: {}", e.what());
   }
-  spdlog::info("timeline {}: its steps run from now (unix {} ns)", keep ? "kept" : "started",
-               timeline_start_unix_ns_);
+  spdlog::info("timeline {}: its steps run from now (unix {} ns){}", keep ? "kept" : "started",
+               timeline_start_unix_ns_, timeline_paused_at_ ? "; paused" : "");
+  arm_timeline();
+}
+
+void Runtime::set_timeline_zero(TimePoint zero) noexcept {
+  timeline_start_ = zero;
+  timeline_start_unix_ns_ = unix_now_ns() - (clock_.now() - zero).count();
+  timeline_paused_for_ = Duration{0};
+  timeline_paused_at_.reset();
+  timeline_applied_ = Duration{0};
+}
+
+std::optional<Duration> Runtime::timeline_elapsed() const {
+  if (!timeline_) {
+    return std::nullopt;
+  }
+  return timeline_paused_at_.value_or(clock_.now()) - timeline_at(Duration{0});
+}
+
+void Runtime::restart_timeline() {
+  if (!timeline_) {
+    throw std::logic_error(kNoSchedule);
+  }
+  start_timeline(false);  // every link's phase at 0 committed at once; a step ahead called off
+}
+
+void Runtime::call_off_step(TimePoint now) {
+  const std::optional<TimePoint> pending = engine_->scheduled_change();
+  if (!pending || *pending <= now) {
+    return;  // none, or it has happened (the engine applies it before anything later)
+  }
+  std::vector<DirectionConfigs> configs(slots_.size());
+  for (size_t s = 0; s < slots_.size(); ++s) {
+    configs[s] = DirectionConfigs{engine_->config(s, Direction::outbound),
+                                  engine_->config(s, Direction::inbound)};
+  }
+  engine_->commit(engine_->prepare(configs));  // replaces the one scheduled for later
+  // Where the timeline is, as if the step had not been prepared.
+  timeline_applied_ = now - timeline_at(Duration{0});
+  for (size_t i = 0; i < phases_.size(); ++i) {
+    phases_[i] = timeline_->phase(i, timeline_applied_);
+  }
+}
+
+void Runtime::pause_timeline() {
+  if (!timeline_) {
+    throw std::logic_error(kNoSchedule);
+  }
+  if (timeline_paused_at_) {
+    throw std::logic_error("the timeline is paused already (resume it, or restart it)");
+  }
+  const TimePoint now = clock_.now();
+  call_off_step(now);
+  timeline_paused_at_ = now;
+  timeline_timer_.disarm();
+}
+
+void Runtime::resume_timeline() {
+  if (!timeline_) {
+    throw std::logic_error(kNoSchedule);
+  }
+  if (!timeline_paused_at_) {
+    throw std::logic_error("the timeline is running, not paused");
+  }
+  timeline_paused_for_ += clock_.now() - *timeline_paused_at_;
+  timeline_paused_at_.reset();
   arm_timeline();
 }
 
 void Runtime::arm_timeline() noexcept {
-  if (!timeline_) {
+  if (!timeline_ || timeline_paused_at_) {
+    timeline_timer_.disarm();
     return;
   }
   if (const std::optional<TimePoint> pending = engine_->scheduled_change()) {
@@ -233,10 +304,13 @@ void Runtime::arm_timeline() noexcept {
     timeline_timer_.disarm();
     return;
   }
-  timeline_timer_.arm_at(timeline_start_ + *next - kStepLead);
+  timeline_timer_.arm_at(timeline_at(*next) - kStepLead);
 }
 
 void Runtime::advance_timeline() noexcept {
+  if (timeline_paused_at_) {
+    return;
+  }
   if (!timeline_ || engine_->scheduled_change()) {
     arm_timeline();
     return;
@@ -276,7 +350,7 @@ void Runtime::advance_timeline() noexcept {
     phases_[i] = phase;
   }
   try {
-    engine_->commit_at(engine_->prepare(configs, outages), timeline_start_ + *next);
+    engine_->commit_at(engine_->prepare(configs, outages), timeline_at(*next));
   } catch (const std::exception& e) {
     spdlog::error("a schedule's step could not be prepared, so it is skipped: {}", e.what());
   }
@@ -499,6 +573,8 @@ RuntimeSnapshot Runtime::snapshot() const {
   }
   if (timeline_) {
     s.timeline_started_unix_ns = timeline_start_unix_ns_;
+    s.timeline_paused = timeline_paused_at_.has_value();
+    s.timeline_elapsed_ns = timeline_elapsed()->count();
   }
   s.backend = diversion_->backend().stats();
   s.diversion = diversion_->report();

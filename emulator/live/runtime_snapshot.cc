@@ -93,6 +93,8 @@ std::string snapshot_json(const RuntimeSnapshot& s, std::optional<uint64_t> heap
     // directions; steps count from 0 in file order).
     nlohmann::ordered_json& j = o["timeline"];
     j["started_unix_ns"] = *s.timeline_started_unix_ns;
+    j["paused"] = s.timeline_paused;
+    j["elapsed_ns"] = s.timeline_elapsed_ns;
     for (const LinkSnapshot& l : s.links) {
       j["links"][l.name] = {{"step", l.step ? nlohmann::ordered_json(uint64_t{*l.step})
                                             : nlohmann::ordered_json(nullptr)},
