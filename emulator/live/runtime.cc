@@ -203,6 +203,7 @@ void Runtime::start_timeline(bool keep) noexcept {
   timeline_.emplace(std::move(next));
   // A kept timeline's step prepared ahead was replaced by the commit: it is prepared again.
   timeline_applied_ = std::min(timeline_applied_, *timeline_elapsed());
+  outage_cut_.resize(profile_.links.size());
   // The phase in force now, at once (a step at 0 s, an outage from the start, or where a kept
   // timeline is).
   phases_.clear();
@@ -213,7 +214,7 @@ void Runtime::start_timeline(bool keep) noexcept {
     phases_.push_back(timeline_->phase(i, timeline_applied_));
     const uint16_t slot = plan.links[i].slot;
     configs[slot] = phases_.back().configs;
-    outages[slot] = {phases_.back().outage[0], phases_.back().outage[1]};
+    outages[slot] = timeline_outages(i, phases_.back(), timeline_applied_);
   }
   try {
     engine_->commit(engine_->prepare(configs, outages));
@@ -231,6 +232,53 @@ void Runtime::set_timeline_zero(TimePoint zero) noexcept {
   timeline_paused_for_ = Duration{0};
   timeline_paused_at_.reset();
   timeline_applied_ = Duration{0};
+  outage_cut_.assign(profile_.links.size(), {});
+  std::erase_if(outage_ends_, [](const OutageEnd& e) { return e.timeline; });
+}
+
+std::array<std::optional<Outage>, kDirections> Runtime::timeline_outages(size_t link,
+                                                                         const LinkPhase& phase,
+                                                                         Duration t) noexcept {
+  std::array<std::optional<Outage>, kDirections> out{phase.outage[0], phase.outage[1]};
+  for (size_t d = 0; d < kDirections; ++d) {
+    std::optional<Duration>& cut = outage_cut_[link][d];
+    if (cut && t < *cut) {
+      out[d].reset();  // ended at its own end while paused, or ends so (an OutageEnd)
+    } else {
+      cut.reset();
+    }
+  }
+  return out;
+}
+
+void Runtime::end_paused_outages(TimePoint now) {
+  const Duration at = now - timeline_at(Duration{0});
+  const DiversionPlan plan = running_plan();
+  bool any = false;
+  for (size_t i = 0; i < phases_.size(); ++i) {
+    for (size_t d = 0; d < kDirections; ++d) {
+      if (phases_[i].outage[d] == Outage::none || outage_cut_[i][d]) {
+        continue;
+      }
+      // Where the timeline would end it: its first change after `at` with no outage there.
+      std::optional<Duration> end = timeline_->next_change(at);
+      for (int n = 0; n < 10'000 && end && timeline_->phase(i, *end).outage[d] != Outage::none;
+           ++n) {
+        end = timeline_->next_change(*end);
+      }
+      if (!end || timeline_->phase(i, *end).outage[d] != Outage::none) {
+        continue;  // not found: it ends once the timeline goes on
+      }
+      outage_cut_[i][d] = *end;
+      std::array<bool, kDirections> directions{};
+      directions[d] = true;
+      outage_ends_.push_back(OutageEnd{timeline_at(*end), plan.links[i].slot, directions, true});
+      any = true;
+    }
+  }
+  if (any) {
+    end_outages();  // arms the timer for the soonest end
+  }
 }
 
 std::optional<Duration> Runtime::timeline_elapsed() const {
@@ -258,6 +306,8 @@ void Runtime::call_off_step(TimePoint now) {
                                   engine_->config(s, Direction::inbound)};
   }
   engine_->commit(engine_->prepare(configs));  // replaces the one scheduled for later
+  spdlog::info("the change at +{:.3f} s is called off: the timeline is paused before it",
+               static_cast<double>(timeline_applied_.count()) / 1e9);
   // Where the timeline is, as if the step had not been prepared.
   timeline_applied_ = now - timeline_at(Duration{0});
   for (size_t i = 0; i < phases_.size(); ++i) {
@@ -274,6 +324,7 @@ void Runtime::pause_timeline() {
   }
   const TimePoint now = clock_.now();
   call_off_step(now);
+  end_paused_outages(now);
   timeline_paused_at_ = now;
   timeline_timer_.disarm();
 }
@@ -330,7 +381,7 @@ void Runtime::advance_timeline() noexcept {
     const LinkPhase phase = timeline_->phase(i, *next);
     const uint16_t slot = plan.links[i].slot;
     configs[slot] = phase.configs;
-    outages[slot] = {phase.outage[0], phase.outage[1]};
+    outages[slot] = timeline_outages(i, phase, *next);
     if (phase.step != phases_[i].step || phase.cycle != phases_[i].cycle) {
       spdlog::info("link '{}': {} at +{:.3f} s", profile_.links[i].name,
                    phase.step ? fmt::format("step {} begins", *phase.step + 1)

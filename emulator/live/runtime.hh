@@ -160,8 +160,18 @@ class Runtime {
     TimePoint at;
     uint16_t slot = 0;
     std::array<bool, kDirections> directions{};
+    bool timeline = false;  // a schedule step's, running when the timeline was paused
   };
-  std::vector<OutageEnd> outage_ends_;  // start_outage()'s, until they end
+  std::vector<OutageEnd> outage_ends_;  // start_outage()'s and paused ones, until they end
+  // By profile link and direction: a schedule step's outage that was running at a pause ends
+  // at its own end (an OutageEnd); the timeline does not impose it again before this time.
+  std::vector<std::array<std::optional<Duration>, kDirections>> outage_cut_;
+  // The outages of link `link`'s phase at `t` for the engine (nullopt: as they are).
+  std::array<std::optional<Outage>, kDirections> timeline_outages(size_t link,
+                                                                  const LinkPhase& phase,
+                                                                  Duration t) noexcept;
+  // Each schedule outage running at a pause gets its own end, as if the timeline ran.
+  void end_paused_outages(TimePoint now);
   TimerFd outage_timer_;
   size_t outage_source_ = 0;
   void end_outages() noexcept;

@@ -358,10 +358,11 @@ class LiveTimeline : public LiveRuntime {
   Duration elapsed() { return Duration{runtime_->snapshot().timeline_elapsed_ns}; }
   std::optional<size_t> step() { return runtime_->snapshot().links.at(0).step; }
 
-  void SetUp() override {
+  void SetUp() override { begin(kScheduled); }
+  void begin(const char* profile) {
     backend_.clock = &clock_;
     zero_ = clock_.now();
-    start(kScheduled);
+    start(profile);
   }
 
   TimePoint zero_;
@@ -414,6 +415,47 @@ TEST_F(LiveTimeline, ARestartGoesBackToTheFirstPhase) {
   EXPECT_NEAR(delay_now(), 10, 0.5);
   go_to(seconds(7) + milliseconds(10));
   EXPECT_NEAR(delay_now(), 50, 0.5);
+}
+
+// A schedule's outage (1 s from 1 s) running at a pause (at 1.5 s) ends at its own end (2 s)
+// all the same; after the resume (at 3 s) the step at 1.8 s of the timeline (3.3 s) changes the
+// delay but does not start the outage again.
+constexpr const char* kOutage = R"([profile]
+name = "outage"
+[outbound]
+delay = "10ms"
+[[schedule]]
+at = "1s"
+outage = { duration = "1s", mode = "drop", direction = "outbound" }
+[[schedule]]
+at = "1800ms"
+outbound = { delay = "30ms" }
+)";
+
+class LivePausedOutage : public LiveTimeline {
+ protected:
+  void SetUp() override { begin(kOutage); }
+};
+
+TEST_F(LivePausedOutage, AnOutageRunningAtAPauseEndsAtItsOwnEnd) {
+  using std::chrono::seconds;
+  go_to(seconds(1) + milliseconds(100));
+  EXPECT_EQ(delay_now(), -1) << "the outage drops";
+  go_to(seconds(1) + milliseconds(500));
+  runtime_->pause_timeline();
+  go_to(seconds(1) + milliseconds(900));
+  EXPECT_EQ(delay_now(), -1) << "the outage is still on until its end";
+  go_to(seconds(2) + milliseconds(100));
+  EXPECT_NEAR(delay_now(), 10, 0.5) << "the outage did not end at its own end";
+  go_to(seconds(3));
+  runtime_->resume_timeline();
+  go_to(seconds(3) + milliseconds(200));
+  EXPECT_NEAR(delay_now(), 10, 0.5);
+  go_to(seconds(3) + milliseconds(350));
+  EXPECT_NEAR(delay_now(), 30, 0.5) << "the step after the resume started the outage again";
+  go_to(seconds(3) + milliseconds(600));
+  EXPECT_NEAR(delay_now(), 30, 0.5);
+  EXPECT_EQ(runtime_->snapshot().links.at(0).outage[0], Outage::none);
 }
 
 // Pausing when paused, resuming when running, and any of the three without a schedule are
