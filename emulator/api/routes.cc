@@ -23,7 +23,9 @@ using nlohmann::json;
 Response json_response(int status, const json& body) {
   Response r;
   r.status = status;
-  r.body = body.dump(2) + "\n";
+  // A target's bytes are not always UTF-8 (a link name from the path, echoed in an error):
+  // replaced, so that a bad name gets its 404, not a 500 from dump().
+  r.body = body.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
   return r;
 }
 
