@@ -93,6 +93,17 @@ Response bad_json(const json::parse_error& e, const std::string& body) {
   return error_response(400, message, line, column);
 }
 
+// A number too large for a double ("1e999"): nlohmann's parser throws out_of_range (406),
+// not parse_error, for it.
+Response bad_json_number(const json::out_of_range& e) {
+  std::string message = e.what();
+  // "[json.exception.out_of_range.406] number overflow parsing '1e999'"
+  if (const size_t bracket = message.find("] "); bracket != std::string::npos) {
+    message = message.substr(bracket + 2);
+  }
+  return error_response(400, "invalid JSON: " + message);
+}
+
 // Every diagnostic in "errors", the first one's position (if `positions`) beside the joined
 // message.
 Response bad_profile(const ProfileError& e, bool positions) {
@@ -204,6 +215,8 @@ Response put_profile(const Request& r, Control& control) {
       text = toml_document(parse_json_body(r.body));
     } catch (const json::parse_error& e) {
       return bad_json(e, r.body);
+    } catch (const json::out_of_range& e) {
+      return bad_json_number(e);
     } catch (const std::invalid_argument& e) {
       return error_response(400, e.what());
     }
@@ -234,6 +247,8 @@ std::variant<json, Response> json_object_body(const Request& r, const std::strin
     body = parse_json_body(r.body);
   } catch (const json::parse_error& e) {
     return bad_json(e, r.body);
+  } catch (const json::out_of_range& e) {
+    return bad_json_number(e);
   }
   if (!body.is_object()) {
     return error_response(400, what + " is a JSON object" + shape);

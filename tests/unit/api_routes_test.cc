@@ -191,6 +191,19 @@ TEST_F(RoutesTest, ATargetThatIsNotUtf8Is404) {
   }
 }
 
+// A number too large for a double is bad JSON, 400, not a 500 (the fuzzer's second find).
+TEST_F(RoutesTest, ANumberThatOverflowsIs400) {
+  const std::string before = running();
+  for (const auto& [method, target] :
+       {std::pair{"PUT", "/v1/profile"}, std::pair{"PATCH", "/v1/links/video/outbound"},
+        std::pair{"POST", "/v1/links/video/outage"}}) {
+    const Response r = call(method, target, R"({"delay": 1e999})");
+    EXPECT_EQ(r.status, 400) << target << ": " << r.body;
+    EXPECT_NE(r.body.find("number overflow"), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(running(), before);
+}
+
 TEST_F(RoutesTest, WrongMethodIs405WithAllow) {
   const Response r = call("DELETE", "/v1/profile");
   EXPECT_EQ(r.status, 405);
