@@ -2,7 +2,8 @@
 # The schedules' timeline moved over the control API, measured on the wire with probes: a
 # schedule whose step at 2 s takes outbound from 20 ms to 80 ms, paused at 1 s (probes well
 # past 2 s still see 20 ms, a second pause is 409), resumed (the step comes after the time
-# that was left, ~1 s, not at once), then restarted (20 ms again at once, the step 2 s later).
+# that was left, ~1 s, not at once), then restarted (20 ms again at once, the step 2 s later);
+# the Python client's timeline methods.
 source "$(dirname "$0")/lib.sh"
 command -v curl >/dev/null || skip "needs curl"
 command -v python3 >/dev/null || skip "needs python3"
@@ -119,6 +120,24 @@ d=$(median stepped 300)
 check "the step again 2 s after the restart: 80 ms (${d} ms)" "$d >= 79 && $d < 90"
 grep -q "API (uid 0.*timeline restarted" "$WORK/badlink.log" || fail "the restart was not logged"
 grep -q "API (uid 0.*timeline resumed" "$WORK/badlink.log" || fail "the resume was not logged"
+
+say "Python client"
+python3 - "$(dirname "$0")/../../scripts" "unix:$SOCK" <<'PY' || fail "the Python client's timeline methods (above)"
+import sys
+sys.path.insert(0, sys.argv[1])
+from badlink_client import Badlink, BadlinkError
+link = Badlink(sys.argv[2])
+assert link.timeline()["paused"] is False
+assert link.pause_timeline()["paused"] is True
+try:
+    link.pause_timeline()
+    raise SystemExit("a second pause was not refused")
+except BadlinkError as e:
+    assert e.status == 409 and "paused already" in e.message, e
+assert link.resume_timeline()["paused"] is False
+assert link.restart_timeline()["elapsed_ns"] < 200_000_000
+print("== api_timeline: ok: timeline(), pause_timeline() (and its 409), resume_timeline(), restart_timeline()")
+PY
 
 stop_badlink TERM
 check "rules removed at exit" "$(badlink_rules a) == 0"
