@@ -458,6 +458,32 @@ TEST_F(LivePausedOutage, AnOutageRunningAtAPauseEndsAtItsOwnEnd) {
   EXPECT_EQ(runtime_->snapshot().links.at(0).outage[0], Outage::none);
 }
 
+// A repeating schedule restarted in its third cycle is back in cycle 0, before its first step.
+TEST_F(LiveRuntime, ARestartGoesBackToCycleZero) {
+  backend_.clock = &clock_;
+  const TimePoint zero = clock_.now();
+  start(R"([profile]
+name = "repeat"
+[outbound]
+delay = "10ms"
+[[schedule]]
+at = "500ms"
+outbound = { delay = "50ms" }
+[schedule_options]
+repeat = "1s"
+)");
+  for (int ms = 100; ms <= 2600; ms += 100) {
+    clock_.set(zero + milliseconds(ms));
+    turn();
+  }
+  const auto link = [&]() { return runtime_->snapshot().links.at(0); };
+  // The snapshot shows the change prepared ahead (here at once: the test's timers are all due).
+  EXPECT_GE(link().cycle, 2U);
+  runtime_->restart_timeline();
+  EXPECT_EQ(link().cycle, 0U);
+  EXPECT_EQ(link().step, std::nullopt);
+}
+
 // Pausing when paused, resuming when running, and any of the three without a schedule are
 // refused with the reason, and change nothing.
 TEST_F(LiveTimeline, WhatCannotBeDoneIsRefused) {
