@@ -142,6 +142,22 @@ class Badlink:
     def metrics(self):
         return self.request("GET", "/metrics", accept="text/plain")
 
+    def timeline(self):
+        """The schedules' timeline: started_unix_ns, paused, elapsed_ns, each link's step."""
+        return self.request("GET", "/v1/timeline")
+
+    def restart_timeline(self):
+        """The timeline from 0 now, every link back to its first phase; the timeline after."""
+        return self.request("POST", "/v1/timeline/restart")
+
+    def pause_timeline(self):
+        """No step until resume_timeline(); BadlinkError 409 when paused already."""
+        return self.request("POST", "/v1/timeline/pause")
+
+    def resume_timeline(self):
+        """On from where it paused; BadlinkError 409 when it is not paused."""
+        return self.request("POST", "/v1/timeline/resume")
+
     # -- Toxiproxy-style: changed inside the block, restored after --------------------------
     @contextlib.contextmanager
     def direction(self, direction, link=None, **keys):

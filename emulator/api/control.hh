@@ -38,6 +38,9 @@ class Control {
   // std::out_of_range (no such link), ControlClosed.
   virtual void outage(const std::string& link, const OutageStep& outage,
                       const std::string& who) = 0;
+  // The schedules' timeline restarted from 0, paused or resumed; returns once done. Throws
+  // CommandRefused (no link has a schedule; paused or running already), ControlClosed.
+  virtual void timeline(TimelineAction action, const std::string& who) = 0;
 };
 
 }  // namespace badlink::api

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "api/http_request.hh"
 #include "api/routes.hh"
 
 namespace badlink::api {
@@ -125,16 +126,9 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
       return;
     }
     http::request<http::string_body> req = parser_->release();
-    Request r;
-    r.method = std::string(req.method_string());
-    r.target = std::string(req.target());
-    r.content_type = std::string(req[http::field::content_type]);
-    r.accept = std::string(req[http::field::accept]);
-    r.authorization = std::string(req[http::field::authorization]);
-    r.body = std::move(req.body());
-    r.peer = peer_;
     const bool keep_alive = req.keep_alive();
     version_ = req.version();
+    Request r = request_of(std::move(req), peer_);
     stream_.expires_never();  // the handler may wait for the loop; the write has its own
     asio::post(*shared_.workers, [self = this->shared_from_this(), r = std::move(r), keep_alive]() {
       Response response = self->shared_.handler(r);

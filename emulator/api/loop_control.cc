@@ -101,6 +101,12 @@ void LoopControl::outage(const std::string& link, const OutageStep& outage,
   wait_for(queue_.outage(link, outage, who), timeout_);
 }
 
+void LoopControl::timeline(TimelineAction action, const std::string& who) {
+  forget_view();
+  wait_for(queue_.timeline(action, who), timeout_);
+  forget_view();  // a view asked for meanwhile may show the timeline as it was
+}
+
 void LoopControl::reset(const std::string& who) {
   change([&](const State&) { return State{start_, {}}; }, who);
 }

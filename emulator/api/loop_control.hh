@@ -29,6 +29,7 @@ class LoopControl : public Control {
              const std::string& who) override;
   void reset(const std::string& who) override;
   void outage(const std::string& link, const OutageStep& outage, const std::string& who) override;
+  void timeline(TimelineAction action, const std::string& who) override;
 
  private:
   struct State {

@@ -23,7 +23,9 @@ using nlohmann::json;
 Response json_response(int status, const json& body) {
   Response r;
   r.status = status;
-  r.body = body.dump(2) + "\n";
+  // A target's bytes are not always UTF-8 (a link name from the path, echoed in an error):
+  // replaced, so that a bad name gets its 404, not a 500 from dump().
+  r.body = body.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
   return r;
 }
 
@@ -91,6 +93,17 @@ Response bad_json(const json::parse_error& e, const std::string& body) {
   return error_response(400, message, line, column);
 }
 
+// A number too large for a double ("1e999"): nlohmann's parser throws out_of_range (406),
+// not parse_error, for it.
+Response bad_json_number(const json::out_of_range& e) {
+  std::string message = e.what();
+  // "[json.exception.out_of_range.406] number overflow parsing '1e999'"
+  if (const size_t bracket = message.find("] "); bracket != std::string::npos) {
+    message = message.substr(bracket + 2);
+  }
+  return error_response(400, "invalid JSON: " + message);
+}
+
 // Every diagnostic in "errors", the first one's position (if `positions`) beside the joined
 // message.
 Response bad_profile(const ProfileError& e, bool positions) {
@@ -126,6 +139,8 @@ Response failed_change(std::exception_ptr error) {
   } catch (const std::out_of_range& e) {
     return error_response(404, e.what());
   } catch (const ApplyFailed& e) {
+    return error_response(409, e.what());
+  } catch (const CommandRefused& e) {
     return error_response(409, e.what());
   } catch (const std::exception& e) {
     return error_response(500, e.what());
@@ -200,6 +215,8 @@ Response put_profile(const Request& r, Control& control) {
       text = toml_document(parse_json_body(r.body));
     } catch (const json::parse_error& e) {
       return bad_json(e, r.body);
+    } catch (const json::out_of_range& e) {
+      return bad_json_number(e);
     } catch (const std::invalid_argument& e) {
       return error_response(400, e.what());
     }
@@ -230,6 +247,8 @@ std::variant<json, Response> json_object_body(const Request& r, const std::strin
     body = parse_json_body(r.body);
   } catch (const json::parse_error& e) {
     return bad_json(e, r.body);
+  } catch (const json::out_of_range& e) {
+    return bad_json_number(e);
   }
   if (!body.is_object()) {
     return error_response(400, what + " is a JSON object" + shape);
@@ -316,13 +335,16 @@ Response post_outage(const Request& r, Control& control, const std::string& link
                                              {"direction", direction}}}});
 }
 
-// The schedules' timeline: its start (null: no link has a schedule) and each link's step in
-// force (null: its own directions), the schedule's cycle and its steps' times.
+// The schedules' timeline: its start (null: no link has a schedule), whether it is paused, its
+// time (paused time left out; null without a schedule) and each link's step in force (null: its
+// own directions), the schedule's cycle and its steps' times.
 json timeline_json(const LoopView& view) {
+  const RuntimeSnapshot& now = view.snapshot;
   json out;
-  out["started_unix_ns"] = view.snapshot.timeline_started_unix_ns
-                               ? json(*view.snapshot.timeline_started_unix_ns)
-                               : json(nullptr);
+  out["started_unix_ns"] =
+      now.timeline_started_unix_ns ? json(*now.timeline_started_unix_ns) : json(nullptr);
+  out["paused"] = now.timeline_started_unix_ns && now.timeline_paused;
+  out["elapsed_ns"] = now.timeline_started_unix_ns ? json(now.timeline_elapsed_ns) : json(nullptr);
   out["links"] = json::object();
   for (const Link& link : view.profile.links) {
     json l;
@@ -343,6 +365,28 @@ json timeline_json(const LoopView& view) {
     out["links"][link.name] = l;
   }
   return out;
+}
+
+// POST /v1/timeline/restart|pause|resume: the timeline as GET /v1/timeline shows it after.
+Response move_timeline(const Request& r, Control& control, const std::string& what) {
+  TimelineAction action = TimelineAction::restart;
+  if (what == "pause") {
+    action = TimelineAction::pause;
+  } else if (what == "resume") {
+    action = TimelineAction::resume;
+  } else if (what != "restart") {
+    return error_response(404,
+                          "no route " + r.target + "; the timeline takes restart, pause, resume");
+  }
+  if (r.method != "POST") {
+    return method_not_allowed("POST");
+  }
+  try {
+    control.timeline(action, r.peer);
+  } catch (...) {
+    return failed_change(std::current_exception());
+  }
+  return json_response(200, timeline_json(control.view()));
 }
 
 Response links_route(const Request& r, Control& control, const std::vector<std::string>& path) {
@@ -470,8 +514,8 @@ Response dispatch(const Request& r, Control& control, const RouteOptions& option
     }
     return json_response(200, timeline_json(control.view()));
   }
-  if (what == "timeline") {
-    return error_response(501, "restarting, pausing and resuming the timeline are not in this build");
+  if (what == "timeline" && path.size() == 3) {
+    return move_timeline(r, control, path[2]);
   }
   return error_response(404, "no route " + r.target);
 }

@@ -234,6 +234,8 @@ std::string ctl_help() {
          "  outage DURATION [--mode hold] [--direction D] [--link NAME]\n"
          "                                     the link goes down now for DURATION: packets\n"
          "                                     dropped, or held and released in order\n"
+         "  timeline [restart|pause|resume]    the schedules' timeline: shown, started again\n"
+         "                                     from 0, held where it is, or let go on\n"
          "  stats [--json]                     counters, per link and direction\n"
          "  watch                              one line a second per link and direction\n"
          "\n"
@@ -249,7 +251,8 @@ int ctl_main(const std::vector<std::string>& args) {
   positional.add("command", 1).add("args", -1);
   const po::variables_map vm = parse_command_line(args, ctl_options(), positional);
   if (vm.count("command") == 0) {
-    throw UsageError("ctl needs a command: show, set, load, reset, outage, stats or watch");
+    throw UsageError(
+        "ctl needs a command: show, set, load, reset, outage, timeline, stats or watch");
   }
   Ctl ctl;
   try {
@@ -309,6 +312,16 @@ int ctl_main(const std::vector<std::string>& args) {
         ctl.call({"POST", "/v1/links/" + target + "/outage", body.dump(), "application/json", ""}),
         false);
   }
+  if (command == "timeline") {
+    if (rest.empty()) {
+      return finish(ctl.call({"GET", "/v1/timeline", "", "", ""}));
+    }
+    const std::string& what = rest.front();
+    if (rest.size() != 1 || (what != "restart" && what != "pause" && what != "resume")) {
+      throw UsageError("ctl timeline takes nothing (show it), restart, pause or resume");
+    }
+    return finish(ctl.call({"POST", "/v1/timeline/" + what, "", "", ""}));
+  }
   if (command == "stats") {
     no_arguments();
     return ctl_stats(ctl, vm.count("json") != 0);
@@ -318,7 +331,7 @@ int ctl_main(const std::vector<std::string>& args) {
     return ctl_watch(ctl);
   }
   throw UsageError("unknown ctl command '" + command +
-                   "': show, set, load, reset, outage, stats or watch");
+                   "': show, set, load, reset, outage, timeline, stats or watch");
 }
 
 }  // namespace badlink::cli

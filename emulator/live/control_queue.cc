@@ -63,6 +63,13 @@ std::future<void> ControlQueue::outage(std::string link, OutageStep outage, std:
   return f;
 }
 
+std::future<void> ControlQueue::timeline(TimelineAction action, std::string who) {
+  TimelineCommand c{action, std::move(who), {}};
+  std::future<void> f = c.reply.get_future();
+  push(std::move(c));
+  return f;
+}
+
 std::deque<ControlCommand> ControlQueue::take() {
   uint64_t count = 0;
   [[maybe_unused]] const ssize_t n = ::read(event_.fd(), &count, sizeof count);

@@ -45,6 +45,13 @@ class ApplyFailed : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A command the loop's state refuses now (pausing a paused timeline, a timeline where no link
+// has a schedule): a conflict with what runs, not bad input.
+class CommandRefused : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // The loop has stopped: nothing more will be answered.
 class ControlClosed : public std::runtime_error {
  public:
@@ -73,7 +80,18 @@ struct OutageCommand {
   std::promise<void> reply;
 };
 
-using ControlCommand = std::variant<ViewCommand, ApplyCommand, OutageCommand>;
+enum class TimelineAction { restart, pause, resume };
+
+// The schedules' timeline restarted, paused or resumed (Runtime::restart_timeline, ...). The
+// reply is given once it is done; CommandRefused when the timeline cannot (no schedule,
+// paused or running already).
+struct TimelineCommand {
+  TimelineAction action = TimelineAction::restart;
+  std::string who;
+  std::promise<void> reply;
+};
+
+using ControlCommand = std::variant<ViewCommand, ApplyCommand, OutageCommand, TimelineCommand>;
 
 class ControlQueue {
  public:
@@ -90,6 +108,7 @@ class ControlQueue {
   std::future<uint64_t> apply(Profile profile, std::optional<uint64_t> expected_generation,
                               std::string who);
   std::future<void> outage(std::string link, OutageStep outage, std::string who);
+  std::future<void> timeline(TimelineAction action, std::string who);
 
   // The loop: everything queued so far (the eventfd is read).
   std::deque<ControlCommand> take();

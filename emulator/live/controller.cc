@@ -7,6 +7,34 @@
 
 namespace badlink {
 
+namespace {
+
+const char* to_string(TimelineAction a) {
+  switch (a) {
+    case TimelineAction::restart:
+      return "restart";
+    case TimelineAction::pause:
+      return "pause";
+    case TimelineAction::resume:
+      return "resume";
+  }
+  return "?";
+}
+
+const char* past_tense(TimelineAction a) {
+  switch (a) {
+    case TimelineAction::restart:
+      return "restarted";
+    case TimelineAction::pause:
+      return "paused";
+    case TimelineAction::resume:
+      return "resumed";
+  }
+  return "?";
+}
+
+}  // namespace
+
 Controller::Controller(Runtime& runtime, ControlQueue& queue, ProfileCheck check)
     : runtime_(runtime),
       queue_(queue),
@@ -47,11 +75,41 @@ void Controller::take_commands() {
       } catch (...) {
         fail(command, std::current_exception());
       }
+    } else if (auto* timeline = std::get_if<TimelineCommand>(&command)) {
+      move_timeline(*timeline);
     } else {
       waiting_.push_back(std::move(std::get<ApplyCommand>(command)));
     }
   }
   resume();
+}
+
+void Controller::move_timeline(TimelineCommand& command) {
+  try {
+    switch (command.action) {
+      case TimelineAction::restart:
+        runtime_.restart_timeline();
+        break;
+      case TimelineAction::pause:
+        runtime_.pause_timeline();
+        break;
+      case TimelineAction::resume:
+        runtime_.resume_timeline();
+        break;
+    }
+  } catch (const std::logic_error& e) {
+    spdlog::warn("API ({}): timeline {} refused: {}", command.who, to_string(command.action),
+                 e.what());
+    command.reply.set_exception(std::make_exception_ptr(CommandRefused(e.what())));
+    return;
+  } catch (...) {
+    command.reply.set_exception(std::current_exception());
+    return;
+  }
+  spdlog::info(
+      "API ({}): timeline {} at +{:.3f} s", command.who, past_tense(command.action),
+      static_cast<double>(runtime_.timeline_elapsed().value_or(Duration{0}).count()) / 1e9);
+  command.reply.set_value();
 }
 
 void Controller::resume() {

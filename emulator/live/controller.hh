@@ -38,6 +38,8 @@ class Controller {
 
  private:
   void take_commands();
+  // Restarts, pauses or resumes the runtime's timeline and answers (a refusal: CommandRefused).
+  void move_timeline(TimelineCommand& command);
   void finish_apply();
 
   Runtime& runtime_;

@@ -178,6 +178,10 @@ bool same_schedules(const std::vector<Link>& a, const std::vector<Link>& b) {
 // How far ahead of a step the runtime prepares it (the engine applies it at its time).
 constexpr Duration kStepLead = std::chrono::milliseconds(5);
 
+constexpr const char* kNoSchedule =
+    "no link has a schedule: the timeline runs a profile's [[schedule]] or [[link.schedule]] "
+    "steps";
+
 int64_t unix_now_ns() {
   timespec t{};
   ::clock_gettime(CLOCK_REALTIME, &t);
@@ -190,16 +194,17 @@ void Runtime::start_timeline(bool keep) noexcept {
   Timeline next(profile_.links);
   if (next.empty()) {
     timeline_.reset();
+    timeline_paused_at_.reset();
     timeline_timer_.disarm();
     return;
   }
   if (!keep || !timeline_) {
-    timeline_start_ = clock_.now();
-    timeline_start_unix_ns_ = unix_now_ns();
-    engine_->set_trace_epoch(timeline_start_);  // traces and schedules on one clock
-    timeline_applied_ = Duration{0};
+    set_timeline_zero(clock_.now());
   }
   timeline_.emplace(std::move(next));
+  // A kept timeline's step prepared ahead was replaced by the commit: it is prepared again.
+  timeline_applied_ = std::min(timeline_applied_, *timeline_elapsed());
+  outage_cut_.resize(profile_.links.size());
   // The phase in force now, at once (a step at 0 s, an outage from the start, or where a kept
   // timeline is).
   phases_.clear();
@@ -210,20 +215,140 @@ void Runtime::start_timeline(bool keep) noexcept {
     phases_.push_back(timeline_->phase(i, timeline_applied_));
     const uint16_t slot = plan.links[i].slot;
     configs[slot] = phases_.back().configs;
-    outages[slot] = {phases_.back().outage[0], phases_.back().outage[1]};
+    outages[slot] = timeline_outages(i, phases_.back(), timeline_applied_);
   }
   try {
     engine_->commit(engine_->prepare(configs, outages));
   } catch (const std::exception& e) {
     spdlog::error("the schedule could not start: {}", e.what());
   }
-  spdlog::info("timeline {}: its steps run from now (unix {} ns)", keep ? "kept" : "started",
-               timeline_start_unix_ns_);
+  spdlog::info("timeline {}: its steps run from now (unix {} ns){}", keep ? "kept" : "started",
+               timeline_start_unix_ns_, timeline_paused_at_ ? "; paused" : "");
+  arm_timeline();
+}
+
+void Runtime::set_timeline_zero(TimePoint zero) noexcept {
+  timeline_start_ = zero;
+  engine_->set_trace_epoch(zero);  // delivery traces and schedules on one clock
+  timeline_start_unix_ns_ = unix_now_ns() - (clock_.now() - zero).count();
+  timeline_paused_for_ = Duration{0};
+  timeline_paused_at_.reset();
+  timeline_applied_ = Duration{0};
+  outage_cut_.assign(profile_.links.size(), {});
+  std::erase_if(outage_ends_, [](const OutageEnd& e) { return e.timeline; });
+}
+
+std::array<std::optional<Outage>, kDirections> Runtime::timeline_outages(size_t link,
+                                                                         const LinkPhase& phase,
+                                                                         Duration t) noexcept {
+  std::array<std::optional<Outage>, kDirections> out{phase.outage[0], phase.outage[1]};
+  for (size_t d = 0; d < kDirections; ++d) {
+    std::optional<Duration>& cut = outage_cut_[link][d];
+    if (cut && t < *cut) {
+      out[d].reset();  // ended at its own end while paused, or ends so (an OutageEnd)
+    } else {
+      cut.reset();
+    }
+  }
+  return out;
+}
+
+void Runtime::end_paused_outages(TimePoint now) {
+  const Duration at = now - timeline_at(Duration{0});
+  const DiversionPlan plan = running_plan();
+  bool any = false;
+  for (size_t i = 0; i < phases_.size(); ++i) {
+    for (size_t d = 0; d < kDirections; ++d) {
+      if (phases_[i].outage[d] == Outage::none || outage_cut_[i][d]) {
+        continue;
+      }
+      // Where the timeline would end it: its first change after `at` with no outage there.
+      std::optional<Duration> end = timeline_->next_change(at);
+      for (int n = 0; n < 10'000 && end && timeline_->phase(i, *end).outage[d] != Outage::none;
+           ++n) {
+        end = timeline_->next_change(*end);
+      }
+      if (!end || timeline_->phase(i, *end).outage[d] != Outage::none) {
+        continue;  // not found: it ends once the timeline goes on
+      }
+      outage_cut_[i][d] = *end;
+      std::array<bool, kDirections> directions{};
+      directions[d] = true;
+      outage_ends_.push_back(OutageEnd{timeline_at(*end), plan.links[i].slot, directions, true});
+      any = true;
+    }
+  }
+  if (any) {
+    end_outages();  // arms the timer for the soonest end
+  }
+}
+
+std::optional<Duration> Runtime::timeline_elapsed() const {
+  if (!timeline_) {
+    return std::nullopt;
+  }
+  return timeline_paused_at_.value_or(clock_.now()) - timeline_at(Duration{0});
+}
+
+void Runtime::restart_timeline() {
+  if (!timeline_) {
+    throw std::logic_error(kNoSchedule);
+  }
+  start_timeline(false);  // every link's phase at 0 committed at once; a step ahead called off
+}
+
+void Runtime::call_off_step(TimePoint now) {
+  const std::optional<TimePoint> pending = engine_->scheduled_change();
+  if (!pending || *pending <= now) {
+    return;  // none, or it has happened (the engine applies it before anything later)
+  }
+  std::vector<DirectionConfigs> configs(slots_.size());
+  for (size_t s = 0; s < slots_.size(); ++s) {
+    configs[s] = DirectionConfigs{engine_->config(s, Direction::outbound),
+                                  engine_->config(s, Direction::inbound)};
+  }
+  engine_->commit(engine_->prepare(configs));  // replaces the one scheduled for later
+  spdlog::info("the change at +{:.3f} s is called off: the timeline is paused before it",
+               static_cast<double>(timeline_applied_.count()) / 1e9);
+  // Where the timeline is, as if the step had not been prepared.
+  timeline_applied_ = now - timeline_at(Duration{0});
+  for (size_t i = 0; i < phases_.size(); ++i) {
+    phases_[i] = timeline_->phase(i, timeline_applied_);
+  }
+}
+
+void Runtime::pause_timeline() {
+  if (!timeline_) {
+    throw std::logic_error(kNoSchedule);
+  }
+  if (timeline_paused_at_) {
+    throw std::logic_error("the timeline is paused already (resume it, or restart it)");
+  }
+  const TimePoint now = clock_.now();
+  call_off_step(now);
+  end_paused_outages(now);
+  timeline_paused_at_ = now;
+  timeline_timer_.disarm();
+}
+
+void Runtime::resume_timeline() {
+  if (!timeline_) {
+    throw std::logic_error(kNoSchedule);
+  }
+  if (!timeline_paused_at_) {
+    throw std::logic_error("the timeline is running, not paused");
+  }
+  timeline_paused_for_ += clock_.now() - *timeline_paused_at_;
+  timeline_paused_at_.reset();
+  // A delivery trace served on through the pause (it is the link's capacity); from here it is
+  // where the timeline is again.
+  engine_->set_trace_epoch(timeline_at(Duration{0}));
   arm_timeline();
 }
 
 void Runtime::arm_timeline() noexcept {
-  if (!timeline_) {
+  if (!timeline_ || timeline_paused_at_) {
+    timeline_timer_.disarm();
     return;
   }
   if (const std::optional<TimePoint> pending = engine_->scheduled_change()) {
@@ -235,10 +360,13 @@ void Runtime::arm_timeline() noexcept {
     timeline_timer_.disarm();
     return;
   }
-  timeline_timer_.arm_at(timeline_start_ + *next - kStepLead);
+  timeline_timer_.arm_at(timeline_at(*next) - kStepLead);
 }
 
 void Runtime::advance_timeline() noexcept {
+  if (timeline_paused_at_) {
+    return;
+  }
   if (!timeline_ || engine_->scheduled_change()) {
     arm_timeline();
     return;
@@ -258,7 +386,7 @@ void Runtime::advance_timeline() noexcept {
     const LinkPhase phase = timeline_->phase(i, *next);
     const uint16_t slot = plan.links[i].slot;
     configs[slot] = phase.configs;
-    outages[slot] = {phase.outage[0], phase.outage[1]};
+    outages[slot] = timeline_outages(i, phase, *next);
     if (phase.step != phases_[i].step || phase.cycle != phases_[i].cycle) {
       spdlog::info("link '{}': {} at +{:.3f} s", profile_.links[i].name,
                    phase.step ? fmt::format("step {} begins", *phase.step + 1)
@@ -278,7 +406,7 @@ void Runtime::advance_timeline() noexcept {
     phases_[i] = phase;
   }
   try {
-    engine_->commit_at(engine_->prepare(configs, outages), timeline_start_ + *next);
+    engine_->commit_at(engine_->prepare(configs, outages), timeline_at(*next));
   } catch (const std::exception& e) {
     spdlog::error("a schedule's step could not be prepared, so it is skipped: {}", e.what());
   }
@@ -501,7 +629,7 @@ RuntimeSnapshot Runtime::snapshot() const {
       for (const Direction d : {Direction::outbound, Direction::inbound}) {
         const auto& trace = engine_->config(l.slot, d).rate.trace;
         if (trace && trace->period().count() > 0) {
-          const Duration since = clock_.now() - timeline_start_;
+          const Duration since = clock_.now() - timeline_at(Duration{0});
           ls.trace_position_ms[index_of(d)] =
               static_cast<double>((since % trace->period()).count()) / 1e6;
         }
@@ -510,6 +638,8 @@ RuntimeSnapshot Runtime::snapshot() const {
   }
   if (timeline_) {
     s.timeline_started_unix_ns = timeline_start_unix_ns_;
+    s.timeline_paused = timeline_paused_at_.has_value();
+    s.timeline_elapsed_ns = timeline_elapsed()->count();
   }
   s.backend = diversion_->backend().stats();
   s.diversion = diversion_->report();

@@ -91,6 +91,17 @@ class Runtime {
   // itself. Throws std::out_of_range when the profile has no such link.
   void start_outage(const std::string& link, const OutageStep& outage);
 
+  // The schedules' timeline, as the control API moves it. restart: from 0 now, every link back
+  // to its first phase at once. pause: the phase in force stays and no step comes until
+  // resume (outages end at their own end all the same). resume: on from where it paused, the
+  // paused time left out of its elapsed time. Each throws std::logic_error (the message says
+  // why) when no link has a schedule, or the timeline is paused or running already.
+  void restart_timeline();
+  void pause_timeline();
+  void resume_timeline();
+  // The timeline's time now, paused time left out (nullopt: no link has a schedule).
+  std::optional<Duration> timeline_elapsed() const;
+
   const Profile& profile() const { return profile_; }
   uint64_t seed() const { return seed_; }
   const LiveStats& loop_stats() const { return driver_->stats(); }
@@ -107,6 +118,14 @@ class Runtime {
   // schedules as they were; each step is applied by the engine at its exact time
   // (Engine::commit_at), prepared a little ahead on this thread.
   void start_timeline(bool keep) noexcept;
+  // The one place that says where the timeline's 0 is (start, restart, a reload that changes
+  // the schedules): nothing paused, no step applied.
+  void set_timeline_zero(TimePoint zero) noexcept;
+  // When the timeline's time `t` comes on the loop's clock (the time paused so far added).
+  TimePoint timeline_at(Duration t) const { return timeline_start_ + timeline_paused_for_ + t; }
+  // The timeline's step prepared ahead (Engine::commit_at) that has not happened yet at `now`
+  // is called off: the engine keeps the directions in force.
+  void call_off_step(TimePoint now);
   void advance_timeline() noexcept;
   void arm_timeline() noexcept;
   // The part of prepare() that may take long, and the rest.
@@ -131,6 +150,8 @@ class Runtime {
   std::optional<Timeline> timeline_;
   TimePoint timeline_start_{};
   int64_t timeline_start_unix_ns_ = 0;
+  Duration timeline_paused_for_{0};              // paused since timeline_start_, resumed
+  std::optional<TimePoint> timeline_paused_at_;  // paused now, since then
   Duration timeline_applied_{0};        // changes up to this time are in the engine's hands
   std::vector<LinkPhase> phases_;       // by profile link: as of timeline_applied_
   TimerFd timeline_timer_;
@@ -139,8 +160,18 @@ class Runtime {
     TimePoint at;
     uint16_t slot = 0;
     std::array<bool, kDirections> directions{};
+    bool timeline = false;  // a schedule step's, running when the timeline was paused
   };
-  std::vector<OutageEnd> outage_ends_;  // start_outage()'s, until they end
+  std::vector<OutageEnd> outage_ends_;  // start_outage()'s and paused ones, until they end
+  // By profile link and direction: a schedule step's outage that was running at a pause ends
+  // at its own end (an OutageEnd); the timeline does not impose it again before this time.
+  std::vector<std::array<std::optional<Duration>, kDirections>> outage_cut_;
+  // The outages of link `link`'s phase at `t` for the engine (nullopt: as they are).
+  std::array<std::optional<Outage>, kDirections> timeline_outages(size_t link,
+                                                                  const LinkPhase& phase,
+                                                                  Duration t) noexcept;
+  // Each schedule outage running at a pause gets its own end, as if the timeline ran.
+  void end_paused_outages(TimePoint now);
   TimerFd outage_timer_;
   size_t outage_source_ = 0;
   void end_outages() noexcept;

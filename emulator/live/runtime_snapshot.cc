@@ -93,6 +93,8 @@ std::string snapshot_json(const RuntimeSnapshot& s, std::optional<uint64_t> heap
     // directions; steps count from 0 in file order).
     nlohmann::ordered_json& j = o["timeline"];
     j["started_unix_ns"] = *s.timeline_started_unix_ns;
+    j["paused"] = s.timeline_paused;
+    j["elapsed_ns"] = s.timeline_elapsed_ns;
     // Each direction's traces: the CSV row in force and the delivery trace's position.
     const auto or_null = [](const auto& value) {
       return value ? nlohmann::ordered_json(*value) : nlohmann::ordered_json(nullptr);

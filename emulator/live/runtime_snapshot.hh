@@ -38,6 +38,8 @@ struct RuntimeSnapshot {
   double uptime_s = 0.0;
   std::vector<LinkSnapshot> links;  // the profile's, in its order
   std::optional<int64_t> timeline_started_unix_ns;  // when the schedules started (none: none)
+  bool timeline_paused = false;                     // by the control API
+  int64_t timeline_elapsed_ns = 0;                  // the timeline's time, paused time left out
   BackendStats backend;
   DiversionReport diversion;
   LatencyHistogram send_path;

@@ -181,6 +181,29 @@ TEST_F(RoutesTest, UnknownLinkAndRouteAre404) {
   EXPECT_EQ(running(), before);
 }
 
+// A path that is not UTF-8 (the fuzzer's first find: its echo in the error made dump() throw,
+// a 500): 404, with the bytes replaced in a body that parses.
+TEST_F(RoutesTest, ATargetThatIsNotUtf8Is404) {
+  for (const char* target : {"/v1/links\xfe\xff/video/outbound", "/v1/links/vid\xc3"}) {
+    const Response r = call("GET", target);
+    EXPECT_EQ(r.status, 404) << r.body;
+    EXPECT_TRUE(json::accept(r.body)) << r.body;
+  }
+}
+
+// A number too large for a double is bad JSON, 400, not a 500 (the fuzzer's second find).
+TEST_F(RoutesTest, ANumberThatOverflowsIs400) {
+  const std::string before = running();
+  for (const auto& [method, target] :
+       {std::pair{"PUT", "/v1/profile"}, std::pair{"PATCH", "/v1/links/video/outbound"},
+        std::pair{"POST", "/v1/links/video/outage"}}) {
+    const Response r = call(method, target, R"({"delay": 1e999})");
+    EXPECT_EQ(r.status, 400) << target << ": " << r.body;
+    EXPECT_NE(r.body.find("number overflow"), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(running(), before);
+}
+
 TEST_F(RoutesTest, WrongMethodIs405WithAllow) {
   const Response r = call("DELETE", "/v1/profile");
   EXPECT_EQ(r.status, 405);
@@ -293,8 +316,64 @@ TEST_F(RoutesTest, TheTimelineIsShown) {
   EXPECT_TRUE(j.at("started_unix_ns").is_null());
   EXPECT_TRUE(j.at("links").at("video").at("step").is_null());
   EXPECT_TRUE(j.at("links").at("rest").at("steps_at").empty());
+  EXPECT_FALSE(j.at("paused").get<bool>());
+  EXPECT_TRUE(j.at("elapsed_ns").is_null());
   EXPECT_EQ(call("POST", "/v1/timeline").status, 405);
-  EXPECT_EQ(call("POST", "/v1/timeline/restart").status, 501);
+  for (const char* what : {"restart", "pause", "resume"}) {
+    const Response refused = call("POST", std::string("/v1/timeline/") + what);
+    EXPECT_EQ(refused.status, 409) << what;
+    EXPECT_NE(
+        json::parse(refused.body).at("error").get<std::string>().find("no link has a schedule"),
+        std::string::npos)
+        << refused.body;
+  }
+}
+
+// Restart, pause and resume: each answers the timeline as it is after, a pause when paused and
+// a resume when running are 409 with the reason, and the profile is not changed by any.
+TEST_F(RoutesTest, TheTimelineRestartsPausesAndResumes) {
+  loop_.reload(parse_profile(R"([profile]
+name = "scheduled"
+[outbound]
+delay = "20ms"
+[[schedule]]
+at = "2s"
+outbound = { delay = "80ms" }
+)",
+                             "scheduled.toml"));
+  const std::string before = running();
+  const auto timeline = [](const Response& r) { return json::parse(r.body); };
+  Response r = call("GET", "/v1/timeline");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_FALSE(timeline(r).at("paused").get<bool>());
+  EXPECT_EQ(timeline(r).at("elapsed_ns"), 0);
+
+  r = call("POST", "/v1/timeline/pause");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(timeline(r).at("paused").get<bool>());
+  EXPECT_EQ(timeline(r).at("elapsed_ns"), 1'000'000'000);
+  r = call("POST", "/v1/timeline/pause");
+  EXPECT_EQ(r.status, 409);
+  EXPECT_NE(r.body.find("paused already"), std::string::npos) << r.body;
+  EXPECT_TRUE(timeline(call("GET", "/v1/timeline")).at("paused").get<bool>());
+
+  r = call("POST", "/v1/timeline/resume");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_FALSE(timeline(r).at("paused").get<bool>());
+  r = call("POST", "/v1/timeline/resume");
+  EXPECT_EQ(r.status, 409);
+  EXPECT_NE(r.body.find("not paused"), std::string::npos) << r.body;
+
+  r = call("POST", "/v1/timeline/restart");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(timeline(r).at("elapsed_ns"), 0);
+  EXPECT_FALSE(timeline(r).at("paused").get<bool>());
+
+  EXPECT_EQ(call("GET", "/v1/timeline/pause").status, 405);
+  EXPECT_EQ(call("PUT", "/v1/timeline/restart").status, 405);
+  EXPECT_EQ(call("POST", "/v1/timeline/rewind").status, 404);
+  EXPECT_EQ(call("POST", "/v1/timeline/pause/now").status, 404);
+  EXPECT_EQ(running(), before);
 }
 
 }  // namespace

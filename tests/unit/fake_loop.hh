@@ -59,7 +59,16 @@ class FakeLoop {
             ls.name = l.name;
             s.links.push_back(ls);
           }
+          if (has_schedule()) {
+            s.timeline_started_unix_ns = 1'000'000'000;
+            s.timeline_paused = paused_;
+            s.timeline_elapsed_ns = elapsed_ns_;
+          }
           v->reply.set_value(LoopView{profile_, s, generation_});
+          continue;
+        }
+        if (auto* t = std::get_if<TimelineCommand>(&c)) {
+          timeline(*t);
           continue;
         }
         if (auto* o = std::get_if<OutageCommand>(&c)) {
@@ -85,7 +94,38 @@ class FakeLoop {
     }
   }
 
+  bool has_schedule() const {
+    return std::any_of(profile_.links.begin(), profile_.links.end(),
+                       [](const Link& l) { return !l.schedule.empty(); });
+  }
+  // As Runtime's timeline answers: refused without a schedule, or paused/running already;
+  // its time moves 1 s a command while it runs.
+  void timeline(TimelineCommand& t) {
+    const auto refuse = [&](const char* why) {
+      t.reply.set_exception(std::make_exception_ptr(CommandRefused(why)));
+    };
+    if (!has_schedule()) {
+      return refuse("no link has a schedule");
+    }
+    if (!paused_) {
+      elapsed_ns_ += 1'000'000'000;
+    }
+    if (t.action == TimelineAction::pause && paused_) {
+      return refuse("the timeline is paused already");
+    }
+    if (t.action == TimelineAction::resume && !paused_) {
+      return refuse("the timeline is running, not paused");
+    }
+    paused_ = t.action == TimelineAction::pause;
+    if (t.action == TimelineAction::restart) {
+      elapsed_ns_ = 0;
+    }
+    t.reply.set_value();
+  }
+
   std::mutex mutex_;
+  bool paused_ = false;
+  int64_t elapsed_ns_ = 0;
   std::vector<std::string> outages_;  // the links outages were asked for, in order
   Profile profile_;
   uint64_t generation_ = 0;

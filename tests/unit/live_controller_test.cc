@@ -135,6 +135,35 @@ TEST_F(LiveController, ARefusedProfileIsNotPrepared) {
   EXPECT_FALSE(runtime_->preparing());
 }
 
+// The timeline's commands reach the runtime; what it refuses comes back as CommandRefused (the
+// API's 409), first for want of a schedule, then for a pause when paused.
+TEST_F(LiveController, TimelineCommandsAreDoneOrRefused) {
+  std::future<void> f = queue_.timeline(TimelineAction::pause, "test");
+  serve_until(f);
+  EXPECT_THROW(f.get(), CommandRefused);
+  std::future<uint64_t> scheduled =
+      queue_.apply(parse_profile("[profile]\nname = \"scheduled\"\n[[schedule]]\nat = \"2s\"\n"
+                                 "outbound = { delay = \"50ms\" }\n",
+                                 "scheduled.toml"),
+                   0, "test");
+  serve_until(scheduled);
+  ASSERT_EQ(scheduled.get(), 1U);
+  for (const bool refused : {false, true}) {
+    f = queue_.timeline(TimelineAction::pause, "test");
+    serve_until(f);
+    if (refused) {
+      EXPECT_THROW(f.get(), CommandRefused);
+    } else {
+      EXPECT_NO_THROW(f.get());
+    }
+    EXPECT_TRUE(runtime_->snapshot().timeline_paused);
+  }
+  f = queue_.timeline(TimelineAction::restart, "test");
+  serve_until(f);
+  EXPECT_NO_THROW(f.get());
+  EXPECT_FALSE(runtime_->snapshot().timeline_paused);
+}
+
 TEST_F(LiveController, CloseAnswersWhatWaits) {
   std::future<uint64_t> f = queue_.apply(delay_profile("never", 20), 0, "test");
   controller_->close();

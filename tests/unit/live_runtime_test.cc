@@ -327,6 +327,203 @@ outbound = { delay = "3ms" }
   }
 }
 
+constexpr const char* kScheduled = R"([profile]
+name = "scheduled"
+[outbound]
+delay = "10ms"
+[[schedule]]
+at = "2s"
+outbound = { delay = "50ms" }
+)";
+
+class LiveTimeline : public LiveRuntime {
+ protected:
+  // One outbound packet now: its delay in ms (-1: not sent within 100 ms).
+  double delay_now() {
+    const uint64_t handle = next_handle_++;
+    const TimePoint t0 = clock_.now();
+    backend_.queue(Direction::outbound, handle, t0, 0);
+    turn();
+    for (int ms = 0; ms < 100 && sent_after(handle, t0) < 0; ++ms) {
+      clock_.advance(milliseconds(1));
+      turn();
+    }
+    return sent_after(handle, t0);
+  }
+  // Moves the clock to `t` after the timeline's zero (the test's start), turning the loop.
+  void go_to(Duration t) {
+    clock_.set(zero_ + t);
+    turn();
+  }
+  Duration elapsed() { return Duration{runtime_->snapshot().timeline_elapsed_ns}; }
+  std::optional<size_t> step() { return runtime_->snapshot().links.at(0).step; }
+
+  void SetUp() override { begin(kScheduled); }
+  void begin(const char* profile) {
+    backend_.clock = &clock_;
+    zero_ = clock_.now();
+    start(profile);
+  }
+
+  TimePoint zero_;
+  uint64_t next_handle_ = 1;
+};
+
+// Paused at 1 s (the step at 2 s already prepared ahead: called off), the link keeps its
+// first phase well past 2 s and the timeline's time stands still; resumed at 6.1 s, the step
+// comes 1 s later (at 7.1 s), not at once.
+TEST_F(LiveTimeline, APauseHoldsThePhaseAndResumeMovesTheStepByThePausedTime) {
+  using std::chrono::seconds;
+  EXPECT_NEAR(delay_now(), 10, 0.5);
+  go_to(seconds(1));
+  runtime_->pause_timeline();
+  EXPECT_TRUE(runtime_->snapshot().timeline_paused);
+  EXPECT_EQ(elapsed(), seconds(1));
+  go_to(seconds(3));
+  EXPECT_NEAR(delay_now(), 10, 0.5) << "a step came while paused";
+  go_to(seconds(6));
+  EXPECT_NEAR(delay_now(), 10, 0.5);
+  EXPECT_EQ(step(), std::nullopt);
+  EXPECT_EQ(elapsed(), seconds(1));
+
+  go_to(seconds(6) + milliseconds(100));
+  runtime_->resume_timeline();
+  EXPECT_FALSE(runtime_->snapshot().timeline_paused);
+  go_to(seconds(7));
+  EXPECT_EQ(elapsed(), seconds(1) + milliseconds(900));
+  EXPECT_NEAR(delay_now(), 10, 0.5) << "the step came less than 1 s after resume";
+  go_to(seconds(7) + milliseconds(110));
+  EXPECT_NEAR(delay_now(), 50, 0.5);
+  EXPECT_EQ(step(), std::optional<size_t>(0));
+}
+
+// A restart brings every link back to its first phase at once, the time back to 0, and the
+// step again 2 s later; it also ends a pause.
+TEST_F(LiveTimeline, ARestartGoesBackToTheFirstPhase) {
+  using std::chrono::seconds;
+  go_to(seconds(2) + milliseconds(10));
+  EXPECT_NEAR(delay_now(), 50, 0.5);
+  EXPECT_EQ(step(), std::optional<size_t>(0));
+  runtime_->pause_timeline();
+  go_to(seconds(5));
+  runtime_->restart_timeline();
+  EXPECT_FALSE(runtime_->snapshot().timeline_paused);
+  EXPECT_EQ(elapsed(), Duration{0});
+  EXPECT_EQ(step(), std::nullopt);
+  EXPECT_NEAR(delay_now(), 10, 0.5);
+  go_to(seconds(6) + milliseconds(900));
+  EXPECT_NEAR(delay_now(), 10, 0.5);
+  go_to(seconds(7) + milliseconds(10));
+  EXPECT_NEAR(delay_now(), 50, 0.5);
+}
+
+// A schedule's outage (1 s from 1 s) running at a pause (at 1.5 s) ends at its own end (2 s)
+// all the same; after the resume (at 3 s) the step at 1.8 s of the timeline (3.3 s) changes the
+// delay but does not start the outage again.
+constexpr const char* kOutage = R"([profile]
+name = "outage"
+[outbound]
+delay = "10ms"
+[[schedule]]
+at = "1s"
+outage = { duration = "1s", mode = "drop", direction = "outbound" }
+[[schedule]]
+at = "1800ms"
+outbound = { delay = "30ms" }
+)";
+
+class LivePausedOutage : public LiveTimeline {
+ protected:
+  void SetUp() override { begin(kOutage); }
+};
+
+TEST_F(LivePausedOutage, AnOutageRunningAtAPauseEndsAtItsOwnEnd) {
+  using std::chrono::seconds;
+  go_to(seconds(1) + milliseconds(100));
+  EXPECT_EQ(delay_now(), -1) << "the outage drops";
+  go_to(seconds(1) + milliseconds(500));
+  runtime_->pause_timeline();
+  go_to(seconds(1) + milliseconds(900));
+  EXPECT_EQ(delay_now(), -1) << "the outage is still on until its end";
+  go_to(seconds(2) + milliseconds(100));
+  EXPECT_NEAR(delay_now(), 10, 0.5) << "the outage did not end at its own end";
+  go_to(seconds(3));
+  runtime_->resume_timeline();
+  go_to(seconds(3) + milliseconds(200));
+  EXPECT_NEAR(delay_now(), 10, 0.5);
+  go_to(seconds(3) + milliseconds(350));
+  EXPECT_NEAR(delay_now(), 30, 0.5) << "the step after the resume started the outage again";
+  go_to(seconds(3) + milliseconds(600));
+  EXPECT_NEAR(delay_now(), 30, 0.5);
+  EXPECT_EQ(runtime_->snapshot().links.at(0).outage[0], Outage::none);
+}
+
+// A repeating schedule restarted in its third cycle is back in cycle 0, before its first step.
+TEST_F(LiveRuntime, ARestartGoesBackToCycleZero) {
+  backend_.clock = &clock_;
+  const TimePoint zero = clock_.now();
+  start(R"([profile]
+name = "repeat"
+[outbound]
+delay = "10ms"
+[[schedule]]
+at = "500ms"
+outbound = { delay = "50ms" }
+[schedule_options]
+repeat = "1s"
+)");
+  for (int ms = 100; ms <= 2600; ms += 100) {
+    clock_.set(zero + milliseconds(ms));
+    turn();
+  }
+  const auto link = [&]() { return runtime_->snapshot().links.at(0); };
+  // The snapshot shows the change prepared ahead (here at once: the test's timers are all due).
+  EXPECT_GE(link().cycle, 2U);
+  runtime_->restart_timeline();
+  EXPECT_EQ(link().cycle, 0U);
+  EXPECT_EQ(link().step, std::nullopt);
+}
+
+// Pausing when paused, resuming when running, and any of the three without a schedule are
+// refused with the reason, and change nothing.
+TEST_F(LiveTimeline, WhatCannotBeDoneIsRefused) {
+  EXPECT_THROW(runtime_->resume_timeline(), std::logic_error);
+  runtime_->pause_timeline();
+  EXPECT_THROW(runtime_->pause_timeline(), std::logic_error);
+  EXPECT_TRUE(runtime_->snapshot().timeline_paused);
+}
+
+TEST_F(LiveRuntime, WithoutAScheduleTheTimelineIsRefused) {
+  start(kTwoLinks);
+  for (void (Runtime::*move)() :
+       {&Runtime::restart_timeline, &Runtime::pause_timeline, &Runtime::resume_timeline}) {
+    try {
+      (runtime_.get()->*move)();
+      ADD_FAILURE() << "not refused";
+    } catch (const std::logic_error& e) {
+      EXPECT_NE(std::string(e.what()).find("no link has a schedule"), std::string::npos);
+    }
+  }
+  EXPECT_FALSE(runtime_->snapshot().timeline_started_unix_ns.has_value());
+}
+
+// A reload that keeps the schedules keeps a pause; one that changes them starts afresh.
+TEST_F(LiveTimeline, AReloadKeepsAPauseUnlessTheSchedulesChange) {
+  using std::chrono::seconds;
+  go_to(seconds(1));
+  runtime_->pause_timeline();
+  go_to(seconds(3));
+  runtime_->commit(runtime_->prepare(parse_profile(kScheduled, "again.toml")));
+  EXPECT_TRUE(runtime_->snapshot().timeline_paused);
+  EXPECT_EQ(elapsed(), seconds(1));
+  EXPECT_NEAR(delay_now(), 10, 0.5);
+  std::string other = kScheduled;
+  other.replace(other.find("\"2s\""), 4, "\"4s\"");
+  runtime_->commit(runtime_->prepare(parse_profile(other, "other.toml")));
+  EXPECT_FALSE(runtime_->snapshot().timeline_paused);
+  EXPECT_EQ(elapsed(), Duration{0});
+}
+
 TEST_F(LiveRuntime, FinishStopsTheDiversionFirst) {
   start(kTwoLinks);
   runtime_->finish();
