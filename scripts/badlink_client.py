@@ -133,6 +133,16 @@ class Badlink:
         """Sets direction keys (delay="80ms", loss="5%"); None goes back to the profile's."""
         return self.request("PATCH", f"/v1/links/{self._link_name(link)}/{direction}", keys)
 
+    def set_link(self, link=None, outbound=None, inbound=None):
+        """Sets keys of both directions in one change: outbound={"delay": "80ms"},
+        inbound={"rate": "1mbit"}; a value None goes back to the profile's."""
+        body = {}
+        if outbound is not None:
+            body["outbound"] = outbound
+        if inbound is not None:
+            body["inbound"] = inbound
+        return self.request("PATCH", f"/v1/links/{self._link_name(link)}", body)
+
     def reset(self):
         return self.request("POST", "/v1/reset")
 

@@ -14,6 +14,7 @@ namespace badlink::api {
 
 // One direction key of a PATCH: a TOML value to set, or nullopt to go back to the profile's.
 struct KeyChange {
+  Direction direction = Direction::outbound;
   std::string key;
   std::optional<std::string> toml_value;
 };
@@ -30,8 +31,9 @@ class Control {
   // throws: ProfileError (invalid), ProfileRefused, ApplyFailed, ControlClosed,
   // std::out_of_range (no such link).
   virtual void put(Profile next, const std::string& who) = 0;
-  virtual void patch(const std::string& link, Direction direction,
-                     const std::vector<KeyChange>& changes, const std::string& who) = 0;
+  // Every change, of either direction, in one commit.
+  virtual void patch(const std::string& link, const std::vector<KeyChange>& changes,
+                     const std::string& who) = 0;
   // Back to the profile loaded at start.
   virtual void reset(const std::string& who) = 0;
   // An outage of `link` from now for its duration; returns once it has begun. Throws

@@ -111,18 +111,18 @@ void LoopControl::reset(const std::string& who) {
   change([&](const State&) { return State{start_, {}}; }, who);
 }
 
-void LoopControl::patch(const std::string& link, Direction direction,
-                        const std::vector<KeyChange>& changes, const std::string& who) {
+void LoopControl::patch(const std::string& link, const std::vector<KeyChange>& changes,
+                        const std::string& who) {
   change(
       [&](const State& s) {
         s.loaded.link(link);  // std::out_of_range: no such link
         State next = s;
         for (const KeyChange& c : changes) {
           std::erase_if(next.keys, [&](const DirectionKey& k) {
-            return k.link == link && k.direction == direction && k.key == c.key;
+            return k.link == link && k.direction == c.direction && k.key == c.key;
           });
           if (c.toml_value) {
-            next.keys.push_back(DirectionKey{link, direction, c.key, *c.toml_value});
+            next.keys.push_back(DirectionKey{link, c.direction, c.key, *c.toml_value});
           }
         }
         return next;

@@ -25,7 +25,7 @@ class LoopControl : public Control {
   LoopView view() override;
   Profile loaded() override;
   void put(Profile next, const std::string& who) override;
-  void patch(const std::string& link, Direction direction, const std::vector<KeyChange>& changes,
+  void patch(const std::string& link, const std::vector<KeyChange>& changes,
              const std::string& who) override;
   void reset(const std::string& who) override;
   void outage(const std::string& link, const OutageStep& outage, const std::string& who) override;

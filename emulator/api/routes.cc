@@ -256,31 +256,85 @@ std::variant<json, Response> json_object_body(const Request& r, const std::strin
   return body;
 }
 
+// A JSON object of direction keys as changes of direction `d` (null: back to the profile's);
+// nullopt and `refused` set when a value is not one a profile takes.
+std::optional<std::vector<KeyChange>> key_changes(const json& keys, Direction d,
+                                                  const std::string& prefix, Response& refused) {
+  std::vector<KeyChange> changes;
+  for (const auto& [key, value] : keys.items()) {
+    if (value.is_null()) {
+      changes.push_back(KeyChange{d, key, std::nullopt});
+      continue;
+    }
+    try {
+      changes.push_back(KeyChange{d, key, toml_value(value)});
+    } catch (const std::invalid_argument& e) {
+      refused = error_response(400, prefix + key + ": " + e.what());
+      return std::nullopt;
+    }
+  }
+  return changes;
+}
+
+// nullopt: committed; else the refusal.
+std::optional<Response> apply_patch(const Request& r, Control& control, const std::string& link,
+                                    const std::vector<KeyChange>& changes) {
+  try {
+    control.patch(link, changes, r.peer);
+  } catch (...) {
+    return failed_change(std::current_exception());
+  }
+  return std::nullopt;
+}
+
 Response patch_direction(const Request& r, Control& control, const std::string& link, Direction d) {
   auto parsed = json_object_body(r, "a PATCH body",
                                  " of direction keys, e.g. {\"delay\": \"80ms\", \"loss\": \"5%\"}");
   if (auto* refused = std::get_if<Response>(&parsed)) {
     return std::move(*refused);
   }
-  const json& body = std::get<json>(parsed);
-  std::vector<KeyChange> changes;
-  for (const auto& [key, value] : body.items()) {
-    if (value.is_null()) {
-      changes.push_back(KeyChange{key, std::nullopt});
-      continue;
-    }
-    try {
-      changes.push_back(KeyChange{key, toml_value(value)});
-    } catch (const std::invalid_argument& e) {
-      return error_response(400, key + ": " + e.what());
-    }
+  Response refused;
+  const std::optional<std::vector<KeyChange>> changes =
+      key_changes(std::get<json>(parsed), d, "", refused);
+  if (!changes) {
+    return refused;
   }
-  try {
-    control.patch(link, d, changes, r.peer);
-  } catch (...) {
-    return failed_change(std::current_exception());
+  if (std::optional<Response> failed = apply_patch(r, control, link, *changes)) {
+    return std::move(*failed);
   }
   return json_response(200, link_config(control.view().profile, link)[std::string(to_string(d))]);
+}
+
+// {"outbound": {...}, "inbound": {...}}: both directions' keys in one change.
+Response patch_link(const Request& r, Control& control, const std::string& link) {
+  auto parsed = json_object_body(
+      r, "a PATCH body",
+      " of directions, e.g. {\"outbound\": {\"delay\": \"80ms\"}, \"inbound\": {\"rate\": \"1mbit\"}}");
+  if (auto* refused = std::get_if<Response>(&parsed)) {
+    return std::move(*refused);
+  }
+  std::vector<KeyChange> changes;
+  for (const auto& [name, keys] : std::get<json>(parsed).items()) {
+    if (name != "outbound" && name != "inbound") {
+      return error_response(400, "unknown key '" + name + "'; a link's PATCH takes outbound and "
+                                 "inbound, each an object of direction keys");
+    }
+    if (!keys.is_object()) {
+      return error_response(400, name + " is a JSON object of direction keys, e.g. "
+                                        "{\"delay\": \"80ms\"}");
+    }
+    Response refused;
+    const std::optional<std::vector<KeyChange>> some = key_changes(
+        keys, name == "outbound" ? Direction::outbound : Direction::inbound, name + ".", refused);
+    if (!some) {
+      return refused;
+    }
+    changes.insert(changes.end(), some->begin(), some->end());
+  }
+  if (std::optional<Response> failed = apply_patch(r, control, link, changes)) {
+    return std::move(*failed);
+  }
+  return json_response(200, link_config(control.view().profile, link));
 }
 
 // {"duration": "2s", "mode": "drop"|"hold", "direction": "both"|"outbound"|"inbound"}: as a
@@ -403,8 +457,11 @@ Response links_route(const Request& r, Control& control, const std::vector<std::
   }
   const std::string& link = path[2];
   if (path.size() == 3) {
+    if (r.method == "PATCH") {
+      return patch_link(r, control, link);
+    }
     if (r.method != "GET") {
-      return method_not_allowed("GET");
+      return method_not_allowed("GET, PATCH");
     }
     const LoopView view = control.view();
     return has_link(view.profile, link) ? json_response(200, link_json(view, link)) : no_link(link);
@@ -505,7 +562,9 @@ Response dispatch(const Request& r, Control& control, const RouteOptions& option
       return method_not_allowed("GET");
     }
     Response out;
-    out.body = snapshot_json(control.view().snapshot, std::nullopt, 0);
+    // ?delay_buckets=1: the delay histograms too (ctl watch takes each second's percentiles).
+    const bool buckets = r.target.find("delay_buckets=1") != std::string::npos;
+    out.body = snapshot_json(control.view().snapshot, std::nullopt, 0, buckets);
     return out;
   }
   if (what == "timeline" && path.size() == 2) {

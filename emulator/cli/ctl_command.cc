@@ -7,10 +7,12 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "api/endpoint.hh"
+#include "core/latency_histogram.hh"
 #include "cli/api_client.hh"
 #include "cli/command.hh"
 #include "sys/interrupt.hh"
@@ -130,7 +132,7 @@ int ctl_set(const Ctl& ctl, const std::vector<std::string>& assignments,
   if (assignments.empty()) {
     throw UsageError("ctl set needs DIRECTION.KEY=VALUE, e.g. outbound.delay=80ms");
   }
-  std::map<std::string, json> bodies;  // by direction
+  json body = json::object();  // by direction: one PATCH of the link, one change
   for (const std::string& a : assignments) {
     const size_t eq = a.find('=');
     const size_t dot = a.find('.');
@@ -141,17 +143,11 @@ int ctl_set(const Ctl& ctl, const std::vector<std::string>& assignments,
     if (direction != "outbound" && direction != "inbound") {
       throw UsageError("'" + a + "': the direction is outbound or inbound");
     }
-    bodies[direction][a.substr(dot + 1, eq - dot - 1)] = value_of(a.substr(eq + 1));
+    body[direction][a.substr(dot + 1, eq - dot - 1)] = value_of(a.substr(eq + 1));
   }
   const std::string link = link_option.empty() ? only_link(ctl) : link_option;
-  for (const auto& [direction, body] : bodies) {
-    const ApiReply r = ctl.call(
-        {"PATCH", "/v1/links/" + link + "/" + direction, body.dump(), "application/json", ""});
-    if (const int status = finish(r, false); status != kExitOk) {
-      return status;
-    }
-  }
-  return kExitOk;
+  return finish(ctl.call({"PATCH", "/v1/links/" + link, body.dump(), "application/json", ""}),
+                false);
 }
 
 double per_second(uint64_t now, uint64_t before, double seconds) {
@@ -179,12 +175,27 @@ void print_watch(const ordered& now, const ordered* before, double seconds) {
       const uint64_t in = count("received") + count("duplicated");
       const uint64_t out =
           count("sent") + count("dropped_loss") + count("dropped_queue") + count("dropped_memory");
+      // The delay percentiles of what left in this interval, from the histograms' difference
+      // (since the start where there is none before: ctl stats).
+      std::string p50 = fmt::format("{:>8.2f}", s["delay_us"].value("p50", 0.0) / 1000.0);
+      std::string p99 = fmt::format("{:>8.2f}", s["delay_us"].value("p99", 0.0) / 1000.0);
+      if (b != nullptr && s.contains("delay_buckets") && b->contains("delay_buckets")) {
+        const auto buckets_now = s["delay_buckets"].get<std::vector<std::pair<uint64_t, uint64_t>>>();
+        const auto buckets_before =
+            (*b)["delay_buckets"].get<std::vector<std::pair<uint64_t, uint64_t>>>();
+        const auto shown = [&](double q) {
+          const std::optional<uint64_t> ns = percentile_between(buckets_before, buckets_now, q);
+          return ns ? fmt::format("{:>8.2f}", static_cast<double>(*ns) / 1e6)
+                    : fmt::format("{:>8}", "-");
+        };
+        p50 = shown(0.50);
+        p99 = shown(0.99);
+      }
       std::cout << fmt::format(
-          "{:<12} {:<8} {:>9.0f} pkt/s {:>8.2f} Mbit/s  loss {:>5.1f}%  delay p50 {:>8.2f} ms "
-          "p99 {:>8.2f} ms  queue {}\n",
+          "{:<12} {:<8} {:>9.0f} pkt/s {:>8.2f} Mbit/s  loss {:>5.1f}%  delay p50 {} ms "
+          "p99 {} ms  queue {}\n",
           link, direction, per_second(count("received"), was("received"), seconds),
-          per_second(count("bytes_sent"), was("bytes_sent"), seconds) * 8 / 1e6, loss,
-          s["delay_us"].value("p50", 0.0) / 1000.0, s["delay_us"].value("p99", 0.0) / 1000.0,
+          per_second(count("bytes_sent"), was("bytes_sent"), seconds) * 8 / 1e6, loss, p50, p99,
           in > out ? in - out : 0);
     }
   }
@@ -193,7 +204,7 @@ void print_watch(const ordered& now, const ordered* before, double seconds) {
 
 int ctl_watch(const Ctl& ctl) {
   Interrupt interrupt;
-  ordered before = get_json(ctl, "/v1/stats");
+  ordered before = get_json(ctl, "/v1/stats?delay_buckets=1");
   auto then = std::chrono::steady_clock::now();
   for (;;) {
     try {
@@ -201,7 +212,7 @@ int ctl_watch(const Ctl& ctl) {
     } catch (const Interrupted&) {
       return kExitOk;
     }
-    ordered now = get_json(ctl, "/v1/stats");
+    ordered now = get_json(ctl, "/v1/stats?delay_buckets=1");
     const auto at = std::chrono::steady_clock::now();
     print_watch(now, &before, std::chrono::duration<double>(at - then).count());
     before = std::move(now);

@@ -70,6 +70,46 @@ Duration LatencyHistogram::percentile(double q) const {
   return Duration{max_};
 }
 
+std::vector<std::pair<uint64_t, uint64_t>> LatencyHistogram::buckets() const {
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  for (unsigned b = 0; b < kBuckets; ++b) {
+    if (counts_[b] > 0) {
+      out.emplace_back(upper_edge(b), counts_[b]);
+    }
+  }
+  return out;
+}
+
+std::optional<uint64_t> percentile_between(const std::vector<std::pair<uint64_t, uint64_t>>& before,
+                                           const std::vector<std::pair<uint64_t, uint64_t>>& now,
+                                           double q) {
+  std::vector<std::pair<uint64_t, uint64_t>> added;
+  uint64_t total = 0;
+  size_t b = 0;
+  for (const auto& [edge, count] : now) {
+    while (b < before.size() && before[b].first < edge) {
+      ++b;
+    }
+    const uint64_t was = b < before.size() && before[b].first == edge ? before[b].second : 0;
+    if (count > was) {
+      added.emplace_back(edge, count - was);
+      total += count - was;
+    }
+  }
+  if (total == 0) {
+    return std::nullopt;
+  }
+  const auto rank = static_cast<uint64_t>(std::ceil(std::clamp(q, 0.0, 1.0) * static_cast<double>(total)));
+  uint64_t seen = 0;
+  for (const auto& [edge, count] : added) {
+    seen += count;
+    if (seen >= std::max<uint64_t>(rank, 1)) {
+      return edge;
+    }
+  }
+  return added.back().first;
+}
+
 void LatencyHistogram::merge(const LatencyHistogram& other) {
   for (unsigned b = 0; b < kBuckets; ++b) {
     counts_[b] += other.counts_[b];

@@ -3,7 +3,10 @@
 #pragma once
 
 #include <array>
+#include <optional>
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 #include "core/time.hh"
 
@@ -28,6 +31,9 @@ class LatencyHistogram {
   uint64_t count_at_most(Duration d) const;
   double sum_ns() const { return sum_; }
   void merge(const LatencyHistogram& other);
+  // Every bucket that holds samples, as (its upper edge in ns, its count), in order: what a
+  // reader needs to take percentiles over the samples between two readings.
+  std::vector<std::pair<uint64_t, uint64_t>> buckets() const;
 
  private:
   static unsigned bucket_of(uint64_t v);
@@ -39,5 +45,12 @@ class LatencyHistogram {
   int64_t min_ = INT64_MAX;
   double sum_ = 0.0;
 };
+
+// The value at quantile q of the samples `now` holds beyond `before` (two readings of
+// buckets() of one histogram, `before` the earlier): the upper edge of the bucket that holds it,
+// in ns; nullopt when none came between them.
+std::optional<uint64_t> percentile_between(const std::vector<std::pair<uint64_t, uint64_t>>& before,
+                                           const std::vector<std::pair<uint64_t, uint64_t>>& now,
+                                           double q);
 
 }  // namespace badlink

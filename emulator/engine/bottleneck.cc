@@ -16,7 +16,7 @@ uint64_t Bottleneck::size_of(const Packet& p) {
 
 void Bottleneck::configure(const RateConfig& rate, const QueueLimit& limit) {
   serialiser_.set_rate(rate.bits_per_second);
-  if (!(rate.trace == trace_ || (rate.trace && trace_ && *rate.trace == *trace_))) {
+  if (!same_contents(rate.trace, trace_)) {
     schedule_ = DeliverySchedule{};  // another trace: from its own opportunities
   }
   trace_ = rate.trace;
@@ -89,7 +89,7 @@ void Bottleneck::take_over(Bottleneck& previous) {
   serving_ = std::exchange(previous.serving_, false);
   held_ = previous.held_;
   busy_until_ = previous.busy_until_;
-  if (trace_ == previous.trace_ || (trace_ && previous.trace_ && *trace_ == *previous.trace_)) {
+  if (same_contents(trace_, previous.trace_)) {
     schedule_ = previous.schedule_;  // the same trace goes on where it was
   }
   packets_ = std::exchange(previous.packets_, 0);

@@ -8,6 +8,7 @@
 #include <variant>
 
 #include "core/packet.hh"
+#include "core/same_contents.hh"
 #include "core/time.hh"
 #include "impairments/delivery_trace.hh"
 
@@ -68,7 +69,7 @@ struct RateConfig {
 
   friend bool operator==(const RateConfig& a, const RateConfig& b) {
     return a.bits_per_second == b.bits_per_second &&
-           (a.trace == b.trace || (a.trace && b.trace && *a.trace == *b.trace));
+           same_contents(a.trace, b.trace);
   }
 };
 

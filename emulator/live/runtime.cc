@@ -11,6 +11,7 @@
 #include <ctime>
 #include <stdexcept>
 
+#include "core/same_contents.hh"
 #include "impairments/delay.hh"
 #include "sys/system_error.hh"
 
@@ -155,7 +156,7 @@ bool same_schedules(const std::vector<Link>& a, const std::vector<Link>& b) {
     for (size_t d = 0; d < kDirections; ++d) {
       const auto& s = a[i].traces[d];
       const auto& t = b[i].traces[d];
-      if (!(s == t || (s && t && *s == *t))) {
+      if (!same_contents(s, t)) {
         return false;
       }
     }

@@ -39,7 +39,7 @@ DirectionStats RuntimeSnapshot::total(Direction d) const {
 }
 
 std::string snapshot_json(const RuntimeSnapshot& s, std::optional<uint64_t> heap_allocations,
-                          uint64_t json_allocations) {
+                          uint64_t json_allocations, bool delay_buckets) {
   const DiversionReport& v = s.diversion;
   nlohmann::ordered_json o;
   o["profile"] = s.profile;
@@ -81,6 +81,9 @@ std::string snapshot_json(const RuntimeSnapshot& s, std::optional<uint64_t> heap
       for (const Direction d : {Direction::outbound, Direction::inbound}) {
         nlohmann::ordered_json& dj = j[l.name][std::string(to_string(d))];
         dj = direction_stats_json(l.directions[index_of(d)]);
+        if (delay_buckets) {
+          dj["delay_buckets"] = l.directions[index_of(d)].delay.buckets();
+        }
         dj["queued_packets"] = uint64_t{l.queued_packets[index_of(d)]};
         dj["queued_bytes"] = l.queued_bytes[index_of(d)];
         const Outage down = l.outage[index_of(d)];

@@ -54,8 +54,10 @@ struct RuntimeSnapshot {
 
 // As --stats-json writes it. `heap` (a counting build's allocation count, with what earlier
 // snapshots and their JSON allocated taken off) goes under pool.
+// `delay_buckets`: each link's direction also has "delay_buckets", its delay histogram's
+// nonempty buckets as [upper edge in ns, count] (for percentiles between two readings).
 std::string snapshot_json(const RuntimeSnapshot& s, std::optional<uint64_t> heap_allocations,
-                          uint64_t json_allocations);
+                          uint64_t json_allocations, bool delay_buckets = false);
 
 // The periodic one-line summary.
 std::string snapshot_line(const RuntimeSnapshot& s);

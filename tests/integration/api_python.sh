@@ -80,6 +80,12 @@ try:
 except BadlinkError as e:
     assert e.status == 404, e
 print("ok: errors")
+both = link.set_link(outbound={"delay": "30ms"}, inbound={"loss": "0%"})
+assert both["outbound"]["delay"] == "30ms" and both["inbound"]["loss"] == "0%", both
+near(added_delay_ms(), 30)
+link.set_link(outbound={"delay": None}, inbound={"loss": None})
+assert link.profile()["outbound"]["delay"] == "20ms", link.profile()
+print("ok: both directions in one change")
 stats = link.stats()
 assert stats["links"]["default"]["outbound"]["received"] >= 2500, stats
 assert "badlink_packets_total" in link.metrics()

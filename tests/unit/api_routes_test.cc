@@ -1,6 +1,7 @@
 // The control API's routes over LoopControl and a fake loop: every status the issue names,
 // error bodies with positions and "did you mean", PATCH/null/reset semantics, and the running
 // profile unchanged after each bad request.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -13,6 +14,7 @@ namespace badlink::api {
 namespace {
 
 using nlohmann::json;
+using ::testing::HasSubstr;
 
 constexpr const char* kTwoLinks = R"(
 [profile]
@@ -100,6 +102,30 @@ TEST_F(RoutesTest, PatchSetsKeysAndNullGoesBackToTheProfiles) {
   r = call("PATCH", "/v1/links/video/outbound", R"({"delay": null, "loss": null})");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(running(), render_profile(start_));
+}
+
+// Both directions in one PATCH of the link: one change (one generation), not two.
+TEST_F(RoutesTest, PatchOfALinkChangesBothDirectionsAtOnce) {
+  const uint64_t before = control_.view().generation;
+  Response r = call("PATCH", "/v1/links/video",
+                    R"({"outbound": {"delay": "80ms"}, "inbound": {"delay": "7ms", "loss": null}})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["outbound"]["delay"], "80ms");
+  EXPECT_EQ(json::parse(r.body)["inbound"]["delay"], "7ms");
+  EXPECT_EQ(outbound_delay("video"), std::chrono::milliseconds(80));
+  EXPECT_EQ(loop_.profile().link("video").inbound.delay.delay, std::chrono::milliseconds(7));
+  EXPECT_EQ(control_.view().generation, before + 1);
+  // Refused whole: a bad key in one direction leaves the other as it was.
+  r = call("PATCH", "/v1/links/video", R"({"outbound": {"delay": "1ms"}, "inbound": {"dealy": "1ms"}})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(outbound_delay("video"), std::chrono::milliseconds(80));
+  EXPECT_EQ(control_.view().generation, before + 1);
+  r = call("PATCH", "/v1/links/video", R"({"sideways": {}})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(json::parse(r.body)["error"].get<std::string>(), HasSubstr("takes outbound and inbound"));
+  EXPECT_EQ(call("PATCH", "/v1/links/video", R"({"outbound": 3})").status, 400);
+  EXPECT_EQ(call("PATCH", "/v1/links/nope", R"({"outbound": {}})").status, 404);
+  EXPECT_EQ(call("DELETE", "/v1/links/video").status, 405);
 }
 
 TEST_F(RoutesTest, PatchOnADirectionWithoutSection) {
