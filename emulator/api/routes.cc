@@ -223,7 +223,9 @@ Response put_profile(const Request& r, Control& control) {
   }
   Profile next;
   try {
-    next = parse_profile(text, "PUT /v1/profile");
+    // Trace files named relative to the running profile's directory, as its own are.
+    next = parse_profile(text, "PUT /v1/profile",
+                         trace_directory_of(control.view().profile.source));
   } catch (const ProfileError& e) {
     return bad_profile(e, toml);  // a JSON body's positions would point into generated TOML
   }

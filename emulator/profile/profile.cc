@@ -283,7 +283,8 @@ bool valid_link_name(std::string_view name) {
 
 class Parser {
  public:
-  explicit Parser(std::string file) : file_(std::move(file)) {}
+  Parser(std::string file, std::filesystem::path trace_dir)
+      : file_(std::move(file)), trace_dir_(std::move(trace_dir)) {}
 
   Profile parse(std::string_view text) {
     toml::table root;
@@ -1246,10 +1247,7 @@ class Parser {
 
   std::filesystem::path trace_path(const std::string& name) const {
     const std::filesystem::path p(name);
-    if (p.is_absolute() || file_.empty() || file_.front() == '<' || file_ == "-") {
-      return p;
-    }
-    return std::filesystem::path(file_).parent_path() / p;
+    return p.is_absolute() ? p : trace_dir_ / p;
   }
 
   // Each problem at its line of the trace, and the key that named it where it is written.
@@ -1470,6 +1468,7 @@ class Parser {
   }
 
   std::string file_;
+  std::filesystem::path trace_dir_;  // where relative trace names are
   std::vector<Diagnostic> diagnostics_;
 };
 
@@ -1602,7 +1601,21 @@ std::string_view to_string(Protocol p) {
 }
 
 Profile parse_profile(std::string_view toml_text, std::string_view source_name) {
-  return Parser(std::string(source_name)).parse(toml_text);
+  return parse_profile(toml_text, source_name, trace_directory_of(source_name));
+}
+
+Profile parse_profile(std::string_view toml_text, std::string_view source_name,
+                      const std::filesystem::path& trace_dir) {
+  return Parser(std::string(source_name), trace_dir).parse(toml_text);
+}
+
+std::filesystem::path trace_directory_of(std::string_view source) {
+  std::error_code ec;
+  const std::filesystem::path file(source);
+  if (source.empty() || !std::filesystem::is_regular_file(file, ec)) {
+    return {};  // standard input, a request: the current directory
+  }
+  return file.parent_path();
 }
 
 Profile load_profile(const std::filesystem::path& file) {

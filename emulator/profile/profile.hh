@@ -140,7 +140,12 @@ class ProfileError : public std::runtime_error {
 
 // Parse and validate completely; throws ProfileError listing every problem. Nothing partial is
 // ever returned.
+// Trace files a profile names are relative to the directory of `source_name` when that is a
+// file, else to the current directory (standard input, a request), or to `trace_dir`.
 Profile parse_profile(std::string_view toml_text, std::string_view source_name);
+Profile parse_profile(std::string_view toml_text, std::string_view source_name,
+                      const std::filesystem::path& trace_dir);
+std::filesystem::path trace_directory_of(std::string_view source);
 Profile load_profile(const std::filesystem::path& file);
 
 // The effective profile with every default filled in, as TOML that parse_profile() accepts

@@ -294,6 +294,19 @@ TEST(ProfileTraces, ErrorsNameTheTraceFileAndLine) {
   EXPECT_THAT(d[4].message, HasSubstr("must not decrease"));
 }
 
+TEST(ProfileTraces, RelativeToTheProfilesDirectoryOrTheCurrentOne) {
+  testing::TempDir dir;
+  const std::string path = write(dir, "p.toml", "[profile]\nname = \"t\"\n");
+  EXPECT_EQ(trace_directory_of(path), dir.path());
+  EXPECT_EQ(trace_directory_of("<stdin>"), std::filesystem::path());
+  EXPECT_EQ(trace_directory_of("PUT /v1/profile"), std::filesystem::path());
+  // A profile from a request, its traces where the running profile is.
+  write(dir, "c.down", "5\n");
+  const Profile p = parse_profile("[profile]\nname = \"t\"\n[outbound]\nrate = { trace = \"c.down\" }\n",
+                                  "PUT /v1/profile", dir.path());
+  EXPECT_TRUE(p.single_link().outbound.rate.trace);
+}
+
 TEST(ProfileTraces, ACsvTraceBelongsToTheLinkNotToAStep) {
   testing::TempDir dir;
   write(dir, "t.csv", "at_us,delay_us\n0,1\n2000000,5\n");
