@@ -224,8 +224,8 @@ Response put_profile(const Request& r, Control& control) {
   Profile next;
   try {
     // Trace files named relative to the running profile's directory, as its own are.
-    next = parse_profile(text, "PUT /v1/profile",
-                         trace_directory_of(control.view().profile.source));
+    next =
+        parse_profile(text, "PUT /v1/profile", trace_directory_of(control.view().profile.source));
   } catch (const ProfileError& e) {
     return bad_profile(e, toml);  // a JSON body's positions would point into generated TOML
   }
@@ -290,8 +290,8 @@ std::optional<Response> apply_patch(const Request& r, Control& control, const st
 }
 
 Response patch_direction(const Request& r, Control& control, const std::string& link, Direction d) {
-  auto parsed = json_object_body(r, "a PATCH body",
-                                 " of direction keys, e.g. {\"delay\": \"80ms\", \"loss\": \"5%\"}");
+  auto parsed = json_object_body(
+      r, "a PATCH body", " of direction keys, e.g. {\"delay\": \"80ms\", \"loss\": \"5%\"}");
   if (auto* refused = std::get_if<Response>(&parsed)) {
     return std::move(*refused);
   }
@@ -309,21 +309,23 @@ Response patch_direction(const Request& r, Control& control, const std::string& 
 
 // {"outbound": {...}, "inbound": {...}}: both directions' keys in one change.
 Response patch_link(const Request& r, Control& control, const std::string& link) {
-  auto parsed = json_object_body(
-      r, "a PATCH body",
-      " of directions, e.g. {\"outbound\": {\"delay\": \"80ms\"}, \"inbound\": {\"rate\": \"1mbit\"}}");
+  auto parsed = json_object_body(r, "a PATCH body",
+                                 " of directions, e.g. {\"outbound\": {\"delay\": \"80ms\"}, "
+                                 "\"inbound\": {\"rate\": \"1mbit\"}}");
   if (auto* refused = std::get_if<Response>(&parsed)) {
     return std::move(*refused);
   }
   std::vector<KeyChange> changes;
   for (const auto& [name, keys] : std::get<json>(parsed).items()) {
     if (name != "outbound" && name != "inbound") {
-      return error_response(400, "unknown key '" + name + "'; a link's PATCH takes outbound and "
-                                 "inbound, each an object of direction keys");
+      return error_response(400, "unknown key '" + name +
+                                     "'; a link's PATCH takes outbound and "
+                                     "inbound, each an object of direction keys");
     }
     if (!keys.is_object()) {
-      return error_response(400, name + " is a JSON object of direction keys, e.g. "
-                                        "{\"delay\": \"80ms\"}");
+      return error_response(400, name +
+                                     " is a JSON object of direction keys, e.g. "
+                                     "{\"delay\": \"80ms\"}");
     }
     Response refused;
     const std::optional<std::vector<KeyChange>> some = key_changes(

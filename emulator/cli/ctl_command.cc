@@ -7,14 +7,14 @@
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "api/endpoint.hh"
-#include "core/latency_histogram.hh"
 #include "cli/api_client.hh"
 #include "cli/command.hh"
+#include "core/latency_histogram.hh"
 #include "sys/interrupt.hh"
 
 namespace po = boost::program_options;
@@ -180,7 +180,8 @@ void print_watch(const ordered& now, const ordered* before, double seconds) {
       std::string p50 = fmt::format("{:>8.2f}", s["delay_us"].value("p50", 0.0) / 1000.0);
       std::string p99 = fmt::format("{:>8.2f}", s["delay_us"].value("p99", 0.0) / 1000.0);
       if (b != nullptr && s.contains("delay_buckets") && b->contains("delay_buckets")) {
-        const auto buckets_now = s["delay_buckets"].get<std::vector<std::pair<uint64_t, uint64_t>>>();
+        const auto buckets_now =
+            s["delay_buckets"].get<std::vector<std::pair<uint64_t, uint64_t>>>();
         const auto buckets_before =
             (*b)["delay_buckets"].get<std::vector<std::pair<uint64_t, uint64_t>>>();
         const auto shown = [&](double q) {

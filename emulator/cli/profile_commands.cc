@@ -51,9 +51,8 @@ void report_traces(const Profile& profile) {
         }
         seen.push_back(t);
         std::cout << "  " << who << to_string(d) << " rate trace " << t->source << ": "
-                  << t->ms.size() << " delivery opportunities over "
-                  << format_duration(t->period()) << ", "
-                  << format_rate(static_cast<uint64_t>(t->mean_bits_per_second()))
+                  << t->ms.size() << " delivery opportunities over " << format_duration(t->period())
+                  << ", " << format_rate(static_cast<uint64_t>(t->mean_bits_per_second()))
                   << " on average" << (t->loop ? ", looping" : ", once") << '\n';
       }
       if (const auto& t = link.traces[index_of(d)]) {
@@ -61,8 +60,8 @@ void report_traces(const Profile& profile) {
         for (const std::string& c : t->columns) {
           columns += (columns.empty() ? "" : ",") + c;
         }
-        std::cout << "  " << who << to_string(d) << " trace " << t->source << ": "
-                  << t->rows.size() << " row" << (t->rows.size() == 1 ? "" : "s") << " over "
+        std::cout << "  " << who << to_string(d) << " trace " << t->source << ": " << t->rows.size()
+                  << " row" << (t->rows.size() == 1 ? "" : "s") << " over "
                   << format_duration(t->duration()) << " (" << columns << ")" << '\n';
       }
     }

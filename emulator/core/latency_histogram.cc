@@ -99,7 +99,8 @@ std::optional<uint64_t> percentile_between(const std::vector<std::pair<uint64_t,
   if (total == 0) {
     return std::nullopt;
   }
-  const auto rank = static_cast<uint64_t>(std::ceil(std::clamp(q, 0.0, 1.0) * static_cast<double>(total)));
+  const auto rank =
+      static_cast<uint64_t>(std::ceil(std::clamp(q, 0.0, 1.0) * static_cast<double>(total)));
   uint64_t seen = 0;
   for (const auto& [edge, count] : added) {
     seen += count;

@@ -38,8 +38,8 @@ std::unique_ptr<EngineLink> Engine::make_slot(size_t link, const DirectionConfig
   const uint64_t seed = link_seed(seed_, link);
   for (size_t d = 0; d < kDirections; ++d) {
     slot->rngs[d].reseed(direction_seed(seed, static_cast<unsigned>(d)));
-    slot->pipelines[d] = std::make_unique<Pipeline>(configs[d], slot->rngs[d], pool_,
-                                                    slot->stats[d], observer_, in_service_, trace_epoch_);
+    slot->pipelines[d] = std::make_unique<Pipeline>(
+        configs[d], slot->rngs[d], pool_, slot->stats[d], observer_, in_service_, trace_epoch_);
   }
   return slot;
 }
@@ -201,8 +201,8 @@ EngineChange Engine::prepare(std::span<const DirectionConfigs> links) {
   for (size_t i = 0; i < links_.size(); ++i) {
     EngineLink& slot = *links_[i];
     for (size_t d = 0; d < kDirections; ++d) {
-      change.pipelines_[i][d] = std::make_unique<Pipeline>(links[i][d], slot.rngs[d], pool_,
-                                                           slot.stats[d], observer_, in_service_, trace_epoch_);
+      change.pipelines_[i][d] = std::make_unique<Pipeline>(
+          links[i][d], slot.rngs[d], pool_, slot.stats[d], observer_, in_service_, trace_epoch_);
     }
   }
   for (size_t i = links_.size(); i < links.size(); ++i) {

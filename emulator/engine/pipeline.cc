@@ -129,8 +129,8 @@ void Pipeline::process_super(Packet* packet, const IpHeaders& headers, const Gso
   stats_.bytes_received +=
       uint64_t{layout.segments - 1} * (layout.header_bytes + packet->l3_offset);
   fate_.clear();
-  bool whole = !bottleneck_.engaged() && config_.reorder <= 0.0 && !delay_.has_jitter() &&
-               !slotted_;
+  bool whole =
+      !bottleneck_.engaged() && config_.reorder <= 0.0 && !delay_.has_jitter() && !slotted_;
   if (packet->l3().size() < headers.ip_length) {
     // Only its headers were copied, which a backend does only where the profile just delays
     // (DirectionConfig::delays_only): nothing to draw, it goes on whole.

@@ -68,8 +68,7 @@ struct RateConfig {
   bool limited() const { return bits_per_second > 0 || trace != nullptr; }
 
   friend bool operator==(const RateConfig& a, const RateConfig& b) {
-    return a.bits_per_second == b.bits_per_second &&
-           same_contents(a.trace, b.trace);
+    return a.bits_per_second == b.bits_per_second && same_contents(a.trace, b.trace);
   }
 };
 

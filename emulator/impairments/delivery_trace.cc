@@ -13,8 +13,7 @@ double DeliveryTrace::mean_bits_per_second() const {
          (static_cast<double>(ms.back()) / 1e3);
 }
 
-TimePoint DeliverySchedule::at(const DeliveryTrace& trace, TimePoint epoch,
-                               uint64_t index) const {
+TimePoint DeliverySchedule::at(const DeliveryTrace& trace, TimePoint epoch, uint64_t index) const {
   const uint64_t n = trace.ms.size();
   const uint64_t cycle = index / n;
   return epoch + trace.period() * static_cast<int64_t>(cycle) +
@@ -32,10 +31,9 @@ uint64_t DeliverySchedule::first_after(const DeliveryTrace& trace, TimePoint epo
   const auto cycle = static_cast<uint64_t>(since / period);
   const int64_t within = since % period;
   // The first time strictly after `within`: an opportunity serves what waited before it.
-  const auto it = std::upper_bound(trace.ms.begin(), trace.ms.end(), within,
-                                   [](int64_t w, uint64_t m) {
-                                     return w < static_cast<int64_t>(m) * 1'000'000;
-                                   });
+  const auto it = std::upper_bound(
+      trace.ms.begin(), trace.ms.end(), within,
+      [](int64_t w, uint64_t m) { return w < static_cast<int64_t>(m) * 1'000'000; });
   return cycle * n + static_cast<uint64_t>(it - trace.ms.begin());
 }
 

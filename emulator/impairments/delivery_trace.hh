@@ -21,7 +21,7 @@ inline constexpr uint64_t kDeliveryBytes = 1500;
 struct DeliveryTrace {
   std::vector<uint64_t> ms;  // non-decreasing milliseconds after the start; the last is > 0
   bool loop = true;
-  std::string source;        // the file as the profile names it
+  std::string source;  // the file as the profile names it
 
   Duration period() const { return std::chrono::milliseconds(ms.empty() ? 0 : ms.back()); }
   // What the trace can carry on average, over one period.

@@ -104,12 +104,13 @@ std::string snapshot_json(const RuntimeSnapshot& s, std::optional<uint64_t> heap
     };
     for (const LinkSnapshot& l : s.links) {
       nlohmann::ordered_json& lj = j["links"][l.name];
-      lj = {{"step", l.step ? nlohmann::ordered_json(uint64_t{*l.step})
-                            : nlohmann::ordered_json(nullptr)},
+      lj = {{"step",
+             l.step ? nlohmann::ordered_json(uint64_t{*l.step}) : nlohmann::ordered_json(nullptr)},
             {"cycle", l.cycle}};
       for (const Direction d : {Direction::outbound, Direction::inbound}) {
-        lj[std::string(to_string(d))] = {{"row", or_null(l.row[index_of(d)])},
-                                         {"trace_position_ms", or_null(l.trace_position_ms[index_of(d)])}};
+        lj[std::string(to_string(d))] = {
+            {"row", or_null(l.row[index_of(d)])},
+            {"trace_position_ms", or_null(l.trace_position_ms[index_of(d)])}};
       }
     }
   }

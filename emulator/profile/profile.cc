@@ -14,8 +14,8 @@
 #include <initializer_list>
 #include <limits>
 #include <span>
-#include <tuple>
 #include <sstream>
+#include <tuple>
 #include <utility>
 #include <variant>
 
@@ -71,10 +71,10 @@ constexpr std::array kScheduleOptionKeys{"repeat"sv};
 constexpr Duration kMaxScheduleTime = std::chrono::hours(24 * 7);
 constexpr std::array kProfileKeys{"name"sv, "description"sv, "seed"sv};
 constexpr std::array kMatchKeys{"protocol"sv, "ports"sv, "hosts"sv, "interface"sv};
-constexpr std::array kDirectionKeys{
-    "delay"sv,     "jitter"sv,  "distribution"sv, "correlation"sv, "keep_order"sv, "loss"sv,
-    "duplicate"sv, "reorder"sv, "reorder_gap"sv,  "corrupt"sv,     "rate"sv,       "queue_limit"sv,
-    "trace"sv,     "slot"sv};
+constexpr std::array kDirectionKeys{"delay"sv,       "jitter"sv,  "distribution"sv, "correlation"sv,
+                                    "keep_order"sv,  "loss"sv,    "duplicate"sv,    "reorder"sv,
+                                    "reorder_gap"sv, "corrupt"sv, "rate"sv,         "queue_limit"sv,
+                                    "trace"sv,       "slot"sv};
 constexpr std::array kRateTraceKeys{"trace"sv, "loop"sv};
 constexpr std::array kSlotKeys{"min"sv, "max"sv, "packets"sv, "bytes"sv};
 // A trace file is read whole: more than this is not a trace.
@@ -352,10 +352,10 @@ class Parser {
       link.inbound = parse_direction(*t, "inbound.", nullptr, &link.traces[1]);
       link.has_inbound = true;
     }
-    link.schedule = parse_schedule(root.get("schedule"), root.get("schedule_options"), "schedule",
-                                   {root.get_as<toml::table>("outbound"),
-                                    root.get_as<toml::table>("inbound")},
-                                   link.configs(), traces_end(link));
+    link.schedule =
+        parse_schedule(root.get("schedule"), root.get("schedule_options"), "schedule",
+                       {root.get_as<toml::table>("outbound"), root.get_as<toml::table>("inbound")},
+                       link.configs(), traces_end(link));
     return link;
   }
 
@@ -456,10 +456,10 @@ class Parser {
         }
       }
     }
-    link.schedule = parse_schedule(t.get("schedule"), t.get("schedule_options"), "link.schedule",
-                                   {t.get_as<toml::table>("outbound"),
-                                    t.get_as<toml::table>("inbound")},
-                                   link.configs(), traces_end(link));
+    link.schedule =
+        parse_schedule(t.get("schedule"), t.get("schedule_options"), "link.schedule",
+                       {t.get_as<toml::table>("outbound"), t.get_as<toml::table>("inbound")},
+                       link.configs(), traces_end(link));
     return link;
   }
 
@@ -479,8 +479,7 @@ class Parser {
   // `trace_end`: the link's CSV traces run to there on the same clock (nullopt: it has none).
   Schedule parse_schedule(const toml::node* steps, const toml::node* options,
                           const std::string& prefix, std::array<const toml::table*, 2> base,
-                          const DirectionConfigs& base_configs,
-                          std::optional<Duration> trace_end) {
+                          const DirectionConfigs& base_configs, std::optional<Duration> trace_end) {
     Schedule schedule;
     if (steps != nullptr) {
       const auto* array = steps->as_array();
@@ -1268,8 +1267,9 @@ class Parser {
     SlotConfig slot;
     const Field min = field(t, prefix, "min");
     if (!min) {
-      error(whole, "a slot needs min, the least time a slot opens after a packet is ready "
-                   "(e.g. { min = \"1ms\", max = \"5ms\" })");
+      error(whole,
+            "a slot needs min, the least time a slot opens after a packet is ready "
+            "(e.g. { min = \"1ms\", max = \"5ms\" })");
       return {};
     }
     const std::optional<Duration> low = get_duration(min);
@@ -1310,7 +1310,8 @@ class Parser {
   }
 
   // rate = { trace = "FILE", loop = true }
-  std::shared_ptr<const DeliveryTrace> get_delivery_trace(const toml::table& t, const Field& whole) {
+  std::shared_ptr<const DeliveryTrace> get_delivery_trace(const toml::table& t,
+                                                          const Field& whole) {
     const std::string prefix = whole.path + ".";
     check_keys(t, prefix, kRateTraceKeys, "a rate trace");
     bool loop = true;
@@ -1319,8 +1320,9 @@ class Parser {
     }
     const Field f = field(t, prefix, "trace");
     if (!f) {
-      error(whole, "a rate table names a packet-delivery trace: { trace = \"FILE\" } (Mahimahi's "
-                   "format), or give a rate like \"10mbit\"");
+      error(whole,
+            "a rate table names a packet-delivery trace: { trace = \"FILE\" } (Mahimahi's "
+            "format), or give a rate like \"10mbit\"");
       return nullptr;
     }
     const auto* s = f.node->as_string();
@@ -1440,8 +1442,9 @@ class Parser {
     }
     if (const Field f = field(t, prefix, "trace")) {
       if (trace == nullptr) {
-        error(f, "a CSV trace runs beside the schedule on its clock: name it in the link's own "
-                 "[outbound] or [inbound], not in a step");
+        error(f,
+              "a CSV trace runs beside the schedule on its clock: name it in the link's own "
+              "[outbound] or [inbound], not in a step");
       } else if (const auto* s = f.node->as_string()) {
         if (const std::optional<std::string> text = read_trace(f, s->get())) {
           try {

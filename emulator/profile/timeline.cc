@@ -9,7 +9,8 @@ namespace {
 
 // A CSV trace, or a delivery trace of its own: either runs on the timeline's clock.
 bool has_trace(const Link& l) {
-  return std::any_of(l.traces.begin(), l.traces.end(), [](const auto& t) { return t != nullptr; }) ||
+  return std::any_of(l.traces.begin(), l.traces.end(),
+                     [](const auto& t) { return t != nullptr; }) ||
          l.outbound.rate.trace || l.inbound.rate.trace;
 }
 
@@ -104,9 +105,8 @@ std::optional<Duration> Timeline::next_change(Duration t) const {
     for (const auto& trace : l.traces) {
       if (trace) {
         const Duration in_cycle = t - cycle_start;
-        const auto it = std::upper_bound(
-            trace->rows.begin(), trace->rows.end(), in_cycle,
-            [](Duration v, const TraceRow& r) { return v < r.at; });
+        const auto it = std::upper_bound(trace->rows.begin(), trace->rows.end(), in_cycle,
+                                         [](Duration v, const TraceRow& r) { return v < r.at; });
         if (it != trace->rows.end()) {
           consider(cycle_start + it->at);
         }

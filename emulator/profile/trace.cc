@@ -95,17 +95,21 @@ DeliveryTrace parse_delivery_trace(std::string_view text, std::string source, bo
   for_each_line(text, [&](uint32_t number, std::string_view raw) {
     const std::string_view line = trim(raw);
     if (line.empty()) {
-      return problems.add(number, "an empty line; every line is one delivery time in whole "
-                                  "milliseconds, e.g. 12");
+      return problems.add(number,
+                          "an empty line; every line is one delivery time in whole "
+                          "milliseconds, e.g. 12");
     }
     const std::optional<int64_t> ms = whole_number(line);
     if (!ms || *ms < 0) {
-      return problems.add(number, "expected a delivery time in whole milliseconds (a number "
-                                  "like 12), got " + quoted(line));
+      return problems.add(number,
+                          "expected a delivery time in whole milliseconds (a number "
+                          "like 12), got " +
+                              quoted(line));
     }
     if (static_cast<uint64_t>(*ms) > max_ms) {
-      return problems.add(number, std::to_string(*ms) + " ms is past a week, the longest a "
-                                  "trace may run");
+      return problems.add(number, std::to_string(*ms) +
+                                      " ms is past a week, the longest a "
+                                      "trace may run");
     }
     if (!trace.ms.empty() && static_cast<uint64_t>(*ms) < trace.ms.back()) {
       return problems.add(number, "times must not decrease: " + std::to_string(*ms) +
@@ -168,8 +172,10 @@ ConfigTrace parse_config_trace(std::string_view text, std::string source) {
   std::vector<Column> columns;
   bool header = false;
   bool bad_header = false;
-  const int64_t max_us = std::chrono::duration_cast<std::chrono::microseconds>(kMaxTraceTime).count();
-  const int64_t max_delay_us = std::chrono::duration_cast<std::chrono::microseconds>(kMaxDelay).count();
+  const int64_t max_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(kMaxTraceTime).count();
+  const int64_t max_delay_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(kMaxDelay).count();
   for_each_line(text, [&](uint32_t number, std::string_view raw) {
     const std::string_view line = trim(raw);
     if (line.empty() || line.front() == '#') {
@@ -194,11 +200,11 @@ ConfigTrace parse_config_trace(std::string_view text, std::string source) {
         columns.push_back(c);
         trace.columns.emplace_back(name);
       }
-      if (std::find(columns.begin(), columns.end(), Column::at) == columns.end() &&
-          !bad_header) {
+      if (std::find(columns.begin(), columns.end(), Column::at) == columns.end() && !bad_header) {
         bad_header = true;
-        problems.add(number, "the header has no at_us column: every row needs its time, e.g. "
-                             "at_us,delay_us,rate_bps");
+        problems.add(number,
+                     "the header has no at_us column: every row needs its time, e.g. "
+                     "at_us,delay_us,rate_bps");
       }
       return !bad_header;
     }
@@ -226,8 +232,8 @@ ConfigTrace parse_config_trace(std::string_view text, std::string source) {
       if (columns[i] == Column::loss) {
         double v = 0.0;
         const auto [end, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), v);
-        if (ec != std::errc() || end != cell.data() + cell.size() || !std::isfinite(v) ||
-            v < 0.0 || v > 1.0) {
+        if (ec != std::errc() || end != cell.data() + cell.size() || !std::isfinite(v) || v < 0.0 ||
+            v > 1.0) {
           if (!bad("a probability 0..1 (0.05 is 5%)")) {
             return false;
           }
@@ -286,11 +292,10 @@ ConfigTrace parse_config_trace(std::string_view text, std::string source) {
       return true;
     }
     if (!trace.rows.empty() && row.at <= trace.rows.back().at) {
-      return problems.add(
-          number, "rows must come in order of time: at_us " +
-                      std::to_string(row.at.count() / 1000) + " is not after " +
-                      std::to_string(trace.rows.back().at.count() / 1000) + " on line " +
-                      std::to_string(trace.rows.back().line));
+      return problems.add(number, "rows must come in order of time: at_us " +
+                                      std::to_string(row.at.count() / 1000) + " is not after " +
+                                      std::to_string(trace.rows.back().at.count() / 1000) +
+                                      " on line " + std::to_string(trace.rows.back().line));
     }
     if (trace.rows.size() >= kMaxTraceLines) {
       return problems.add(number, "more than " + std::to_string(kMaxTraceLines) + " rows");
@@ -300,8 +305,9 @@ ConfigTrace parse_config_trace(std::string_view text, std::string source) {
   });
   if (!problems.any()) {
     if (!header) {
-      problems.add(0, "the trace is empty: it needs a header (e.g. at_us,delay_us,rate_bps) "
-                      "and at least one row");
+      problems.add(0,
+                   "the trace is empty: it needs a header (e.g. at_us,delay_us,rate_bps) "
+                   "and at least one row");
     } else if (trace.rows.empty()) {
       problems.add(0, "the trace has a header but no row");
     }

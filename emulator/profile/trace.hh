@@ -62,7 +62,7 @@ struct TraceRow {
 };
 
 struct ConfigTrace {
-  std::vector<TraceRow> rows;  // strictly increasing `at`
+  std::vector<TraceRow> rows;        // strictly increasing `at`
   std::vector<std::string> columns;  // as the header names them
   std::string source;                // the file as the profile names it
 

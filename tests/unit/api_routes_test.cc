@@ -107,8 +107,9 @@ TEST_F(RoutesTest, PatchSetsKeysAndNullGoesBackToTheProfiles) {
 // Both directions in one PATCH of the link: one change (one generation), not two.
 TEST_F(RoutesTest, PatchOfALinkChangesBothDirectionsAtOnce) {
   const uint64_t before = control_.view().generation;
-  Response r = call("PATCH", "/v1/links/video",
-                    R"({"outbound": {"delay": "80ms"}, "inbound": {"delay": "7ms", "loss": null}})");
+  Response r =
+      call("PATCH", "/v1/links/video",
+           R"({"outbound": {"delay": "80ms"}, "inbound": {"delay": "7ms", "loss": null}})");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(json::parse(r.body)["outbound"]["delay"], "80ms");
   EXPECT_EQ(json::parse(r.body)["inbound"]["delay"], "7ms");
@@ -116,13 +117,15 @@ TEST_F(RoutesTest, PatchOfALinkChangesBothDirectionsAtOnce) {
   EXPECT_EQ(loop_.profile().link("video").inbound.delay.delay, std::chrono::milliseconds(7));
   EXPECT_EQ(control_.view().generation, before + 1);
   // Refused whole: a bad key in one direction leaves the other as it was.
-  r = call("PATCH", "/v1/links/video", R"({"outbound": {"delay": "1ms"}, "inbound": {"dealy": "1ms"}})");
+  r = call("PATCH", "/v1/links/video",
+           R"({"outbound": {"delay": "1ms"}, "inbound": {"dealy": "1ms"}})");
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_EQ(outbound_delay("video"), std::chrono::milliseconds(80));
   EXPECT_EQ(control_.view().generation, before + 1);
   r = call("PATCH", "/v1/links/video", R"({"sideways": {}})");
   EXPECT_EQ(r.status, 400);
-  EXPECT_THAT(json::parse(r.body)["error"].get<std::string>(), HasSubstr("takes outbound and inbound"));
+  EXPECT_THAT(json::parse(r.body)["error"].get<std::string>(),
+              HasSubstr("takes outbound and inbound"));
   EXPECT_EQ(call("PATCH", "/v1/links/video", R"({"outbound": 3})").status, 400);
   EXPECT_EQ(call("PATCH", "/v1/links/nope", R"({"outbound": {}})").status, 404);
   EXPECT_EQ(call("DELETE", "/v1/links/video").status, 405);

@@ -1,6 +1,8 @@
 // Traces: the two readers (every problem at its line), a delivery trace serving the bottleneck
 // as Mahimahi's link does (per-byte accounting, wasted opportunities, the loop), CSV rows over
 // a schedule on one clock, and profiles that name traces (relative paths, errors, show).
+#include "profile/trace.hh"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -9,7 +11,6 @@
 #include "engine_harness.hh"
 #include "profile/profile.hh"
 #include "profile/timeline.hh"
-#include "profile/trace.hh"
 #include "temp_dir.hh"
 
 namespace badlink {
@@ -78,8 +79,8 @@ TEST(ConfigTraceReader, ReadsAnySubsetOfColumns) {
   EXPECT_EQ(t.rows[0].loss, 0.01);
   EXPECT_FALSE(t.rows[0].jitter);
   EXPECT_EQ(t.rows[1].at, milliseconds(1500));
-  EXPECT_FALSE(t.rows[1].delay);        // empty: the link's own
-  EXPECT_EQ(t.rows[1].rate, 0u);        // -1: no limit
+  EXPECT_FALSE(t.rows[1].delay);  // empty: the link's own
+  EXPECT_EQ(t.rows[1].rate, 0u);  // -1: no limit
   EXPECT_EQ(t.rows[1].jitter, microseconds(500));
   EXPECT_EQ(t.rows[1].queue_limit_packets, 50u);
   EXPECT_EQ(t.rows[1].line, 5u);
@@ -280,7 +281,9 @@ TEST(ProfileTraces, ErrorsNameTheTraceFileAndLine) {
   const auto d = profile_errors(path);
   ASSERT_EQ(d.size(), 5u);
   EXPECT_EQ(d[0].line, 4u);
-  EXPECT_THAT(d[0].message, HasSubstr("outbound.rate.trace: the trace \"bad.down\" is not valid (1 problem, below)"));
+  EXPECT_THAT(
+      d[0].message,
+      HasSubstr("outbound.rate.trace: the trace \"bad.down\" is not valid (1 problem, below)"));
   EXPECT_EQ(d[1].line, 5u);
   EXPECT_EQ(d[2].line, 7u);
   EXPECT_THAT(d[2].message, HasSubstr("cannot read trace"));
@@ -302,8 +305,9 @@ TEST(ProfileTraces, RelativeToTheProfilesDirectoryOrTheCurrentOne) {
   EXPECT_EQ(trace_directory_of("PUT /v1/profile"), std::filesystem::path());
   // A profile from a request, its traces where the running profile is.
   write(dir, "c.down", "5\n");
-  const Profile p = parse_profile("[profile]\nname = \"t\"\n[outbound]\nrate = { trace = \"c.down\" }\n",
-                                  "PUT /v1/profile", dir.path());
+  const Profile p =
+      parse_profile("[profile]\nname = \"t\"\n[outbound]\nrate = { trace = \"c.down\" }\n",
+                    "PUT /v1/profile", dir.path());
   EXPECT_TRUE(p.single_link().outbound.rate.trace);
 }
 

@@ -428,7 +428,7 @@ void LinuxDiversion::commit(std::unique_ptr<DiversionChange> prepared) noexcept 
     // Stamps that select what the next rules queue stay: taking them out and in again holds
     // the loop while nf_tables commits twice, and packets due meanwhile leave late.
     if (stamps_ && stamps_->layout() != stamp_layout_for(change->plan, change->diverted,
-                                                      change->rules ? *change->rules : rules_)) {
+                                                         change->rules ? *change->rules : rules_)) {
       drop_stamps();  // before the rules they follow: a packet stamped must be one they queue
     }
     if (change->rules) {
