@@ -48,6 +48,14 @@ class Bottleneck {
   void set_held(bool held, TimePoint now, TimingWheel& wheel);
   bool held() const { return held_; }
 
+  // Starts serving the head if nothing is being served and no outage holds (after take_over:
+  // a queue whose trace had ended).
+  void resume(TimePoint now, TimingWheel& wheel) {
+    if (!serving_ && !held_) {
+      start(now, wheel, false);
+    }
+  }
+
   // Takes over another's queue, service and clock (a reconfiguration keeps the backlog).
   void take_over(Bottleneck& previous);
 

@@ -228,6 +228,11 @@ void Engine::commit(EngineChange change) noexcept {
     links_.push_back(std::move(slot));
   }
   refresh_flat();
+  for (const std::unique_ptr<EngineLink>& link : links_) {
+    for (const std::unique_ptr<Pipeline>& p : link->pipelines) {
+      p->resume_service(latest_, wheel_);  // a queue the old config could not serve
+    }
+  }
   for (size_t i = 0; i < change.outages_.size() && i < links_.size(); ++i) {
     for (size_t d = 0; d < kDirections; ++d) {
       if (change.outages_[i][d] && *change.outages_[i][d] != links_[i]->pipelines[d]->outage()) {

@@ -91,6 +91,9 @@ class Pipeline {
   void set_outage(Outage outage, TimePoint now, TimingWheel& wheel);
   Outage outage() const { return outage_; }
 
+  // After inherit(): a queue the previous config left unserved (a delivery trace that ended)
+  // is served from `now` under this one.
+  void resume_service(TimePoint now, TimingWheel& wheel) { bottleneck_.resume(now, wheel); }
   // An outage that holds ends at `now` (a drain): the bottleneck is served again.
   void end_hold(TimePoint now, TimingWheel& wheel) { bottleneck_.set_held(false, now, wheel); }
   // What waits in the bottleneck (not the one being served), for the engine's destructor.

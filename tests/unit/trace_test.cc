@@ -183,6 +183,28 @@ TEST(DeliveryTraceBottleneck, ASaturatedLinkDeliversTheTracesRate) {
   }
 }
 
+// A trace run once leaves what is queued after its end waiting; a change of the link's rate
+// serves it, with no packet arriving to set it going.
+TEST(DeliveryTraceBottleneck, WhatAnEndedTraceLeftIsServedAfterAChange) {
+  auto t = std::make_shared<const DeliveryTrace>(parse_delivery_trace("1\n2\n", "t", false));
+  EngineHarness h(traced(t, {.packets = 0, .bytes = 0}));
+  h.engine().set_trace_epoch(t0);
+  for (int i = 0; i < 5; ++i) {
+    h.submit(t0, 1500 - 28);
+  }
+  h.advance(t0 + milliseconds(10));
+  EXPECT_EQ(h.engine().queued_packets(0, Direction::outbound), 3u);
+  DirectionConfig fixed;
+  fixed.rate.bits_per_second = 12'000'000;  // a 1,500-byte packet a ms
+  fixed.queue = {.packets = 0, .bytes = 0};
+  h.engine().reconfigure(DirectionConfigs{fixed, DirectionConfig{}});
+  const auto out = h.finish();
+  ASSERT_EQ(out.size(), 5u);
+  EXPECT_EQ(out[1].departure, t0 + milliseconds(2));
+  EXPECT_GT(out[2].departure, t0 + milliseconds(2));
+  EXPECT_EQ(out[4].departure - out[3].departure, milliseconds(1));
+}
+
 TEST(DeliveryTraceBottleneck, ItsQueueTailDrops) {
   auto t = std::make_shared<const DeliveryTrace>(parse_delivery_trace("10\n", "t", true));
   EngineHarness h(traced(t, {.packets = 5, .bytes = 0}));
