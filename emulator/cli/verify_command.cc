@@ -21,6 +21,7 @@
 #include "probe/verify_result.hh"
 #include "profile/default_profile.hh"
 #include "profile/profile.hh"
+#include "profile/timeline.hh"
 #include "sys/interrupt.hh"
 
 namespace po = boost::program_options;
@@ -165,7 +166,7 @@ int verify_main(const std::vector<std::string>& args) {
   require_one_link(request.run, "verify");
   for (const Profile* p : {&request.expected, &request.run}) {
     const Link& link = p->single_link();
-    if (link.traces[0] || link.traces[1] || link.outbound.rate.trace || link.inbound.rate.trace) {
+    if (has_trace(link)) {
       throw ProfileError({Diagnostic{
           p->source, link.position.line, link.position.column,
           "badlink verify measures a link that keeps its figures; this one follows a trace. "

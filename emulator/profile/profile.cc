@@ -180,6 +180,22 @@ LossConfig bernoulli(double p) {
   return BernoulliLoss{p};
 }
 
+// The whole of `file` into `text`; 0, or the errno that stopped it (a profile, a trace).
+int read_whole_file(const std::filesystem::path& file, std::string& text) {
+  errno = 0;
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    return errno != 0 ? errno : ENOENT;
+  }
+  std::ostringstream out;
+  out << in.rdbuf();
+  if (in.bad()) {
+    return errno != 0 ? errno : EIO;
+  }
+  text = std::move(out).str();
+  return 0;
+}
+
 std::string in_quotes(std::string_view s) {
   std::string out;  // not "\"" + std::string(...): GCC 12 -O3 warns falsely (-Wrestrict)
   out.reserve(s.size() + 2);
@@ -1232,16 +1248,12 @@ class Parser {
       error(f, "cannot read trace " + in_quotes(path.string()) + ": larger than 256 MiB");
       return std::nullopt;
     }
-    errno = 0;
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (!in || in.bad()) {
-      error(f, "cannot read trace " + in_quotes(path.string()) + ": " +
-                   std::strerror(errno != 0 ? errno : EIO));
+    std::string text;
+    if (const int failed = read_whole_file(path, text)) {
+      error(f, "cannot read trace " + in_quotes(path.string()) + ": " + std::strerror(failed));
       return std::nullopt;
     }
-    return text.str();
+    return text;
   }
 
   std::filesystem::path trace_path(const std::string& name) const {
@@ -1631,17 +1643,11 @@ Profile load_profile(const std::filesystem::path& file) {
   if (std::filesystem::is_directory(file, ec)) {
     throw cannot_read(EISDIR);
   }
-  errno = 0;
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    throw cannot_read(errno != 0 ? errno : ENOENT);
+  std::string text;
+  if (const int failed = read_whole_file(file, text)) {
+    throw cannot_read(failed);
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) {
-    throw cannot_read(errno != 0 ? errno : EIO);
-  }
-  return parse_profile(text.str(), name);
+  return parse_profile(text, name);
 }
 
 namespace {

@@ -7,13 +7,6 @@ namespace badlink {
 
 namespace {
 
-// A CSV trace, or a delivery trace of its own: either runs on the timeline's clock.
-bool has_trace(const Link& l) {
-  return std::any_of(l.traces.begin(), l.traces.end(),
-                     [](const auto& t) { return t != nullptr; }) ||
-         l.outbound.rate.trace || l.inbound.rate.trace;
-}
-
 // The last row at or before `t` (nullopt: none yet).
 std::optional<size_t> row_at(const ConfigTrace& trace, Duration t) {
   const auto it = std::upper_bound(trace.rows.begin(), trace.rows.end(), t,
@@ -25,6 +18,13 @@ std::optional<size_t> row_at(const ConfigTrace& trace, Duration t) {
 }
 
 }  // namespace
+
+// A CSV trace, or a delivery trace of its own: either runs on the timeline's clock.
+bool has_trace(const Link& l) {
+  return std::any_of(l.traces.begin(), l.traces.end(),
+                     [](const auto& t) { return t != nullptr; }) ||
+         l.outbound.rate.trace || l.inbound.rate.trace;
+}
 
 Timeline::Timeline(const std::vector<Link>& links) : links_(links) {
   empty_ = std::all_of(links_.begin(), links_.end(),

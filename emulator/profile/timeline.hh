@@ -44,6 +44,10 @@ class Timeline {
   bool empty_ = true;
 };
 
+// Whether a link follows a trace of its own: a CSV trace, or a delivery trace in its own
+// directions (either runs on the timeline's clock).
+bool has_trace(const Link& link);
+
 // Every set of directions a link may have over its timeline: its own, each step's, and each
 // trace row's over its own (what the diversion must be ready for).
 std::vector<DirectionConfigs> phases_of(const Link& link);
